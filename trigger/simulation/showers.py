@@ -1,0 +1,336 @@
+"""A parametric model of air-shower Cherenkov images, photon by photon.
+
+A shower is a set of electromagnetic cascades ("sub-showers"): one for a gamma
+ray, several for a proton, plus muons for a proton. Each cascade has an axis,
+a core on the ground, a starting depth and an energy. For each telescope the
+model decides how many photo-electrons (p.e.) the cascade delivers, then draws
+that many emission points along the axis (Greisen longitudinal profile) with
+a lateral spread (a fraction of the local Moliere radius). Every photon's
+position in the camera is the direction from the telescope to its emission
+point (plus the optical point-spread function) and its arrival time is the
+geometric light travel time including the refractive index: image shape,
+orientation, the time gradient along the image and its change with impact
+distance all follow from geometry. The p.e. yield is a light-pool model whose
+density scales as E / L^2 (L the distance to shower maximum) with an
+exponential fall-off beyond the pool radius L tan(theta_c).
+
+All parameters and their sources are in docs/simulation.md.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import atmosphere as atm
+
+__all__ = [
+    "ShowerModel",
+    "Shower",
+    "SubShower",
+    "Muon",
+    "TelescopeView",
+    "PhotonList",
+    "C_M_PER_NS",
+]
+
+C_M_PER_NS = 0.299792458
+RADIATION_LENGTH = 36.7  # g/cm2 in air (PDG)
+CRITICAL_ENERGY_GEV = 0.0851  # in air (PDG)
+PROTON_INTERACTION_LENGTH = 80.0  # g/cm2 near 1 TeV (PDG inelastic p-air)
+MOLIERE_DEPTH = 9.6  # g/cm2: Moliere radius times density, air (PDG)
+MUON_RING_PE_PER_DEG = 1800.0  # p.e. for a full ring per degree of radius
+
+
+@dataclass
+class SubShower:
+    """One electromagnetic cascade: energy (GeV), axis (unit vector to the sky), core (m), start depth."""
+
+    energy: float
+    axis: np.ndarray
+    core: np.ndarray
+    start_depth: float
+
+
+@dataclass
+class Muon:
+    """A muon reaching the ground at ``core`` (m) along ``axis`` with energy (GeV)."""
+
+    energy: float
+    axis: np.ndarray
+    core: np.ndarray
+
+
+@dataclass
+class Shower:
+    """A primary particle and what the model made of it."""
+
+    particle: str
+    energy: float  # GeV
+    axis: np.ndarray  # unit vector from the ground towards the source, ground frame
+    core: np.ndarray  # (x, y, 0) in m, ground frame
+    first_depth: float  # g/cm2, slant
+    x_max: float  # g/cm2, slant, of the most energetic cascade
+    light_scale: float  # shower-to-shower fluctuation of the light yield
+    subshowers: list = field(default_factory=list)
+    muons: list = field(default_factory=list)
+
+
+@dataclass
+class TelescopeView:
+    """Where a telescope is and where it looks: position (m) and camera basis vectors."""
+
+    position: np.ndarray
+    pointing: np.ndarray
+    e_lon: np.ndarray
+    e_lat: np.ndarray
+
+    @classmethod
+    def from_altaz(cls, position, alt, az):
+        """Basis of ctapipe's TelescopeFrame (fov_lon along azimuth, fov_lat along altitude)."""
+        ca, sa, cz, sz = np.cos(alt), np.sin(alt), np.cos(az), np.sin(az)
+        return cls(
+            position=np.asarray(position, float),
+            pointing=np.array([ca * cz, -ca * sz, sa]),
+            e_lon=np.array([-sz, -cz, 0.0]),
+            e_lat=np.array([-sa * cz, sa * sz, ca]),
+        )
+
+    def project(self, vectors):
+        """fov_lon, fov_lat (deg) of direction vectors of shape (n, 3)."""
+        depth = vectors @ self.pointing
+        lon = np.degrees(np.arctan2(vectors @ self.e_lon, depth))
+        lat = np.degrees(np.arctan2(vectors @ self.e_lat, depth))
+        return lon, lat
+
+
+@dataclass
+class PhotonList:
+    """Photo-electrons of one telescope: camera position (deg, telescope frame) and time (ns)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    time: np.ndarray
+
+    @classmethod
+    def empty(cls):
+        return cls(np.empty(0), np.empty(0), np.empty(0))
+
+    @classmethod
+    def concatenate(cls, lists):
+        lists = list(lists)
+        if not lists:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, k) for p in lists]) for k in ("lon", "lat", "time")))
+
+    def __len__(self):
+        return len(self.time)
+
+
+def _orthonormal_basis(axis):
+    helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = np.cross(axis, helper)
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(axis, e1)
+
+
+def _tilt(axis, angle, rng):
+    """Rotate ``axis`` by ``angle`` (rad) towards a random azimuth."""
+    e1, e2 = _orthonormal_basis(axis)
+    phi = rng.uniform(0, 2 * np.pi)
+    tilted = np.cos(angle) * axis + np.sin(angle) * (np.cos(phi) * e1 + np.sin(phi) * e2)
+    return tilted / np.linalg.norm(tilted)
+
+
+@dataclass
+class ShowerModel:
+    """Parameters of the image model. Defaults are explained in docs/simulation.md."""
+
+    observation_level: float = 2147.0  # m a.s.l., CTAO-North reference height
+    pe_per_gev: float = 5.6  # p.e. per GeV inside the light pool at the reference distance
+    reference_distance: float = 6650.0  # m, distance to shower maximum for pe_per_gev
+    pool_angle_deg: float = 0.95  # effective Cherenkov angle setting the light-pool radius
+    pool_falloff: float = 0.45  # e-folding distance beyond the pool, in pool radii
+    max_age: float = 1.3  # Cherenkov emission is cut beyond this shower age
+    min_distance: float = 3000.0  # m, floor of the 1/L^2 light-density scaling
+    lateral_fraction: float = 0.05  # lateral spread of the emitters, in Moliere radii
+    psf_deg: float = 0.035  # optical point-spread function (Gaussian sigma per axis)
+    time_jitter_ns: float = 0.7  # PMT transit-time jitter (LSTN-01 transit_time_jitter)
+    gamma_fluctuation: float = 0.15  # log-normal sigma of the gamma light yield at 1 TeV
+    proton_light_fraction: float = 0.33  # electromagnetic share of a proton's energy
+    proton_fluctuation: float = 0.45  # log-normal sigma of a proton's light yield
+    muons_per_gev: float = 0.015  # muons reaching the ground per GeV of primary energy
+    muon_lateral_radius: float = 250.0  # m, radius over which those muons land
+    muon_visible_radius: float = 40.0  # m, muons landing closer than this image in the camera
+    mirror_radius: float = 11.5  # m, LST dish radius: muons inside give full rings
+
+    # -- primaries ---------------------------------------------------------
+    def gamma(self, energy, axis, core, rng) -> Shower:
+        cos_z = axis[2]
+        first = rng.exponential(RADIATION_LENGTH * 9 / 7)
+        fluct = self.gamma_fluctuation * (1 + 0.5 * np.log10(1000.0 / max(energy, 1.0)))
+        shower = Shower(
+            particle="gamma",
+            energy=energy,
+            axis=axis,
+            core=core,
+            first_depth=first,
+            x_max=first + RADIATION_LENGTH * np.log(energy / CRITICAL_ENERGY_GEV),
+            light_scale=float(np.exp(rng.normal(0, max(fluct, 0.05)))),
+        )
+        shower.subshowers.append(SubShower(energy, axis, core, first))
+        self._check_depth(shower, cos_z)
+        return shower
+
+    def proton(self, energy, axis, core, rng) -> Shower:
+        cos_z = axis[2]
+        first = rng.exponential(PROTON_INTERACTION_LENGTH)
+        em_energy = energy * self.proton_light_fraction
+        n_sub = 1 + rng.poisson(1.5 * max(np.log10(energy / 10.0), 0.0))
+        fractions = rng.dirichlet(np.ones(n_sub))
+        starts = first + np.cumsum(rng.exponential(PROTON_INTERACTION_LENGTH, n_sub)) - PROTON_INTERACTION_LENGTH / 2
+        shower = Shower(
+            particle="proton",
+            energy=energy,
+            axis=axis,
+            core=core,
+            first_depth=first,
+            x_max=np.nan,
+            light_scale=float(np.exp(rng.normal(0, self.proton_fluctuation))),
+        )
+        h_first = atm.height_of_slant_depth(max(first, 1.0), cos_z) - self.observation_level
+        for frac, start in zip(fractions, np.maximum(starts, first)):
+            e_sub = em_energy * frac
+            if e_sub < 0.5:
+                continue
+            # transverse momentum ~0.35 GeV gives the sub-cascade angle
+            angle = min(abs(rng.normal(0, 0.35 / max(e_sub, 0.35))), np.radians(6))
+            sub_axis = _tilt(axis, angle, rng)
+            h_start = atm.height_of_slant_depth(max(start, 1.0), cos_z) - self.observation_level
+            lever = max(h_start, 0.0) / cos_z
+            sub_core = core + lever * (sub_axis - axis) * np.array([1, 1, 0])
+            shower.subshowers.append(SubShower(e_sub, sub_axis, sub_core, start))
+        if shower.subshowers:
+            biggest = max(shower.subshowers, key=lambda s: s.energy)
+            shower.x_max = biggest.start_depth + RADIATION_LENGTH * np.log(biggest.energy / CRITICAL_ENERGY_GEV)
+        n_mu = rng.poisson(self.muons_per_gev * energy)
+        for _ in range(n_mu):
+            r = self.muon_lateral_radius * np.sqrt(rng.uniform())
+            phi = rng.uniform(0, 2 * np.pi)
+            mu_core = core + np.array([r * np.cos(phi), r * np.sin(phi), 0.0])
+            lever = max(h_first, 1000.0) / cos_z
+            mu_axis = axis - np.array([r * np.cos(phi), r * np.sin(phi), 0.0]) / lever
+            mu_axis /= np.linalg.norm(mu_axis)
+            shower.muons.append(Muon(float(rng.uniform(5.0, 40.0)), mu_axis, mu_core))
+        return shower
+
+    def _check_depth(self, shower, cos_z):
+        ground = atm.slant_depth(self.observation_level, cos_z)
+        shower.x_max = min(shower.x_max, ground)
+
+    # -- light yield and photons --------------------------------------------
+    def _emitters(self, sub: SubShower, cos_z, n, rng):
+        """Emission depths (slant g/cm2) drawn from Greisen's profile, with their heights and distances."""
+        beta0 = np.log(max(sub.energy, 0.2) / CRITICAL_ENERGY_GEV)
+        ground = atm.slant_depth(self.observation_level, cos_z)
+        # beyond shower age max_age few electrons are above the Cherenkov threshold
+        t_age = 2 * beta0 * self.max_age / (3 - self.max_age)
+        t_max = max(min((ground - sub.start_depth) / RADIATION_LENGTH, t_age), 0.05)
+        t = np.linspace(1e-3, t_max, 256)
+        s = 3 * t / (t + 2 * beta0)
+        cdf = np.cumsum(np.exp(t * (1 - 1.5 * np.log(s))))
+        cdf /= cdf[-1]
+        depth = sub.start_depth + RADIATION_LENGTH * np.interp(rng.uniform(size=n), cdf, t)
+        height = atm.height_of_slant_depth(depth, cos_z)
+        along = np.maximum((height - self.observation_level) / sub.axis[2], 50.0)
+        return height, along
+
+    def _acceptance(self, along, r_axis):
+        """Relative light density at axis distance ``r_axis`` from emitters at distance ``along``.
+
+        Light from an emitter at distance L lands within the pool radius
+        L tan(theta) (density falling as 1/L^2), with an exponential tail.
+        """
+        pool = along * np.tan(np.radians(self.pool_angle_deg))
+        falloff = np.exp(-np.maximum(r_axis - pool, 0.0) / (self.pool_falloff * pool))
+        return (self.reference_distance / np.maximum(along, self.min_distance)) ** 2 * falloff
+
+    def _axis_distance(self, sub: SubShower, tel: TelescopeView):
+        rel = tel.position - sub.core
+        return np.linalg.norm(rel - (rel @ sub.axis) * sub.axis)
+
+    def expected_pe(self, sub: SubShower, tel: TelescopeView, cos_z, rng, n_probe=512) -> float:
+        """Mean photo-electrons a cascade gives a telescope (Monte Carlo over the profile)."""
+        _, along = self._emitters(sub, cos_z, n_probe, rng)
+        weight = self._acceptance(along, self._axis_distance(sub, tel))
+        return self.pe_per_gev * sub.energy * float(weight.mean())
+
+    def _emit(self, sub: SubShower, tel: TelescopeView, mean_pe, cos_z, rng) -> PhotonList:
+        """Draw the cascade's photo-electrons for one telescope, emitters weighted by acceptance."""
+        r_axis = self._axis_distance(sub, tel)
+        n_pool = 4096
+        height, along = self._emitters(sub, cos_z, n_pool, rng)
+        weight = self._acceptance(along, r_axis)
+        expected = mean_pe * float(weight.mean())
+        n = rng.poisson(expected)
+        if n == 0:
+            return PhotonList.empty()
+        pick = rng.choice(n_pool, size=n, p=weight / weight.sum())
+        # smear the picked depths so repeated picks do not stack on one point
+        along = along[pick] * np.exp(rng.normal(0, 0.02, n))
+        height = self.observation_level + along * sub.axis[2]
+        moliere = MOLIERE_DEPTH / atm.density(height) / 100.0  # m
+        sigma = self.lateral_fraction * moliere
+        e1, e2 = _orthonormal_basis(sub.axis)
+        off1, off2 = rng.normal(size=(2, n)) * sigma
+        points = sub.core + along[:, None] * sub.axis + off1[:, None] * e1 + off2[:, None] * e2
+        return self._photons_from_points(points, along, height, tel, rng)
+
+    def _photons_from_points(self, points, along, height, tel, rng) -> PhotonList:
+        vec = points - tel.position
+        dist = np.linalg.norm(vec, axis=1)
+        lon, lat = tel.project(vec)
+        lon = lon + rng.normal(0, self.psf_deg, len(lon))
+        lat = lat + rng.normal(0, self.psf_deg, len(lat))
+        n_minus_1 = atm.mean_refractivity(self.observation_level + tel.position[2], height)
+        # particles travel down the axis at c; the light then travels to the telescope
+        time = (-along + dist * (1 + n_minus_1)) / C_M_PER_NS
+        time = time + rng.normal(0, self.time_jitter_ns, len(time))
+        return PhotonList(lon, lat, time)
+
+    def _muon_photons(self, muon: Muon, tel: TelescopeView, rng) -> PhotonList:
+        rel = tel.position - muon.core
+        b = np.linalg.norm(rel - (rel @ muon.axis) * muon.axis)
+        if b > self.muon_visible_radius:
+            return PhotonList.empty()
+        threshold = 4.5  # GeV, Cherenkov threshold of muons at the telescope altitude
+        radius = 1.2 * np.sqrt(max(1 - (threshold / muon.energy) ** 2, 0.0))
+        if radius < 0.2:
+            return PhotonList.empty()
+        if b < self.mirror_radius:
+            arc, fraction = np.pi, 1.0
+        else:
+            arc = np.arcsin(self.mirror_radius / b)
+            fraction = arc / np.pi * self.mirror_radius / b
+        n = rng.poisson(MUON_RING_PE_PER_DEG * radius * fraction)
+        if n == 0:
+            return PhotonList.empty()
+        centre_lon, centre_lat = tel.project(muon.axis[None, :])
+        # the arc faces the direction of the muon's impact point as seen in the camera
+        tip = np.arctan2(rel @ tel.e_lat, rel @ tel.e_lon) + np.pi
+        phi = tip + rng.uniform(-arc, arc, n)
+        r = radius + rng.normal(0, 0.04, n)
+        lon = centre_lon[0] + r * np.cos(phi) + rng.normal(0, self.psf_deg, n)
+        lat = centre_lat[0] + r * np.sin(phi) + rng.normal(0, self.psf_deg, n)
+        # muon light is emitted in the last few hundred metres: it arrives first
+        time = (rel @ muon.axis) / C_M_PER_NS + rng.normal(0, 0.5, n)
+        return PhotonList(lon, lat, time)
+
+    def photons(self, shower: Shower, tel: TelescopeView, rng) -> PhotonList:
+        """All photo-electrons a shower produces in one telescope's camera."""
+        cos_z = shower.axis[2]
+        lists = []
+        for sub in shower.subshowers:
+            mean = self.pe_per_gev * sub.energy * shower.light_scale
+            lists.append(self._emit(sub, tel, mean, cos_z, rng))
+        lists.extend(self._muon_photons(mu, tel, rng) for mu in shower.muons)
+        return PhotonList.concatenate(lists)
