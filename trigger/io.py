@@ -23,7 +23,10 @@ __all__ = ["OutputError", "atomic_output", "process_events", "convert_simtel", "
 # R1 waveforms are stored as int32 in units of 0.01 p.e. (ctapipe's column
 # transform, undone by ctapipe's and dl1-data-handler's readers): a resolution
 # far below the electronic noise, and a 4-5x smaller file than float32.
+# zstd level 1 writes 3x faster than ctapipe's default level 5 for files only
+# ~13% larger (measured on NSB windows).
 WRITER_CONFIG = dict(
+    compression_level=1,
     write_r1_waveforms=True,
     write_dl1_images=True,
     write_dl1_parameters=True,

@@ -11,7 +11,7 @@ point (plus the optical point-spread function) and its arrival time is the
 geometric light travel time including the refractive index: image shape,
 orientation, the time gradient along the image and its change with impact
 distance all follow from geometry. The p.e. yield is a light-pool model whose
-density scales as E / L^2 (L the distance to shower maximum) with an
+density scales as E / L^k (L the distance of the emitter) with an
 exponential fall-off beyond the pool radius L tan(theta_c).
 
 All parameters and their sources are in docs/simulation.md.
@@ -151,8 +151,11 @@ class ShowerModel:
     pool_angle_deg: float = 0.95  # effective Cherenkov angle setting the light-pool radius
     pool_falloff: float = 0.45  # e-folding distance beyond the pool, in pool radii
     max_age: float = 1.3  # Cherenkov emission is cut beyond this shower age
-    min_distance: float = 3000.0  # m, floor of the 1/L^2 light-density scaling
-    lateral_fraction: float = 0.05  # lateral spread of the emitters, in Moliere radii
+    min_distance: float = 3000.0  # m, floor of the light-density scaling with distance
+    distance_index: float = 1.0  # light density in the pool scales as L^-distance_index
+    lateral_fraction: float = 0.045  # lateral spread of the emitters, in Moliere radii
+    halo_fraction: float = 0.2  # share of photons from low-energy electrons far from the axis
+    halo_scale: float = 3.0  # their lateral spread, in units of the core spread
     psf_deg: float = 0.035  # optical point-spread function (Gaussian sigma per axis)
     time_jitter_ns: float = 0.7  # PMT transit-time jitter (LSTN-01 transit_time_jitter)
     gamma_fluctuation: float = 0.15  # log-normal sigma of the gamma light yield at 1 TeV
@@ -252,7 +255,8 @@ class ShowerModel:
         """
         pool = along * np.tan(np.radians(self.pool_angle_deg))
         falloff = np.exp(-np.maximum(r_axis - pool, 0.0) / (self.pool_falloff * pool))
-        return (self.reference_distance / np.maximum(along, self.min_distance)) ** 2 * falloff
+        scale = (self.reference_distance / np.maximum(along, self.min_distance)) ** self.distance_index
+        return scale * falloff
 
     def _axis_distance(self, sub: SubShower, tel: TelescopeView):
         rel = tel.position - sub.core
@@ -280,6 +284,7 @@ class ShowerModel:
         height = self.observation_level + along * sub.axis[2]
         moliere = MOLIERE_DEPTH / atm.density(height) / 100.0  # m
         sigma = self.lateral_fraction * moliere
+        sigma = np.where(rng.uniform(size=n) < self.halo_fraction, self.halo_scale * sigma, sigma)
         e1, e2 = _orthonormal_basis(sub.axis)
         off1, off2 = rng.normal(size=(2, n)) * sigma
         points = sub.core + along[:, None] * sub.axis + off1[:, None] * e1 + off2[:, None] * e2
