@@ -8,6 +8,7 @@ leaves a half-written file behind.
 """
 
 from contextlib import contextmanager
+import copy
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 from ctapipe.calib import CameraCalibrator
 from ctapipe.core import Provenance
 from ctapipe.image import ImageProcessor
+from ctapipe.instrument import SizeType
 from ctapipe.io import DataWriter, EventSource
 from tqdm.auto import tqdm
 
@@ -99,36 +101,72 @@ def process_events(source: EventSource, output_path, overwrite=False, progress=T
 
 
 def lst_tel_ids(subarray):
-    """Telescope ids of the LSTs (1855-pixel cameras) in a subarray."""
-    return [tel_id for tel_id, tel in subarray.tel.items() if tel.camera.geometry.n_pixels == 1855]
+    """Telescope ids of the LSTs in a subarray (NectarCam has 1855 pixels too: check the size type)."""
+    return [
+        tel_id
+        for tel_id, tel in subarray.tel.items()
+        if tel.optics.size_type == SizeType.LST and tel.camera.geometry.n_pixels == 1855
+    ]
 
 
-def convert_simtel(input_path, output_path, overwrite=False, progress=True, max_events=None, parent=None):
+def _open_simtel(input_path, parent=None, **kwargs):
+    """SimTelEventSource with the effective focal length, or the equivalent one for older files."""
+    from ctapipe.io import SimTelEventSource
+
+    try:
+        return SimTelEventSource(input_path, focal_length_choice="EFFECTIVE", parent=parent, **kwargs)
+    except RuntimeError:
+        return SimTelEventSource(input_path, focal_length_choice="EQUIVALENT", parent=parent, **kwargs)
+
+
+def _use_project_camera(subarray, tel_ids, instrument):
+    """Give the LSTs of a sim_telarray file the project's LSTCam geometry.
+
+    ctapipe builds the camera from sim_telarray's pixel table, with model
+    dependent names (LSTN-design, LSTS-design) and a pixel rotation of 40.89
+    deg, where LSTCam.camgeom says 100.89 deg (the same hexagons: 60 deg
+    apart). Image mappers would then grid real and simulated images
+    differently. After checking that the pixels are the same, the real file
+    gets the project's geometry, keeping its own focal length.
+    """
+    reference = instrument.geometry
+    for tel_id in tel_ids:
+        camera = subarray.tel[tel_id].camera
+        geom = camera.geometry
+        offset = np.hypot(
+            (geom.pix_x - reference.pix_x).to_value("m"), (geom.pix_y - reference.pix_y).to_value("m")
+        )
+        if offset.max() > 1e-4:
+            raise ValueError(
+                f"telescope {tel_id}: camera {geom.name} differs from LSTCam by up to {offset.max() * 1e3:.2f} mm"
+            )
+        replacement = copy.deepcopy(reference)
+        replacement.frame = geom.frame
+        camera.geometry = replacement
+        camera.name = reference.name
+
+
+def convert_simtel(input_path, output_path, overwrite=False, progress=True, max_events=None, data_path=None, parent=None):
     """Process a real sim_telarray file into the project's HDF5 format (LSTs only).
 
-    The file is read with ctapipe's SimTelEventSource (focal length
-    "EQUIVALENT", which the older files need) and goes through
-    :func:`process_events` like the simulated events.
+    The file is read with ctapipe's SimTelEventSource and goes through
+    :func:`process_events` like the simulated events. The LST cameras are
+    given the project's LSTCam geometry (see :func:`_use_project_camera`).
     """
-    from ctapipe.io import SimTelEventSource
+    from .instrument import LSTInstrument
 
     input_path = Path(input_path)
     if not input_path.is_file():
         raise FileNotFoundError(f"sim_telarray file {str(input_path)!r} does not exist")
     try:
-        probe = SimTelEventSource(input_path, focal_length_choice="EQUIVALENT", max_events=1, parent=parent)
+        probe = _open_simtel(input_path, parent=parent, max_events=1)
     except Exception as err:
         raise ValueError(f"cannot read {str(input_path)!r} as a sim_telarray file: {err}") from err
     lsts = lst_tel_ids(probe.subarray)
     probe.close()
     if not lsts:
-        raise ValueError(f"{str(input_path)!r} holds no LST camera (1855 pixels)")
-    source = SimTelEventSource(
-        input_path,
-        focal_length_choice="EQUIVALENT",
-        allowed_tels=set(lsts),
-        max_events=max_events,
-        parent=parent,
-    )
+        raise ValueError(f"{str(input_path)!r} holds no LST")
+    source = _open_simtel(input_path, parent=parent, allowed_tels=set(lsts), max_events=max_events)
+    _use_project_camera(source.subarray, lsts, LSTInstrument(data_path))
     with source:
         return process_events(source, output_path, overwrite=overwrite, progress=progress, parent=parent)

@@ -1,0 +1,5 @@
+"""Offline mono and stereo CNN reconstruction of LST events (particle type, energy, direction).
+
+It reads the project's ctapipe HDF5 files through dl1-data-handler's readers
+and never imports :mod:`trigger`: the files are the only interface.
+"""

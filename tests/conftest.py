@@ -1,0 +1,54 @@
+"""Shared fixtures: the instrument, and one small simulated data set per test session."""
+
+import os
+from pathlib import Path
+
+import astropy.units as u
+import pytest
+
+from trigger.paths import data_dir
+
+DATA = data_dir()
+# ctapipe's *.from_name() must find the real files instead of downloading
+os.environ.setdefault("CTAPIPE_SVC_PATH", str(DATA / "instrument"))
+
+SIMTEL = DATA / "simtel"
+REAL_GAMMA = SIMTEL / "gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst"
+
+
+@pytest.fixture(scope="session")
+def instrument():
+    from trigger.instrument import LSTInstrument
+
+    return LSTInstrument()
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory):
+    """Small gamma, proton and NSB-only files written by the full ctapipe chain."""
+    from trigger.io import process_events
+    from trigger.simulation.source import ToyEventSource
+
+    folder = tmp_path_factory.mktemp("simulated")
+    settings = {
+        "gamma": dict(n_events=40, energy_min=100 * u.GeV, max_impact=250 * u.m),
+        "proton": dict(n_events=40, energy_min=300 * u.GeV, viewcone=2 * u.deg, max_impact=250 * u.m),
+        "nsb": dict(n_events=4),
+    }
+    files = {}
+    for particle, kwargs in settings.items():
+        source = ToyEventSource(particle=particle, seed=7, **kwargs)
+        path = folder / f"{particle}.dl1.h5"
+        process_events(source, path, progress=False)
+        files[particle] = path
+    return files
+
+
+@pytest.fixture(scope="session")
+def real_gamma_file(tmp_path_factory):
+    """The real 100 GeV sim_telarray gamma file, converted by ctapipe into the project's format."""
+    from trigger.io import convert_simtel
+
+    path = tmp_path_factory.mktemp("real") / "gamma_run000007.dl1.h5"
+    convert_simtel(REAL_GAMMA, path, progress=False)
+    return Path(path)
