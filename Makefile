@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	@test -d "$(SHARED_DATA)" || { echo "error: instrument data folder $(SHARED_DATA) not found; set SHARED_DATA=/path/to/shared/data"; exit 1; }
-	$(VENV)/bin/trigger-synth simulate --particles gamma nsb --n-events 100 --seed 1 --output $(DEMO_OUT)/simulated --overwrite
+	$(VENV)/bin/trigger-synth simulate --particles gamma,nsb --n-events 100 --seed 1 --output $(DEMO_OUT)/simulated --overwrite
 	$(VENV)/bin/trigger-synth simulate --particles proton --n-events 300 --energy-min "100 GeV" --seed 1 --output $(DEMO_OUT)/simulated --overwrite
 
 test: $(STAMP)

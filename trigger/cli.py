@@ -13,7 +13,7 @@ import astropy.units as u
 import numpy as np
 import tables
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
-from ctapipe.core.traits import Bool, CaselessStrEnum, List, Path as PathTrait, classes_with_traits
+from ctapipe.core.traits import Bool, List, Path as PathTrait, Unicode, classes_with_traits
 from ctapipe.io import read_table
 
 from .instrument import InstrumentError
@@ -36,7 +36,7 @@ class SimulateTool(Tool):
 
     Example:
 
-        trigger-synth simulate --particles gamma proton nsb --n-events 200 \\
+        trigger-synth simulate --particles gamma,proton,nsb --n-events 200 \\
             --energy-min "10 GeV" --energy-max "10 TeV" --seed 1 --output data/
     """
 
@@ -44,7 +44,9 @@ class SimulateTool(Tool):
     description = __doc__
 
     particles = List(
-        CaselessStrEnum(PARTICLES), default_value=list(PARTICLES), help="Particles to simulate: gamma, proton, nsb"
+        Unicode(),
+        default_value=list(PARTICLES),
+        help="Particles to simulate, any of gamma, proton, nsb: --particles gamma,nsb or --particles gamma --particles nsb",
     ).tag(config=True)
     output = PathTrait(default_value=Path("simulated"), directory_ok=True, file_ok=False, help="Output folder").tag(config=True)
     overwrite = Bool(False, help="Replace existing output files").tag(config=True)
@@ -72,9 +74,18 @@ class SimulateTool(Tool):
     classes = classes_with_traits(ToyEventSource)
 
     def setup(self):
+        if self.extra_args:
+            raise ToolConfigurationError(
+                f"unexpected arguments {self.extra_args}; give several particles as "
+                "--particles gamma,proton or --particles gamma --particles proton"
+            )
+        particles = [p.strip().lower() for item in self.particles for p in item.split(",") if p.strip()]
+        unknown = sorted(set(particles) - set(PARTICLES))
+        if unknown or not particles:
+            raise ToolConfigurationError(f"unknown particle(s) {unknown or particles}; choose from {', '.join(PARTICLES)}")
         self.output = Path(self.output)
         try:
-            self.sources = [ToyEventSource(parent=self, particle=p) for p in dict.fromkeys(self.particles)]
+            self.sources = [ToyEventSource(parent=self, particle=p) for p in dict.fromkeys(particles)]
         except USER_ERRORS as err:
             raise ToolConfigurationError(str(err)) from err
         self.outputs = [self.output / f"{s.particle}.dl1.h5" for s in self.sources]
