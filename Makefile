@@ -2,7 +2,9 @@
 # Each builds .venv from a Python 3.12 on first use (ctapipe >= 0.29 and
 # dl1-data-handler >= 0.14.7 need it) and reinstalls when pyproject.toml changes.
 
-PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || echo /root/.pyenv/versions/3.12.1/bin/python)
+# A pyenv shim may exist without a working 3.12 behind it: try each candidate.
+PYTHON312 ?= $(shell for p in python3.12 /root/.pyenv/versions/3.12.1/bin/python; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -27,7 +29,7 @@ help:
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -x "$(PYTHON312)" || { echo "error: Python 3.12 not found (tried python3.12 and $(PYTHON312)); set PYTHON312=/path/to/python3.12"; exit 1; }
+	@test -n "$(PYTHON312)" || { echo "error: no working Python 3.12 (tried python3.12 and /root/.pyenv/versions/3.12.1/bin/python); set PYTHON312=/path/to/python3.12"; exit 1; }
 	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
