@@ -52,7 +52,7 @@ def test_nsb_only_waveforms_have_zero_mean_and_poisson_noise(instrument):
     # variance = rate * sum(pulse^2) * <A^2>/<A>^2 + electronic noise^2
     amp, prob = instrument.single_pe_spectrum
     excess = np.sum(amp**2 * prob) / np.sum(amp * prob) ** 2
-    pulse_sq = np.sum(camera._kernel[:, 20] ** 2) * 0.25  # fine bins of 0.25 ns
+    pulse_sq = np.sum(camera.kernel[:, 20] ** 2) * 0.25  # fine bins of 0.25 ns
     expected = rate * pulse_sq * excess + camera.noise_pe**2
     assert core.var() == pytest.approx(expected, rel=0.05)
 

@@ -59,17 +59,17 @@ class CameraResponse:
         pulse, pulse_dt = instrument.reference_pulse
         self.pulse_peak_ns = float(np.argmax(pulse) * pulse_dt)
         pulse_t = np.arange(len(pulse)) * pulse_dt - self.pulse_peak_ns
-        # p.e. arriving up to `lead` ns before sample 0 still show their tail
-        self.lead_ns = self.pulse_peak_ns + 2.0
-        tail = pulse_t[-1]
-        n_fine = int(np.ceil((self.lead_ns + self.n_samples * self.sample_ns) / FINE_BIN_NS))
+        # a p.e. (time = its pulse peak) shapes the samples from `peak` ns before
+        # to `tail` ns after it: the fine grid covers every p.e. that reaches the window
+        self.lead_ns = float(pulse_t[-1])
+        trail_ns = self.pulse_peak_ns
+        n_fine = int(np.ceil((self.lead_ns + self.n_samples * self.sample_ns + trail_ns) / FINE_BIN_NS))
         self.n_fine = n_fine
         fine_t = np.arange(n_fine) * FINE_BIN_NS - self.lead_ns + FINE_BIN_NS / 2
         sample_t = (np.arange(self.n_samples) + 0.5) * self.sample_ns
         lag = sample_t[None, :] - fine_t[:, None]
         kernel = np.interp(lag, pulse_t, pulse, left=0.0, right=0.0) * self.sample_ns
-        kernel[lag > tail] = 0.0
-        self._kernel = kernel.astype(np.float32)
+        self.kernel = kernel.astype(np.float32)
         self.window_ns = n_fine * FINE_BIN_NS
         # the mean NSB level that AC coupling removes, per sample
         self._nsb_baseline = (self.nsb_rate * FINE_BIN_NS * kernel.sum(axis=0)).astype(np.float32)
@@ -114,7 +114,7 @@ class CameraResponse:
         hist = np.bincount(flat, weights=weights, minlength=self.n_pixels * self.n_fine)
         hist = hist.reshape(self.n_pixels, self.n_fine).astype(np.float32)
 
-        waveform = hist @ self._kernel
+        waveform = hist @ self.kernel
         waveform -= self._nsb_baseline
         waveform += rng.normal(0, self.noise_pe, waveform.shape).astype(np.float32)
         return TelescopeImage(true_image, waveform[np.newaxis].astype(np.float32), window_start)
