@@ -56,7 +56,7 @@ def run_metadata() -> dict:
 
     state = git_state()
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "host": platform.node(),
         "nproc": n_cpus(),
         "cpu_model": cpu_model(),

@@ -40,16 +40,16 @@ from trigger.io import convert_simtel, lst_tel_ids, process_events
 from trigger.paths import data_dir
 from trigger.simulation.source import ToyEventSource
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import metadata_markdown, run_metadata  # noqa: E402
+# benchmarks/ is sys.path[0] when this file runs as a script
+from _common import metadata_markdown, run_metadata
 
 BASELINE_FILE = "gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst"
 
 # the data sets of `make demo`: default gamma spectrum, protons from 100 GeV so that images exist
 TOY_SETS = {
-    "gamma": dict(particle="gamma"),
-    "proton": dict(particle="proton", energy_min=100 * u.GeV),
-    "nsb": dict(particle="nsb"),
+    "gamma": {"particle": "gamma"},
+    "proton": {"particle": "proton", "energy_min": 100 * u.GeV},
+    "nsb": {"particle": "nsb"},
 }
 
 log = logging.getLogger("simulation_speed")
@@ -167,8 +167,10 @@ def write_markdown(result, output):
         "events per second divided by the sim_telarray baseline's (below); 'marginal' uses the baseline without its",
         "fixed start-up cost.",
         "",
-        "| data set | events | tel. events | (a) events/s | (a) tel. ev/s | (b) events/s | (b) tel. ev/s | (b) MB | init [s] "
-        "| (a) / baseline | (b) / baseline | (b) / marginal baseline |",
+        (
+            "| data set | events | tel. events | (a) events/s | (a) tel. ev/s | (b) events/s | (b) tel. ev/s | (b) MB "
+            "| init [s] | (a) / baseline | (b) / baseline | (b) / marginal baseline |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, res in result["toy"].items():
@@ -208,7 +210,7 @@ def write_markdown(result, output):
     )
     lines += [
         "",
-        f"Fixed start-up cost of one `convert_simtel` call (opening the file twice, building the calibrator, image",
+        "Fixed start-up cost of one `convert_simtel` call (opening the file twice, building the calibrator, image",
         f"processor and writer, closing the file): about {base['fixed_cost_s']:.2f} s. The whole real file holds only",
         f"{c['full']['telescope_events']} LST telescope events, so this cost dominates the baseline; the toy runs (b) pay",
         "it once for all their events. The marginal baseline is the fairer per-event reference.",
@@ -247,7 +249,7 @@ def main(argv=None):
         log.info("baseline: %s", BASELINE_FILE)
         result["baseline"] = time_baseline(baseline_path, work, args.repeats, progress)
         for name, extra in TOY_SETS.items():
-            kwargs = dict(n_events=args.n_events, seed=args.seed, **extra)
+            kwargs = {"n_events": args.n_events, "seed": args.seed, **extra}
             log.info("toy %s: simulation alone", name)
             alone = time_toy_alone(kwargs, progress)
             log.info("toy %s: full chain to HDF5", name)

@@ -16,8 +16,8 @@ gamma of test_lasercal_v3, 0.2-0.5 TeV protons at zenith 20 deg) the script
      *every* stored shower, triggered or not. sim_telarray stores the true
      image of each telescope with at least STORE_PHOTOELECTRONS p.e. even for
      showers that did not trigger; ctapipe skips those showers, so they are
-     read with eventio directly. Sizes below the storage threshold count as
-     "below the floor" on both sides;
+     read with eventio directly. On both sides: the fraction of LSTs with at
+     least that many p.e. (the "floor") and the size of those above it;
    - sample B (trigger-like): telescope events with a true size of at least
      the smallest true size among the real file's triggered LST telescope
      events, in events where at least as many telescopes pass that cut as the
@@ -33,6 +33,7 @@ Outputs: OUTPUT/simulation_validation.png and OUTPUT/simulation_validation.md.
 """
 
 import argparse
+import itertools
 import logging
 import re
 import sys
@@ -54,8 +55,8 @@ from trigger.io import convert_simtel, lst_tel_ids, process_events
 from trigger.paths import data_dir
 from trigger.simulation.source import PRIMARY_ID, ToyEventSource
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import metadata_markdown, run_metadata  # noqa: E402
+# benchmarks/ is sys.path[0] when this file runs as a script
+from _common import metadata_markdown, run_metadata
 
 REAL_FILES = (
     ("gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst", "tab:blue"),
@@ -64,10 +65,10 @@ REAL_FILES = (
 )
 PARTICLE_OF_ID = {v: k for k, v in PRIMARY_ID.items()}
 IMPACT_EDGES = np.array([0.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 1000.0])
-SUMMARY_RANGES = ((0.0, 150.0), (150.0, 300.0), (300.0, np.inf), (0.0, np.inf))
+SUMMARY_RANGES = ((0.0, 150.0), (150.0, 250.0), (250.0, 400.0), (400.0, np.inf), (0.0, np.inf))
 FIXED_ENERGY_TOLERANCE = 1e-3  # a file has a fixed energy when all its showers agree within 0.1 %
 MIN_TOY_POINTS = 15  # toy points needed for a local toy median at a real point's impact
-TOY_WINDOWS_M = (15.0, 30.0, 60.0)  # half-widths tried, in turn, for that local median
+TOY_WINDOWS_M = (15.0, 30.0, 60.0, 100.0)  # half-widths tried, in turn, for that local median
 
 log = logging.getLogger("validate_simulation")
 
@@ -128,7 +129,7 @@ class RealFile:
     n_showers_config: int = 0
     lst_ids: list = field(default_factory=list)
     lst_positions: np.ndarray | None = None  # (n_lst, 3) m, ground frame
-    floor_pe: float = 0.0  # sizes below this count as 0 in sample A
+    floor_pe: float = 0.0  # sample A: sizes are compared above this, and the fraction above it
     showers: dict = field(default_factory=dict)  # sample A columns
     dl1: object = None  # astropy Table of triggered LST telescope events
     conversion: dict = field(default_factory=dict)
@@ -279,7 +280,10 @@ def toy_all_showers(path, table, positions):
     n = len(shower)
     event_id = np.repeat(np.asarray(shower["event_id"]), len(tel_ids))
     tel_id = np.tile(tel_ids, n)
-    rep = lambda col, unit: np.repeat(u.Quantity(shower[col]).to_value(unit), len(tel_ids))  # noqa: E731
+
+    def rep(col, unit):
+        return np.repeat(u.Quantity(shower[col]).to_value(unit), len(tel_ids))
+
     alt, az = rep("true_alt", u.rad), rep("true_az", u.rad)
     core_x, core_y = rep("true_core_x", u.m), rep("true_core_y", u.m)
     pos = np.array([positions[t] for t in tel_id]) if n else np.empty((0, 3))
@@ -350,10 +354,12 @@ class Quantity_:
     cleaned: bool = False  # only images that survive cleaning
     compare: str = "ratio"  # "ratio" toy/real, or "difference" toy - real
     log: bool = False
+    fraction: bool = False  # a 0/1 quantity: means instead of medians
 
 
 QUANTITIES = (
-    Quantity_("size", "true image size, all showers (sample A)", "p.e.", "A", log=True),
+    Quantity_("detected", "fraction of LSTs with true size >= floor (sample A)", "", "A", compare="difference", fraction=True),
+    Quantity_("size", "true image size >= floor, all showers (sample A)", "p.e.", "A", log=True),
     Quantity_("true_image_sum", "true image size, trigger-like (sample B)", "p.e.", "B", log=True),
     Quantity_("true_hillas_width", "true Hillas width", "deg", "B"),
     Quantity_("true_hillas_length", "true Hillas length", "deg", "B"),
@@ -362,14 +368,21 @@ QUANTITIES = (
     Quantity_("hillas_length", "cleaned Hillas length", "deg", "B", cleaned=True),
     Quantity_("time_gradient", "time gradient (signed, + = later away from the source)", "ns/deg", "B", cleaned=True, compare="difference"),
     Quantity_("intensity_ratio", "cleaned intensity / true size", "", "B", cleaned=True),
-    Quantity_("cleaned", "fraction surviving cleaning", "", "B", compare="difference"),
+    Quantity_("cleaned", "fraction surviving cleaning (sample B)", "", "B", compare="difference", fraction=True),
 )
 
 
-def sample_values(q, data):
-    """(impact, values) of quantity q for one data set (dict of sample A arrays and sample B table)."""
+def sample_values(q, data, floor=None):
+    """(impact, values) of quantity q for one data set (dict of sample A arrays and sample B table).
+
+    Sample A sizes are kept only at or above ``floor`` (sim_telarray's storage threshold); the fraction that
+    is above it is the quantity "detected".
+    """
     if q.sample == "A":
-        return data["A"]["impact"], data["A"]["size"]
+        x, size = data["A"]["impact"], data["A"]["size"]
+        if q.key == "detected":
+            return x, (size >= floor).astype(float)
+        return x[size >= floor], size[size >= floor]
     table = data["B"]
     x = np.asarray(table["true_impact_distance"], float)
     y = np.asarray(table[q.key], float)
@@ -379,37 +392,27 @@ def sample_values(q, data):
     return x, y
 
 
-def floor_of(q, real):
-    return real.floor_pe if q.sample == "A" else None
-
-
-def binned(q, x, y, floor=None):
-    """Per impact bin: n, median, 16 %, 84 % (sizes below the floor count as 0)."""
+def binned(q, x, y):
+    """Per impact bin: n, median, 16 %, 84 % (for a fraction: n, mean, binomial error band)."""
     rows = []
-    for lo, hi in zip(IMPACT_EDGES[:-1], IMPACT_EDGES[1:]):
+    for lo, hi in itertools.pairwise(IMPACT_EDGES):
         sel = (x >= lo) & (x < hi) & np.isfinite(y)
         vals = y[sel]
-        if floor is not None:
-            vals = np.where(vals >= floor, vals, 0.0)
-        if q.key == "cleaned":
-            med = float(np.mean(vals)) if len(vals) else np.nan
-            rows.append((lo, hi, len(vals), med, np.nan, np.nan))
+        if q.fraction:
+            p = float(np.mean(vals)) if len(vals) else np.nan
+            err = np.sqrt(p * (1 - p) / len(vals)) if len(vals) else np.nan
+            rows.append((lo, hi, len(vals), p, p - err, p + err))
         else:
             rows.append((lo, hi, len(vals), *quantiles(vals)))
     return rows
 
 
-def per_point(q, real_x, real_y, toy_x, toy_y, floor=None):
-    """For each real point: the local toy median and the toy/real ratio (or toy - real difference)."""
+def per_point(q, real_x, real_y, toy_x, toy_y):
+    """For each real point: the local toy median (mean for a fraction) and the toy/real ratio (or toy - real)."""
     out = []
     for x, y in zip(real_x, real_y):
-        med, p16, _ = local_toy(
-            toy_x, np.where(toy_y >= floor, toy_y, 0.0) if floor is not None else toy_y, x, fraction=q.key == "cleaned"
-        )
+        med, _, _ = local_toy(toy_x, toy_y, x, fraction=q.fraction)
         if not (np.isfinite(med) and np.isfinite(y)):
-            continue
-        if floor is not None and (p16 < floor or y < floor):
-            # only where the whole local toy distribution and the real value are above the floor
             continue
         if q.compare == "ratio":
             if y <= 0:
@@ -420,12 +423,10 @@ def per_point(q, real_x, real_y, toy_x, toy_y, floor=None):
     return np.array(out).reshape(-1, 2)
 
 
-def toy_band(x, y, floor=None, fraction=False, width=20.0, min_points=8):
+def toy_band(x, y, fraction=False, width=20.0, min_points=8):
     """Running median and 16-84 % band of the toy, in impact bins of ``width`` m (mean +- error for a fraction)."""
     if len(x) == 0:
         return np.empty((0, 4))
-    if floor is not None:
-        y = np.where(y >= floor, y, 0.0)
     edges = np.arange(0, np.nanmax(x) + width, width)
     rows = []
     for lo in edges[:-1]:
@@ -465,29 +466,30 @@ def plot(results, output):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(2, 5, figsize=(26, 11.5), constrained_layout=True)
+    fig, axes = plt.subplots(3, 4, figsize=(22, 15), constrained_layout=True)
+    for ax in axes.flat[len(QUANTITIES):]:
+        ax.axis("off")
     for ax, q in zip(axes.flat, QUANTITIES):
         for res in results:
             real, toy = res["real"], res["toy"]
-            floor = real.floor_pe if q.sample == "A" else None
-            tx, ty = sample_values(q, toy)
-            band = toy_band(tx, ty, floor, fraction=q.key == "cleaned")
+            floor = real.floor_pe
+            tx, ty = sample_values(q, toy, floor)
+            band = toy_band(tx, ty, fraction=q.fraction)
             if len(band):
-                if floor is not None:  # on the log scale, values below the floor sit at the floor marker
-                    band[:, 1:] = np.maximum(band[:, 1:], floor * 0.6)
                 ax.plot(band[:, 0], band[:, 1], color=real.color, lw=1.8)
                 ax.fill_between(band[:, 0], band[:, 2], band[:, 3], color=real.color, alpha=0.18, lw=0)
-            rx, ry = sample_values(q, real.data)
-            if q.sample == "A":
-                read = real.data["A"]["read_out"]
-                above = ry >= floor
-                ax.scatter(rx[read & above], ry[read & above], s=34, color=real.color, edgecolor="k", lw=0.7, zorder=3)
-                ax.scatter(rx[~read & above], ry[~read & above], s=34, facecolor="none", edgecolor=real.color, lw=1.2, zorder=3)
-                below = ~above & (rx < 1000)
-                ax.scatter(rx[below], np.full(np.count_nonzero(below), floor * 0.6), marker="v", s=22,
-                           facecolor="none", edgecolor=real.color, lw=1.0, zorder=3)
-            elif q.key == "cleaned":
-                ax.scatter(rx, ry + np.where(ry > 0, -0.03, 0.03), s=34, color=real.color, edgecolor="k", lw=0.7, zorder=3)
+            rx, ry = sample_values(q, real.data, floor)
+            if q.key == "size":
+                shown = real.data["A"]["size"] >= floor
+                read = real.data["A"]["read_out"][shown]
+                ax.scatter(rx[read], ry[read], s=34, color=real.color, edgecolor="k", lw=0.7, zorder=3)
+                ax.scatter(rx[~read], ry[~read], s=34, facecolor="none", edgecolor=real.color, lw=1.2, zorder=3)
+                ax.axhline(floor, color="grey", lw=0.8, ls=":")
+            elif q.fraction:
+                rows = np.array([r for r in binned(q, rx, ry) if r[2] > 0])
+                centres = np.array([min((lo + hi) / 2, lo + 50) for lo, hi in rows[:, :2]])
+                ax.errorbar(centres, rows[:, 3], yerr=[rows[:, 3] - rows[:, 4], rows[:, 5] - rows[:, 3]], fmt="o",
+                            color=real.color, mec="k", ms=6, capsize=2, zorder=3)
             else:
                 ax.scatter(rx, ry, s=34, color=real.color, edgecolor="k", lw=0.7, zorder=3)
         ax.set_title(q.title, fontsize=11)
@@ -498,6 +500,8 @@ def plot(results, output):
         if q.key == "time_gradient":
             ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlim(0, 600 if q.sample == "A" else 450)
+        if q.fraction:
+            ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=r["real"].color, lw=6, alpha=0.4, label=f"toy: {r['real'].label}") for r in results]
     handles += [
@@ -506,12 +510,13 @@ def plot(results, output):
     ]
     handles += [
         Line2D([], [], ls="", marker="o", mfc="none", mec="grey", label="sim_telarray, telescope not triggered (sample A)"),
-        Line2D([], [], ls="", marker="v", mfc="none", mec="grey", label="sim_telarray, below true-image storage threshold"),
+        Line2D([], [], ls=":", color="grey", label="true-image storage floor (sample A)"),
+        Line2D([], [], ls="", marker="o", color="grey", mec="k", label="fractions: sim_telarray per impact bin, binomial errors"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    axes.flat[-1].legend(handles=handles, loc="center", fontsize=10, frameon=False)
     fig.suptitle(
         "Toy LST simulation (lines: median, bands: 16-84 %) vs sim_telarray (points), per telescope event\n"
-        "sample A: every LST x every stored shower; other panels: trigger-like sample B (see simulation_validation.md)",
+        "sample A: every LST x every stored shower, no trigger; sample B: trigger-like (see simulation_validation.md)",
         fontsize=12,
     )
     fig.savefig(output, dpi=110)
@@ -530,6 +535,9 @@ def describe_difference(q, ratio, lo, hi, n):
         word = "too high" if pct > 0 else "too low"
         return f"{word} by {abs(pct):.0f} % (toy/real {ratio:.2f}, 68 % interval {lo:.2f}-{hi:.2f}{'' if sure else ', compatible with 1'})"
     unit = f" {q.unit}" if q.unit else ""
+    tolerance = 0.05 if q.fraction else 0.5
+    if abs(ratio) < tolerance:
+        return f"agrees within {tolerance}{unit} (toy - real {ratio:+.2f}{unit})"
     sure = np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0)
     return f"toy - real = {ratio:+.2f}{unit} (68 % interval {lo:+.2f} to {hi:+.2f}{'' if sure else ', compatible with 0'})"
 
@@ -541,7 +549,13 @@ def write_markdown(results, meta, args, output, runtime):
         "",
     ]
     lines += metadata_markdown(meta)
-    lines += [f"- settings: {args.n_showers} toy showers per file, seed {args.seed}; run time {runtime:.0f} s", ""]
+    lines += [
+        (
+            f"- settings: {args.n_showers} toy showers per file ({args.n_showers * args.diffuse_factor} for files with"
+            f" a view cone), seed {args.seed}; run time {runtime:.0f} s"
+        ),
+        "",
+    ]
     lines += ["![validation plots](simulation_validation.png)", ""]
 
     lines += ["## Simulated conditions (read from each sim_telarray file) and the matching toy set", ""]
@@ -565,7 +579,9 @@ def write_markdown(results, meta, args, output, runtime):
     row("NSB per pixel [p.e./ns] (LSTs, history)", lambda r: f"{r['real'].nsb_ghz:.4f} (toy same)")
     row("true-image storage threshold (STORE_PHOTOELECTRONS)", lambda r: f"{r['real'].store_pe:.0f} p.e.")
     row("array trigger (real) -> toy telescopes required", lambda r: f"{r['real'].array_trigger_text} -> {r['real'].array_multiplicity}")
-    row("showers: real stored / simulated; toy", lambda r: f"{len(np.unique(r['real'].showers['event_id']))} / {r['real'].n_showers_config}; {r['toy_counts']['events']}")
+    row("showers: real stored (distinct CORSIKA showers) / simulated; toy",
+        lambda r: f"{len(np.unique(r['real'].showers['event_id']))} ({len(np.unique(r['real'].showers['event_id'] // 100))})"
+        f" / {r['real'].n_showers_config}; {r['toy_counts']['events']}")
     row("LST telescope events: real triggered; toy read out", lambda r: f"{len(r['real'].dl1)}; {r['toy_counts']['telescope_events']}")
     row("sample A (LST x shower) real / toy", lambda r: f"{len(r['real'].data['A']['size'])} / {len(r['toy']['A']['size'])}")
     row("sample B true-size cut [p.e.]", lambda r: f"{r['size_cut']:.0f}")
@@ -582,10 +598,11 @@ def write_markdown(results, meta, args, output, runtime):
         "",
         "- **Sample A (no trigger at all)**: every LST for every shower stored in the file, read with eventio,",
         "  including showers that did not trigger: sim_telarray stores the true image of each telescope with at least",
-        "  STORE_PHOTOELECTRONS p.e. (`photoelectrons`) even then. Sizes below that floor are set to 0 on both sides;",
-        "  medians below the floor are shown as `<floor`. The toy side is every simulated shower x every LST",
-        "  (impacts computed from the shower table the same way; the cross-check row above compares the script's",
-        "  impact with the one ctapipe wrote for the triggered telescopes).",
+        "  STORE_PHOTOELECTRONS p.e. (`photoelectrons`) even then. With floor = max(STORE_PHOTOELECTRONS, the toy's",
+        "  `min_true_pe`), both sides are compared on the fraction of LSTs with a true size >= floor ('detected') and",
+        "  on the true size of those. The toy side is every simulated shower x every LST (impacts computed from the",
+        "  shower table the same way; the cross-check row above compares the script's impact with the one ctapipe",
+        "  wrote for the triggered telescopes).",
         "- **Sample B (trigger-like)**: real = the triggered LST telescope events of the converted file; toy = telescope",
         "  events whose true size is at least the smallest true size among the real triggered LST telescope events of",
         "  that file (the row 'sample B true-size cut'), in events where at least the real file's array-trigger",
@@ -597,12 +614,32 @@ def write_markdown(results, meta, args, output, runtime):
         f"impact (widened to +-30, +-60 m until at least {MIN_TOY_POINTS} toy points), divided by the real value",
         "(difference for the time gradient; for the cleaning fraction the toy's local mean minus the real 0/1); the",
         "table gives the median of these ratios (mean for the cleaning fraction) over the real points in each impact",
-        "range and its 68 % bootstrap interval. For sample A sizes only real points",
-        "where the real size and the toy's local 16 % quantile are both above the storage floor are used.",
+        "range and its 68 % bootstrap interval (sample A sizes: real and toy telescope events above the floor only).",
         "",
     ]
 
     rng = np.random.default_rng(12345)
+    headline = [q for q in QUANTITIES if q.key != "intensity_ratio"]
+    lines += [
+        "## Headline: toy compared with sim_telarray, all impact distances",
+        "",
+        "Median over the real telescope events of (toy at the same impact) / (real value); for the time gradient and",
+        "the fractions toy - real. Details per impact range, with 68 % intervals, in the next section.",
+        "",
+        "| file | " + " | ".join(f"{q.title} ({'toy/real' if q.compare == 'ratio' else 'toy - real'})" for q in headline) + " |",
+        "|---|" + "---|" * len(headline),
+    ]
+    for res in results:
+        cells = []
+        for q in headline:
+            values = res["points"][q.key][:, 1]
+            value, _, _ = bootstrap(values, rng, np.mean if q.fraction else np.median, n_boot=1)
+            value = 0.0 if abs(value) < 0.005 else value
+            sign = "+" if q.compare == "difference" and value >= 0 else ""
+            cells.append(f"{sign}{value:.2f} (n={np.count_nonzero(np.isfinite(values))})" if np.isfinite(value) else "-")
+        lines.append(f"| {res['real'].label} | " + " | ".join(cells) + " |")
+    lines.append("")
+
     lines += ["## Summary: toy / real per real telescope event", ""]
     range_names = [f"{lo:.0f}-{hi:.0f} m" if np.isfinite(hi) else f">= {lo:.0f} m" if lo > 0 else "all" for lo, hi in SUMMARY_RANGES]
     range_names[-1] = "all impacts"
@@ -615,7 +652,7 @@ def write_markdown(results, meta, args, output, runtime):
             cells = []
             for lo, hi in SUMMARY_RANGES:
                 sel = (points[:, 0] >= lo) & (points[:, 0] < hi)
-                med, blo, bhi = bootstrap(points[sel, 1], rng, np.mean if q.key == "cleaned" else np.median)
+                med, blo, bhi = bootstrap(points[sel, 1], rng, np.mean if q.fraction else np.median)
                 n = int(np.count_nonzero(sel))
                 if n == 0:
                     cells.append("-")
@@ -647,8 +684,9 @@ def write_markdown(results, meta, args, output, runtime):
     lines += ["## Medians and spreads in impact bins", ""]
     lines += [
         "Median and half the 16-84 % range (`med +- spread`) per impact bin; n = telescope events (sample A: LST x",
-        "shower). For the cleaning fraction the mean is given. Ratio = toy median / real median (difference for the",
-        "time gradient and the cleaning fraction). Real bins with fewer than 3 events give the median only.",
+        "shower, for the size only those above the floor). For the fractions: mean +- binomial error. Ratio = toy",
+        "median / real median (difference for the time gradient and the fractions). Real bins with fewer than 3",
+        "events give the median only.",
         "",
     ]
     for res in results:
@@ -656,22 +694,21 @@ def write_markdown(results, meta, args, output, runtime):
         lines += [f"### {real.label} (`{real.path.name}`)", ""]
         lines += ["| quantity | impact [m] | n real | real | n toy | toy | toy/real (or toy - real) |", "|---|---|---|---|---|---|---|"]
         for q in QUANTITIES:
-            floor = real.floor_pe if q.sample == "A" else None
-            rbins = binned(q, *sample_values(q, real.data), floor)
-            tbins = binned(q, *sample_values(q, toy), floor)
+            rbins = binned(q, *sample_values(q, real.data, real.floor_pe))
+            tbins = binned(q, *sample_values(q, toy, real.floor_pe))
             for (lo, hi, nr, mr, r16, r84), (_, _, nt, mt, t16, t84) in zip(rbins, tbins):
                 if nr == 0 and nt == 0:
                     continue
 
-                def cell(n, m, p16, p84, min_n):
+                def cell(n, m, p16, p84, min_n, q=q):
                     if n == 0:
                         return "-"
-                    if floor is not None and m < floor:
-                        return f"<{floor:.0f}"
+                    if q.fraction:
+                        return f"{m:.2f} +- {(p84 - p16) / 2:.2f}"
                     spread = f" +- {fmt((p84 - p16) / 2, q.unit)}" if n >= min_n and np.isfinite(p16) else ""
                     return fmt(m, q.unit) + spread
 
-                if nr and nt and np.isfinite(mr) and np.isfinite(mt) and (floor is None or (mr >= floor and mt >= floor)):
+                if nr and nt and np.isfinite(mr) and np.isfinite(mt):
                     cmp = f"{mt / mr:.2f}" if q.compare == "ratio" and mr != 0 else f"{mt - mr:+.2f}"
                 else:
                     cmp = "-"
@@ -684,8 +721,10 @@ def write_markdown(results, meta, args, output, runtime):
     lines += [
         "## Caveats",
         "",
-        "- The real files hold few showers (see the conditions table): per-bin real medians rest on a handful of",
-        "  telescope events, and the bootstrap intervals in the summary are the honest measure of what they can tell.",
+        "- The real files hold few showers (see the conditions table; sim_telarray reuses each CORSIKA shower several",
+        "  times with new cores, event_id = 100 x shower + reuse, so the distinct showers are fewer still): per-bin",
+        "  real medians rest on a handful of telescope events, and the bootstrap intervals in the summary (which treat",
+        "  the telescope events as independent) are the most they can tell.",
         "- The toy always uses the CTAO-North LSTN-01..04 positions and its isothermal atmosphere at its own",
         "  observation level (row 'observation level'); the real files use their own layouts, atmosphere profiles and",
         "  heights. Comparing versus impact distance removes the layout, not the height or the atmosphere.",
@@ -725,28 +764,29 @@ def run_file(real_path, color, args, work):
         raise RuntimeError(f"{real_path.name}: impact distances disagree with ctapipe's by {impact_check} m")
 
     # toy configuration from the file's conditions
+    n_showers = args.n_showers * (args.diffuse_factor if real.viewcone_deg > 0 else 1)
     if real.energy_fixed_tev:
         e = real.energy_fixed_tev * 1000
         e_min, e_max = e * (1 - FIXED_ENERGY_TOLERANCE), e * (1 + FIXED_ENERGY_TOLERANCE)
     else:
         e_min, e_max = (v * 1000 for v in real.energy_range_tev)
-    toy_kwargs = dict(
-        particle=real.particle,
-        n_events=args.n_showers,
-        energy_min=e_min * u.GeV,
-        energy_max=e_max * u.GeV,
-        spectral_index=real.spectral_index,
-        pointing_altitude=real.alt_deg * u.deg,
-        pointing_azimuth=real.az_deg * u.deg,
-        max_impact=real.scatter_m * u.m,
-        viewcone=real.viewcone_deg * u.deg,
-        nsb_rate=real.nsb_ghz * u.GHz,
-        seed=args.seed,
-        obs_id=real.run,
-    )
+    toy_kwargs = {
+        "particle": real.particle,
+        "n_events": n_showers,
+        "energy_min": e_min * u.GeV,
+        "energy_max": e_max * u.GeV,
+        "spectral_index": real.spectral_index,
+        "pointing_altitude": real.alt_deg * u.deg,
+        "pointing_azimuth": real.az_deg * u.deg,
+        "max_impact": real.scatter_m * u.m,
+        "viewcone": real.viewcone_deg * u.deg,
+        "nsb_rate": real.nsb_ghz * u.GHz,
+        "seed": args.seed,
+        "obs_id": real.run,
+    }
     source = ToyEventSource(**toy_kwargs)
     toy_h5 = work / f"toy_{real.run}_{real.particle}.dl1.h5"
-    log.info("simulating %d %s showers", args.n_showers, real.particle)
+    log.info("simulating %d %s showers", n_showers, real.particle)
     toy_counts = process_events(source, toy_h5, overwrite=True, progress=not args.no_progress)
     toy_table = add_derived_columns(load_telescope_events(toy_h5))
     positions = dict(zip(source.subarray.tel_ids, source.subarray.tel_coords.cartesian.xyz.to_value(u.m).T))
@@ -768,8 +808,7 @@ def run_file(real_path, color, args, work):
 
     points = {}
     for q in QUANTITIES:
-        floor = real.floor_pe if q.sample == "A" else None
-        points[q.key] = per_point(q, *sample_values(q, real.data), *sample_values(q, toy), floor)
+        points[q.key] = per_point(q, *sample_values(q, real.data, real.floor_pe), *sample_values(q, toy, real.floor_pe))
     return {
         "real": real,
         "toy": toy,
@@ -786,6 +825,10 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=Path("docs"), help="folder for the PNG and the markdown")
     parser.add_argument("--n-showers", type=int, default=400, help="toy showers per real file (default 400)")
     parser.add_argument("--seed", type=int, default=1, help="toy random seed (default 1)")
+    parser.add_argument(
+        "--diffuse-factor", type=int, default=5,
+        help="files with a view cone (protons) get this many times --n-showers: most diffuse showers miss the camera (default 5)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="folder for the HDF5 files (default: a temporary one)")
     parser.add_argument("--data-dir", type=Path, default=None, help="shared data folder (default: trigger.paths.data_dir())")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -43,7 +43,6 @@ CLUSTERS = "instrument/LST_pixid_to_cluster.txt"
 LST1_SUBARRAY = "instrument/LST-1_SubarrayDescription.h5"
 POSITIONS = "instrument/array_element_positions_ctao_n.ecsv"
 OVERSAMPLED_PULSE = "instrument/oversampled_pulse_LST_8dynode_pix6_20200204.dat"
-SPE = "instrument/SinglePhE_ResponseInPhE_expo2Gaus.dat"
 CAMERA_CFG = "simtel-model/camera_CTA-LST-1_analogsum21_v2020-04-14.dat"
 TELESCOPE_CFG = "simtel-model/CTA-North-LSTN-01-6.0.0_test_file.cfg"
 ARRAY_TRIGGER = "simtel-model/array_triggers.dat"
@@ -222,9 +221,16 @@ class LSTInstrument:
 
     @cached_property
     def single_pe_spectrum(self) -> tuple[np.ndarray, np.ndarray]:
-        """Single photo-electron amplitude spectrum (amplitude in p.e., probability)."""
-        table = np.loadtxt(self._file(SPE), comments="#")
-        amplitude, prob = table[:, 0], np.clip(table[:, 1], 0, None)
+        """Single photo-electron amplitude spectrum (amplitude in p.e., probability), afterpulses included.
+
+        The file LSTN-01 simulates with (``pm_photoelectron_spectrum``): its
+        last column folds the afterpulse tail (up to 42 p.e.) into the prompt
+        response, which shapes the tail of NSB trigger rates.
+        """
+        name = self.telescope_config["pm_photoelectron_spectrum"]
+        # columns: amplitude, prompt, prompt + afterpulses; "%%%" starts a remark
+        table = np.loadtxt(self._file(f"simtel-model/{name}"), comments=("#", "%%%"), usecols=(0, 1, 2))
+        amplitude, prob = table[:, 0], np.clip(table[:, 2], 0, None)
         return amplitude, prob / prob.sum()
 
     # -- array -------------------------------------------------------------

@@ -72,12 +72,13 @@ class CameraResponse:
         self.kernel = kernel.astype(np.float32)
         self.window_ns = n_fine * FINE_BIN_NS
         # the mean NSB level that AC coupling removes, per sample
-        self._nsb_baseline = (self.nsb_rate * FINE_BIN_NS * kernel.sum(axis=0)).astype(np.float32)
+        self.nsb_baseline = (self.nsb_rate * FINE_BIN_NS * kernel.sum(axis=0)).astype(np.float32)
 
         amp, prob = instrument.single_pe_spectrum
+        # amplitudes in units of the mean single-p.e. charge, so that 1 p.e. is 1 on average
+        self.spe_amplitudes = amp / float(np.sum(amp * prob))
+        self.spe_probabilities = prob
         self._spe_cdf = np.cumsum(prob)
-        self._spe_amp = amp
-        self._spe_mean = float(np.sum(amp * prob))
         if noise_pe is None:
             # fadc_amplitude is the peak of a 1 p.e. pulse in ADC counts
             ratio = instrument.setting("fadc_noise") / instrument.setting("fadc_amplitude")
@@ -87,7 +88,7 @@ class CameraResponse:
     def _amplitudes(self, n, rng):
         """Single-p.e. amplitudes, normalised so their mean is 1 p.e."""
         idx = np.searchsorted(self._spe_cdf, rng.uniform(size=n) * self._spe_cdf[-1])
-        return self._spe_amp[np.minimum(idx, len(self._spe_amp) - 1)] / self._spe_mean
+        return self.spe_amplitudes[np.minimum(idx, len(self.spe_amplitudes) - 1)]
 
     def pixel_of(self, photons: PhotonList) -> np.ndarray:
         """Pixel index of each photon, -1 outside the camera."""
@@ -115,6 +116,6 @@ class CameraResponse:
         hist = hist.reshape(self.n_pixels, self.n_fine).astype(np.float32)
 
         waveform = hist @ self.kernel
-        waveform -= self._nsb_baseline
+        waveform -= self.nsb_baseline
         waveform += rng.normal(0, self.noise_pe, waveform.shape).astype(np.float32)
         return TelescopeImage(true_image, waveform[np.newaxis].astype(np.float32), window_start)
