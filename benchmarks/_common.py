@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark scripts: run metadata (date, machine, command, commit)."""
 
 import datetime as _dt
+import hashlib
 import os
 import platform
 import shlex
@@ -42,7 +43,8 @@ def git_state() -> dict:
     """HEAD commit and the tracked files of the package that differ from it (they change the results)."""
     commit = git("rev-parse", "HEAD") or "unknown"
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "trigger", "benchmarks").splitlines() if line]
-    return {"commit": commit, "uncommitted": dirty}
+    diff = git("diff", "HEAD", "--", "trigger", "benchmarks")
+    return {"commit": commit, "uncommitted": dirty, "diff_sha1": hashlib.sha1(diff.encode()).hexdigest()[:12] if diff else None}
 
 
 def command_line() -> str:
@@ -67,6 +69,7 @@ def run_metadata() -> dict:
         "environment": {k: os.environ[k] for k in ("CTAPIPE_SVC_PATH", "LST_TRIGGER_DATA") if k in os.environ},
         "git_commit": state["commit"],
         "uncommitted_changes": state["uncommitted"],
+        "uncommitted_diff_sha1": state["diff_sha1"],
     }
 
 
@@ -80,6 +83,11 @@ def metadata_markdown(meta: dict) -> list[str]:
         + " ".join([*(f"{k}={v}" for k, v in meta["environment"].items()), meta["command"]])
         + "`",
         f"- git commit: `{meta['git_commit']}`"
-        + (f" with uncommitted changes in {', '.join(f'`{p}`' for p in dirty)}" if dirty else " (clean tree for trigger/ and benchmarks/)"),
+        + (
+            f" with uncommitted changes in {', '.join(f'`{p}`' for p in dirty)}"
+            + (f" (sha1 of `git diff HEAD -- trigger benchmarks`: {meta['uncommitted_diff_sha1']})" if meta["uncommitted_diff_sha1"] else "")
+            if dirty
+            else " (clean tree for trigger/ and benchmarks/)"
+        ),
     ]
     return lines

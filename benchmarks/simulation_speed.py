@@ -33,15 +33,15 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+
+# benchmarks/ is sys.path[0] when this file runs as a script
+from _common import metadata_markdown, run_metadata
 from ctapipe.io import SimTelEventSource
 from tqdm.auto import tqdm
 
 from trigger.io import convert_simtel, lst_tel_ids, process_events
 from trigger.paths import data_dir
 from trigger.simulation.source import ToyEventSource
-
-# benchmarks/ is sys.path[0] when this file runs as a script
-from _common import metadata_markdown, run_metadata
 
 BASELINE_FILE = "gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst"
 

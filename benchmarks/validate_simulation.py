@@ -45,6 +45,9 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+
+# benchmarks/ is sys.path[0] when this file runs as a script
+from _common import metadata_markdown, run_metadata
 from astropy.coordinates import AltAz, SkyCoord
 from ctapipe.coordinates import TelescopeFrame
 from ctapipe.io import SimTelEventSource, TableLoader, read_table
@@ -54,9 +57,6 @@ from trigger.instrument import LSTInstrument
 from trigger.io import convert_simtel, lst_tel_ids, process_events
 from trigger.paths import data_dir
 from trigger.simulation.source import PRIMARY_ID, ToyEventSource
-
-# benchmarks/ is sys.path[0] when this file runs as a script
-from _common import metadata_markdown, run_metadata
 
 REAL_FILES = (
     ("gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst", "tab:blue"),
