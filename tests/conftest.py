@@ -52,3 +52,8 @@ def real_gamma_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("real") / "gamma_run000007.dl1.h5"
     convert_simtel(REAL_GAMMA, path, progress=False)
     return Path(path)
+
+
+@pytest.fixture(scope="session")
+def simtel_dir():
+    return SIMTEL

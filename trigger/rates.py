@@ -219,6 +219,41 @@ class NSBRateEstimator:
             errors.append(scale * contrib.std() / np.sqrt(len(contrib)))
         return np.array(rates), np.array(errors)
 
+    def gated_rates(self, samples: RateSamples, geometry, score, thresholds) -> tuple[np.ndarray, np.ndarray]:
+        """Camera rate (Hz) of a gated second level: gate candidate and ``score(roi) > t``, for each t.
+
+        ``geometry`` is a :class:`trigger.nn.roi.RoiGeometry`; ``score`` maps
+        ROIs (m, 3 * window) of integer counts to scores (m,).
+        """
+        sums = self.group_sums(samples)
+        k = samples.decision_sample
+        n, n_local = sums.shape[:2]
+        valid = samples.groups[..., 0] >= 0
+
+        def candidates(at):
+            return valid & (sums[:, :, at - 1] <= geometry.gate) & (sums[:, :, at] > geometry.gate)
+
+        scores = {}
+        for at in (k - 1, k):
+            cand = candidates(at)
+            event, local = np.nonzero(cand)
+            offsets = np.arange(-geometry.n_before, geometry.n_after)
+            modules = samples.groups[event, local]  # local module indices (m, 3)
+            rois = samples.counts[event[:, None, None], modules[:, :, None], (at + offsets)[None, None, :]]
+            values = np.full((n, n_local), -np.inf)
+            if len(event):
+                values[event, local] = score(rois.reshape(len(event), -1).astype(np.int32))
+            scores[at] = values
+        thresholds = np.atleast_1d(thresholds)
+        scale = samples.n_groups * SAMPLING_HZ
+        rates, errors = [], []
+        for t in thresholds:
+            now, before = scores[k] > t, scores[k - 1] > t
+            contrib = samples.weight * now[:, 0] * ~before.any(axis=1) / np.maximum(now.sum(axis=1), 1)
+            rates.append(scale * contrib.mean())
+            errors.append(scale * contrib.std() / np.sqrt(n))
+        return np.array(rates), np.array(errors)
+
     def thetas_for(self, thresholds, n_components=6):
         """Tilts that centre the group signal on each of ``n_components`` thresholds spanning ``thresholds``, plus none.
 

@@ -1,0 +1,1 @@
+"""The neural-network trigger: a quantized network behind a low-threshold analog-sum gate."""
