@@ -227,7 +227,7 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=Path("docs"), help="folder for simulation_speed.md/.json")
     parser.add_argument("--n-events", type=int, default=300, help="events per toy data set (default 300)")
     parser.add_argument("--seed", type=int, default=1, help="toy random seed (default 1)")
-    parser.add_argument("--repeats", type=int, default=5, help="repeats of the real-file baseline (default 5)")
+    parser.add_argument("--repeats", type=int, default=15, help="repeats of the real-file baseline (default 15)")
     parser.add_argument("--data-dir", type=Path, default=None, help="shared data folder (default: trigger.paths.data_dir())")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
