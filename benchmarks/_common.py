@@ -36,12 +36,12 @@ def git(*args) -> str:
         out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return ""
-    return out.stdout.strip()
+    return out.stdout.rstrip("\n")  # keep leading spaces: `git status --porcelain` columns depend on them
 
 
 def git_state() -> dict:
     """HEAD commit and the tracked files of the package that differ from it (they change the results)."""
-    commit = git("rev-parse", "HEAD") or "unknown"
+    commit = git("rev-parse", "HEAD").strip() or "unknown"
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "trigger", "benchmarks").splitlines() if line]
     diff = git("diff", "HEAD", "--", "trigger", "benchmarks")
     return {"commit": commit, "uncommitted": dirty, "diff_sha1": hashlib.sha1(diff.encode()).hexdigest()[:12] if diff else None}
