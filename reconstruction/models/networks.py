@@ -1,0 +1,155 @@
+"""Backbones (small CNN, ResNet-style), attention placement, task heads, mono and stereo networks."""
+
+import keras
+from ctapipe.core import Component
+from ctapipe.core.traits import Bool, CaselessStrEnum, Float, Int, List, Unicode
+from keras import layers
+
+from .layers import ChannelAttention, InputScaling, MaskedTelescopePooling, SpatialAttentionMap
+
+__all__ = ["TASK_OUTPUTS", "NetworkSpec", "build_backbone", "build_mono_model", "build_stereo_model", "compile_model"]
+
+#: output width and activation per task
+TASK_OUTPUTS = {"type": (1, "sigmoid"), "energy": (1, None), "direction": (2, None)}
+LOSSES = {"type": "binary_crossentropy", "energy": "mean_absolute_error", "direction": "mean_absolute_error"}
+
+
+class NetworkSpec(Component):
+    """The architecture: backbone kind and size, attention, waveform front-end, heads."""
+
+    backbone = CaselessStrEnum(["cnn", "resnet"], default_value="cnn", help="Small plain CNN or ResNet-style").tag(config=True)
+    depth = Int(3, help="Convolutional blocks (cnn) or residual stages (resnet), each halving the image").tag(config=True)
+    width = Int(16, help="Filters of the first block; doubled per block up to 4x").tag(config=True)
+    attention = CaselessStrEnum(
+        ["none", "input", "blocks", "both"],
+        default_value="none",
+        help="Where CBAM channel + spatial attention goes: at the input, after every block, or both",
+    ).tag(config=True)
+    attention_kernel = Int(7, help="Spatial attention kernel (1, 4 or 7)").tag(config=True)
+    attention_ratio = Int(4, help="Channel attention MLP reduction ratio").tag(config=True)
+    waveform_frontend = CaselessStrEnum(
+        ["channels", "time_conv"],
+        default_value="channels",
+        help="Waveform input: samples as channels, or a learned per-pixel time convolution first",
+    ).tag(config=True)
+    head_units = Int(32, help="Hidden units of each task head").tag(config=True)
+    tasks = List(Unicode(), default_value=["type", "energy", "direction"], help="Tasks: type, energy, direction").tag(
+        config=True
+    )
+    learning_rate = Float(1e-3, help="Adam learning rate").tag(config=True)
+    batch_norm = Bool(True, help="Batch normalisation after each convolution").tag(config=True)
+
+    def validate(self):
+        if self.attention_kernel not in (1, 4, 7):
+            raise ValueError(f"attention_kernel must be 1, 4 or 7, got {self.attention_kernel}")
+        unknown = set(self.tasks) - set(TASK_OUTPUTS)
+        if unknown or not self.tasks:
+            raise ValueError(f"tasks must be a non-empty subset of {list(TASK_OUTPUTS)}, got {list(self.tasks)}")
+        if self.depth < 1 or self.width < 1:
+            raise ValueError(f"depth and width must be positive, got depth={self.depth}, width={self.width}")
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.trait_names() if self.trait_metadata(name, "config")}
+
+
+def _conv(x, filters, name, spec, strides=1, activation="relu"):
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=not spec.batch_norm, name=f"{name}_conv")(x)
+    if spec.batch_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation(activation, name=f"{name}_act")(x) if activation else x
+
+
+def _cbam(x, name, spec):
+    x = ChannelAttention(spec.attention_ratio, name=f"{name}_channel_attention")(x)
+    attention_map = SpatialAttentionMap(spec.attention_kernel, name=f"{name}_spatial_map")(x)
+    return layers.Multiply(name=f"{name}_spatial_attention")([x, attention_map])
+
+
+def build_backbone(input_shape, channel_kinds, spec: NetworkSpec, waveform=False) -> keras.Model:
+    """Camera image (H, W, C) -> feature vector. Includes the input scaling, so it can be shared and saved alone."""
+    spec.validate()
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = InputScaling(channel_kinds, name="input_scaling")(inputs)
+    if waveform and spec.waveform_frontend == "time_conv":
+        h, w, t = input_shape
+        x = layers.Reshape((h, w, t, 1), name="samples_as_depth")(x)
+        x = layers.Conv3D(spec.width, (1, 1, 3), padding="same", activation="relu", name="time_conv")(x)
+        x = layers.MaxPooling3D((1, 1, t), name="time_max")(x)
+        x = layers.Reshape((h, w, spec.width), name="time_features")(x)
+    if spec.attention in ("input", "both"):
+        x = _cbam(x, "input", spec)
+    for i in range(spec.depth):
+        filters = spec.width * 2 ** min(i, 2)
+        name = f"block{i + 1}"
+        if spec.backbone == "cnn":
+            x = _conv(x, filters, name, spec)
+            x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+        else:
+            x = _residual(x, filters, name, spec, strides=1 if i == 0 else 2)
+        if spec.attention in ("blocks", "both"):
+            x = _cbam(x, name, spec)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    return keras.Model(inputs, x, name="backbone")
+
+
+def _residual(x, filters, name, spec, strides):
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False, name=f"{name}_proj")(x)
+    y = _conv(x, filters, f"{name}_a", spec, strides=strides)
+    y = _conv(y, filters, f"{name}_b", spec, activation=None)
+    return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+
+
+def _heads(features, spec, prefix=""):
+    outputs = {}
+    for task in spec.tasks:
+        units, activation = TASK_OUTPUTS[task]
+        h = layers.Dense(spec.head_units, activation="relu", name=f"{prefix}{task}_hidden")(features)
+        outputs[task] = layers.Dense(units, activation=activation, name=task)(h)
+    return outputs
+
+
+def build_mono_model(input_shape, channel_kinds, spec: NetworkSpec, waveform=False) -> keras.Model:
+    """One telescope image -> one output per task (a dict keyed by task)."""
+    backbone = build_backbone(input_shape, channel_kinds, spec, waveform=waveform)
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    features = backbone(inputs)
+    return keras.Model(inputs, _heads(features, spec), name="mono")
+
+
+def build_stereo_model(input_shape, channel_kinds, spec: NetworkSpec, waveform=False, backbone=None) -> keras.Model:
+    """(n_tel, H, W, C) images and an (n_tel,) presence mask -> array-level outputs.
+
+    The same backbone (shared weights) sees every telescope; features are pooled
+    over the telescopes present, then array-level heads predict.
+    """
+    n_tel, *image_shape = input_shape
+    backbone = backbone or build_backbone(image_shape, channel_kinds, spec, waveform=waveform)
+    images = keras.Input(shape=tuple(input_shape), name="images")
+    mask = keras.Input(shape=(n_tel,), name="mask")
+    per_tel = layers.TimeDistributed(backbone, name="per_telescope")(images)
+    pooled = MaskedTelescopePooling(name="telescope_pooling")(per_tel, mask)
+    array_features = layers.Dense(spec.head_units * 2, activation="relu", name="array_features")(pooled)
+    return keras.Model({"images": images, "mask": mask}, _heads(array_features, spec), name="stereo")
+
+
+def compile_model(model, spec: NetworkSpec, learning_rate=None):
+    tasks = list(model.output.keys()) if isinstance(model.output, dict) else list(spec.tasks)
+    metrics = {t: ([keras.metrics.AUC(name="auc")] if t == "type" else []) for t in tasks}
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate or spec.learning_rate),
+        loss={t: LOSSES[t] for t in tasks},
+        metrics=metrics,
+    )
+    return model
+
+
+def get_backbone(model) -> keras.Model:
+    """The shared backbone inside a mono or stereo model."""
+    for layer in model.layers:
+        if layer.name == "backbone":
+            return layer
+        if isinstance(layer, layers.TimeDistributed) and layer.layer.name == "backbone":
+            return layer.layer
+    raise ValueError(f"model {model.name!r} has no layer named 'backbone'")
