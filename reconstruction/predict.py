@@ -1,0 +1,210 @@
+"""Prediction: a trained model applied to a DL1 file, written as ctapipe DL2 tables.
+
+The output is a copy of the input file with DL2 tables added next to its DL1
+tables, in ctapipe's layout and column names, so ``ctapipe.io.TableLoader``
+reads them (``dl2=True``):
+
+* mono models: ``/dl2/event/telescope/{classification,energy,geometry}/<prefix>/tel_NNN``
+  (``<prefix>_tel_prediction``, ``<prefix>_tel_energy``, ``<prefix>_tel_alt/az``)
+  and their array-event mean by ctapipe's ``StereoMeanCombiner`` in
+  ``/dl2/event/subarray/.../<prefix>`` (the mean-of-mono reference);
+* stereo models: ``/dl2/event/subarray/{classification,energy,geometry}/<prefix>``.
+
+The file is written under a temporary name in the output folder and renamed
+when complete, so an interrupted prediction leaves no DL2 file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import tables
+from astropy.coordinates import AltAz, SkyCoord
+from astropy.table import QTable, Table, join
+from ctapipe.coordinates import NominalFrame
+from ctapipe.io import read_table, write_table
+from ctapipe.reco import ReconstructionProperty
+from ctapipe.reco.stereo_combination import StereoMeanCombiner
+
+from .data import DataSpec, DL1Sequence, InputError, open_readers
+from .train import load_model
+
+__all__ = ["DL2_GROUPS", "predict"]
+
+SUBARRAY_KEYS = ["obs_id", "event_id"]
+TELESCOPE_KEYS = ["obs_id", "event_id", "tel_id"]
+DL2_GROUPS = {"type": "classification", "energy": "energy", "direction": "geometry"}
+
+
+def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64, overwrite=False, workers=1) -> Path:
+    """Apply the model in ``model_dir`` to ``input_file``; return the DL2 file written.
+
+    ``output_file`` defaults to the input name with ``.dl1.h5`` replaced by
+    ``.dl2.h5`` (or ``.dl2.h5`` appended). Giving the input file itself adds the
+    tables in place (still atomically).
+    """
+    model, meta = load_model(model_dir)
+    data = DataSpec(**meta["data"])
+    input_file = Path(input_file)
+    output_file = Path(output_file) if output_file is not None else _default_output(input_file)
+    if output_file.exists() and output_file != input_file and not overwrite:
+        raise FileExistsError(f"{output_file} exists; pass overwrite=True to replace it")
+    if not prefix.isidentifier():
+        raise ValueError(f"prefix must be a plain identifier (it becomes a column prefix), got {prefix!r}")
+
+    readers = open_readers([input_file], data)
+    reader = readers[0]
+    if reader.cam_name != meta["camera"]:
+        raise InputError(f"{input_file} holds camera {reader.cam_name}, the model was trained on {meta['camera']}")
+    seq = DL1Sequence(readers, tasks=meta["tasks"], batch_size=batch_size, with_targets=False, workers=workers)
+    if list(seq.example_shape) != list(meta["example_shape"]):
+        raise InputError(
+            f"{input_file} gives examples of shape {seq.example_shape}, the model expects {tuple(meta['example_shape'])}"
+        )
+
+    outputs, ids = {t: [] for t in meta["tasks"]}, []
+    for i in range(len(seq)):
+        batch = seq.batch(i)
+        pred = model.predict_on_batch(batch.inputs)
+        for t in meta["tasks"]:
+            outputs[t].append(np.asarray(pred[t]))
+        ids.append(batch.ids)
+    outputs = {t: np.concatenate(v) for t, v in outputs.items()}
+    ids = {k: np.concatenate([d[k] for d in ids]) for k in ids[0]}
+
+    pointing = _array_pointing(input_file)
+    if data.mode == "mono":
+        tel_tables = _telescope_tables(outputs, ids, pointing, prefix)
+        array_tables = {task: _combine(table, task, prefix) for task, table in tel_tables.items()}
+    else:
+        tel_tables = {}
+        array_tables = _subarray_tables(outputs, ids, pointing, prefix)
+
+    _write_atomically(input_file, output_file, tel_tables, array_tables, prefix, overwrite)
+    return output_file
+
+
+def _default_output(path: Path) -> Path:
+    name = path.name
+    return path.with_name(name.replace(".dl1.h5", ".dl2.h5") if ".dl1.h5" in name else name + ".dl2.h5")
+
+
+def _array_pointing(path) -> Table:
+    """Pointing per obs_id, the same one dl1-data-handler used for the training offsets."""
+    run = read_table(path, "/configuration/simulation/run")
+    return QTable({"obs_id": run["obs_id"], "alt": u.Quantity(run["min_alt"]).to(u.deg), "az": u.Quantity(run["min_az"]).to(u.deg)})
+
+
+def _to_altaz(fov, obs_ids, pointing):
+    """(fov_lon, fov_lat) in degrees around the array pointing -> (alt, az)."""
+    alt = np.full(len(fov), np.nan) * u.deg
+    az = np.full(len(fov), np.nan) * u.deg
+    for row in pointing:
+        sel = obs_ids == row["obs_id"]
+        if not sel.any():
+            continue
+        origin = SkyCoord(alt=row["alt"] * np.ones(sel.sum()), az=row["az"] * np.ones(sel.sum()), frame=AltAz())
+        nominal = SkyCoord(fov_lon=fov[sel, 0] * u.deg, fov_lat=fov[sel, 1] * u.deg, frame=NominalFrame(origin=origin))
+        altaz = nominal.transform_to(AltAz())
+        alt[sel], az[sel] = altaz.alt.to(u.deg), altaz.az.wrap_at(360 * u.deg).to(u.deg)
+    return alt, az
+
+
+def _columns(outputs, obs_ids, pointing, name):
+    cols = {}
+    if "type" in outputs:
+        cols["classification"] = {f"{name}_prediction": outputs["type"][:, 0].astype(float)}
+    if "energy" in outputs:
+        cols["energy"] = {f"{name}_energy": (10 ** outputs["energy"][:, 0].astype(float)) * u.TeV}
+    if "direction" in outputs:
+        alt, az = _to_altaz(outputs["direction"].astype(float), obs_ids, pointing)
+        cols["geometry"] = {f"{name}_alt": alt, f"{name}_az": az}
+    for group in cols.values():
+        first = next(iter(group.values()))
+        group[f"{name}_is_valid"] = np.isfinite(u.Quantity(first).value)
+    return cols
+
+
+def _telescope_tables(outputs, ids, pointing, prefix):
+    """One table per DL2 group holding all telescopes (split per tel_id when written)."""
+    base = {"obs_id": ids["obs_id"], "event_id": ids["event_id"], "tel_id": ids["tel_id"]}
+    tables_ = {}
+    for group, cols in _columns(outputs, ids["obs_id"], pointing, f"{prefix}_tel").items():
+        t = Table({**base, **cols})
+        t.sort(["obs_id", "event_id", "tel_id"])
+        tables_[group] = t
+    return tables_
+
+
+def _combine(tel_table, group, prefix):
+    """Array-event mean of the mono predictions with ctapipe's StereoMeanCombiner."""
+    prop = {
+        "classification": ReconstructionProperty.PARTICLE_TYPE,
+        "energy": ReconstructionProperty.ENERGY,
+        "geometry": ReconstructionProperty.GEOMETRY,
+    }[group]
+    combiner = StereoMeanCombiner(prefix=prefix, property=prop, log_target=(group == "energy"))
+    table = combiner.predict_table(tel_table)
+    # the combiner leaves some unfilled fields (e.g. the telescope list) as Python objects, which HDF5 cannot store
+    table.remove_columns([c for c in table.colnames if table[c].dtype == object])
+    return table
+
+
+def _subarray_tables(outputs, ids, pointing, prefix):
+    base = {"obs_id": ids["obs_id"], "event_id": ids["event_id"]}
+    tables_ = {}
+    for group, cols in _columns(outputs, ids["obs_id"], pointing, prefix).items():
+        t = Table({**base, **cols})
+        t.sort(["obs_id", "event_id"])
+        tables_[group] = t
+    return tables_
+
+
+def _complete(keys, table, key_names):
+    """One row per event of ``keys`` in its order (TableLoader requires it); events without prediction invalid."""
+    keys = keys.copy()
+    keys["_order"] = np.arange(len(keys))
+    full = join(keys, table, keys=key_names, join_type="left")
+    full.sort("_order")
+    full.remove_column("_order")
+    for name in full.colnames:
+        if name in key_names or not hasattr(full[name], "mask"):
+            continue
+        column = full[name]
+        fill = False if column.dtype == bool else np.nan
+        full[name] = Table.Column(column.filled(fill), unit=column.unit, description=column.description)
+    return full
+
+
+def _write_atomically(input_file, output_file, tel_tables, array_tables, prefix, overwrite):
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output_file.name}.", suffix=".part", dir=output_file.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        shutil.copyfile(input_file, tmp)
+        with tables.open_file(tmp, mode="a") as h5:
+            for group in {*tel_tables, *array_tables}:
+                for node in (f"/dl2/event/telescope/{group}/{prefix}", f"/dl2/event/subarray/{group}/{prefix}"):
+                    if node in h5:
+                        if not overwrite:
+                            raise FileExistsError(f"{input_file} already holds {node}; pass overwrite=True to replace it")
+                        h5.remove_node(node, recursive=True)
+            events = read_table(h5, "/dl1/event/subarray/trigger")[SUBARRAY_KEYS]
+            for group, table in tel_tables.items():
+                for node in h5.root.dl1.event.telescope.parameters:
+                    tel_events = read_table(h5, node._v_pathname)[TELESCOPE_KEYS]
+                    part = _complete(tel_events, table, TELESCOPE_KEYS)
+                    write_table(part, h5, f"/dl2/event/telescope/{group}/{prefix}/{node._v_name}")
+            for group, table in array_tables.items():
+                write_table(_complete(events, table, SUBARRAY_KEYS), h5, f"/dl2/event/subarray/{group}/{prefix}")
+        os.replace(tmp, output_file)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
