@@ -13,18 +13,27 @@ import astropy.units as u
 import numpy as np
 import tables
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
-from ctapipe.core.traits import Bool, List, Path as PathTrait, Unicode, classes_with_traits
+from ctapipe.core.traits import Bool, Float, Int, List, Path as PathTrait, Unicode, classes_with_traits
 from ctapipe.io import read_table
 
+from .analog_sum import AnalogSumTrigger
+from .events import read_trigger_events
+from .inputs import TriggerInput
 from .instrument import InstrumentError
-from .io import OutputError, atomic_output, process_events
+from .io import OutputError, atomic_output, convert_simtel, process_events
+from .nn.model import CONFIG_FILE, TriggerModelError, load_trigger, save_trigger
+from .nn.roi import RoiGeometry
+from .nn.train import TriggerTraining
 from .paths import DataFolderError
+from .performance import TriggerPair, evaluate_showers, gamma_summary, measure_rates, proton_summary, real_event_decisions, recalibrate
+from .plots import plot_efficiency, plot_rates
+from .rates import NSBRateEstimator
 from .simulation.source import PARTICLES, SimulationError, ToyEventSource
 
 # problems of the user's input: reported in one line, without a traceback
 USER_ERRORS = (SimulationError, OutputError, DataFolderError, InstrumentError)
 
-__all__ = ["SimulateTool", "main"]
+__all__ = ["SimulateTool", "TrainTool", "EvaluateTool", "main"]
 
 
 class SimulateTool(Tool):
@@ -172,8 +181,278 @@ def format_summary(summary, output) -> str:
     return "\n".join(lines)
 
 
+class TrainTool(Tool):
+    """Train the NN trigger on simulated gammas and set both triggers' operating points.
+
+    Chooses the analog-sum gate from its NSB rate, trains a quantized (HGQ2)
+    network on the gate candidates' ROIs (gammas versus importance-sampled
+    NSB), and sets the baseline and NN thresholds at the same accidental rate.
+    Writes OUTPUT/model.keras and OUTPUT/trigger.json.
+
+    Example:
+
+        trigger-synth simulate --particles gamma --n-events 1500 --energy-max "1 TeV" -o data/
+        trigger-synth train --gamma data/gamma.dl1.h5 --output model/
+    """
+
+    name = "trigger-synth train"
+    description = __doc__
+
+    gamma = PathTrait(exists=True, directory_ok=False, help="Simulated gamma file (trigger-synth simulate)").tag(config=True)
+    output = PathTrait(default_value=Path("trigger-model"), directory_ok=True, file_ok=False, help="Model folder").tag(config=True)
+    nsb_rate = Float(None, allow_none=True, help="NSB per pixel in p.e./ns (default: LSTN-01 dark sky)").tag(config=True)
+    overwrite = Bool(False, help="Replace an existing model folder's files").tag(config=True)
+    progress = Bool(True, help="Show training progress").tag(config=True)
+
+    aliases = {
+        "gamma": "TrainTool.gamma",
+        ("o", "output"): "TrainTool.output",
+        "nsb-rate": "TrainTool.nsb_rate",
+        "rate": "TriggerTraining.accidental_rate",
+        "gate-rate": "TriggerTraining.gate_rate",
+        "epochs": "TriggerTraining.epochs",
+        "hidden": "TriggerTraining.hidden",
+        "n-nsb-examples": "TriggerTraining.n_nsb_examples",
+        "n-calibration": "TriggerTraining.n_calibration",
+        "seed": "TriggerTraining.seed",
+        "bits": "TriggerInput.bits",
+        "gain": "TriggerInput.gain",
+    }
+    flags = {
+        "overwrite": ({"TrainTool": {"overwrite": True}}, "Replace existing model files"),
+        "no-progress": ({"TrainTool": {"progress": False}}, "Do not print training progress"),
+    }
+    classes = [TriggerTraining, TriggerInput]
+
+    def setup(self):
+        _no_extra(self)
+        if self.gamma is None:
+            raise ToolConfigurationError("give the simulated gamma file with --gamma FILE")
+        self.output = Path(self.output)
+        if (self.output / CONFIG_FILE).exists() and not self.overwrite:
+            raise ToolConfigurationError(f"{self.output} already holds a trigger model (use --overwrite)")
+        try:
+            self.trigger_input = TriggerInput(parent=self)
+            self.training = TriggerTraining(parent=self, trigger_input=self.trigger_input, nsb_rate=self.nsb_rate)
+        except (ValueError, *USER_ERRORS) as err:
+            raise ToolConfigurationError(str(err)) from err
+
+    def start(self):
+        try:
+            events = read_trigger_events(self.gamma, self.trigger_input, with_true_image=True)
+            self.trained = self.training.train(events, progress=self.progress)
+        except (ValueError, OSError) as err:
+            raise ToolConfigurationError(f"training failed: {err}") from err
+        self.trained.config["training"]["gamma_file"] = str(self.gamma)
+        save_trigger(self.output, self.trained.model, self.trained.config)
+        Provenance().add_input_file(str(self.gamma), role="gamma events")
+        Provenance().add_output_file(str(self.output / CONFIG_FILE), role="trigger model")
+
+    def finish(self):
+        print(format_model(self.trained.config, self.output))
+
+
+class EvaluateTool(Tool):
+    """Evaluate the NN trigger against the analog-sum baseline at equal accidental rate.
+
+    Re-measures both operating points on NSB samples independent of
+    training, runs both triggers and the 2-of-4 array trigger on simulated
+    gamma (and proton) showers and on the real sim_telarray LST events, and
+    writes OUTPUT/summary.json, OUTPUT/efficiency.png, OUTPUT/rates.png and
+    OUTPUT/real_events.json.
+
+    Example:
+
+        trigger-synth evaluate --model model/ --gamma test/gamma.dl1.h5 --proton test/proton.dl1.h5 -o eval/
+    """
+
+    name = "trigger-synth evaluate"
+    description = __doc__
+
+    model = PathTrait(exists=True, file_ok=False, directory_ok=True, help="Trigger model folder (trigger-synth train)").tag(config=True)
+    gamma = PathTrait(exists=True, directory_ok=False, help="Simulated gamma file, not the training one").tag(config=True)
+    proton = PathTrait(None, allow_none=True, exists=True, directory_ok=False, help="Simulated proton file (optional)").tag(config=True)
+    output = PathTrait(default_value=Path("trigger-evaluation"), directory_ok=True, file_ok=False, help="Output folder").tag(config=True)
+    rate = Float(None, allow_none=True, help="Accidental rate per telescope, Hz (default: the model's operating point)").tag(config=True)
+    nsb_rate = Float(None, allow_none=True, help="NSB per pixel in p.e./ns (default: the model's)").tag(config=True)
+    n_rate_samples = Int(100_000, help="Importance samples for the rate measurements").tag(config=True)
+    real = Bool(True, help="Run both triggers on the real sim_telarray files of the data folder").tag(config=True)
+    bins_per_decade = Int(5, help="Energy bins per decade for the efficiency").tag(config=True)
+    seed = Int(12345, help="Seed of the rate samples (independent of training)").tag(config=True)
+
+    aliases = {
+        "model": "EvaluateTool.model",
+        "gamma": "EvaluateTool.gamma",
+        "proton": "EvaluateTool.proton",
+        ("o", "output"): "EvaluateTool.output",
+        "rate": "EvaluateTool.rate",
+        "nsb-rate": "EvaluateTool.nsb_rate",
+        "n-rate-samples": "EvaluateTool.n_rate_samples",
+        "seed": "EvaluateTool.seed",
+    }
+    flags = {
+        "no-real": ({"EvaluateTool": {"real": False}}, "Skip the real sim_telarray events"),
+    }
+
+    def setup(self):
+        _no_extra(self)
+        if self.model is None or self.gamma is None:
+            raise ToolConfigurationError("give --model FOLDER and --gamma FILE")
+        try:
+            self.nn_model, self.model_config = load_trigger(self.model)
+        except TriggerModelError as err:
+            raise ToolConfigurationError(str(err)) from err
+        self.trigger_input = TriggerInput.from_description(self.model_config["input"])
+        self.instrument = self.trigger_input.instrument
+        point = self.model_config["operating_point"]
+        self.nsb = point["nsb_rate_ghz"] if self.nsb_rate is None else self.nsb_rate
+        self.target = point["target_rate_hz"] if self.rate is None else self.rate
+        self.output = Path(self.output)
+        self.output.mkdir(parents=True, exist_ok=True)
+
+    def start(self):
+        rng = np.random.default_rng(self.seed)
+        asum = AnalogSumTrigger(parent=self, instrument=self.instrument)
+        geometry = RoiGeometry(**self.model_config["roi"])
+        point = self.model_config["operating_point"]
+        pair = TriggerPair(asum, point["analog_sum"]["threshold"], self.nn_model, geometry, point["nn"]["threshold"])
+        estimator = NSBRateEstimator(self.trigger_input, self.nsb)
+        same_point = np.isclose(self.nsb, point["nsb_rate_ghz"]) and np.isclose(self.target, point["target_rate_hz"])
+        if not same_point:
+            self.log.info("recalibrating both thresholds for %.4g Hz at NSB %.4g p.e./ns", self.target, self.nsb)
+            pair = recalibrate(estimator, estimator.sample(self.n_rate_samples, estimator.thetas_for([geometry.gate, 130], 8), rng), pair, self.target)
+        self.log.info("measuring rates on %d independent NSB samples", self.n_rate_samples)
+        rates = measure_rates(estimator, pair, self.n_rate_samples, rng)
+        rates.pop("samples")
+        rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
+        rates["nsb_rate_ghz"] = self.nsb
+
+        self.log.info("gamma showers: %s", self.gamma)
+        gamma = evaluate_showers(self.gamma, pair, self.trigger_input, self.instrument)
+        run = gamma.run
+        decades = np.log10(run.energy_max / run.energy_min)
+        bins = np.logspace(np.log10(run.energy_min), np.log10(run.energy_max), max(int(round(decades * self.bins_per_decade)), 1) + 1)
+        per_trigger = gamma_summary(gamma, bins)
+        summary = {
+            "accidental_rate_hz": float(rates["analog_sum"]["rate_hz"]),
+            "target_rate_hz": self.target,
+            "nsb_rate_ghz": self.nsb,
+            "energy_bins_gev": (bins * 1e3).tolist(),
+            "gate": rates["gate"],
+            "model": str(self.model),
+            "gamma_file": str(self.gamma),
+            "array_trigger": "2 of 4 LSTs within 120 ns (plane-front corrected)",
+        }
+        for name in ("analog_sum", "nn"):
+            summary[name] = {
+                "threshold": rates[name]["threshold"],
+                "rate_hz": rates[name]["rate_hz"],
+                "rate_error_hz": rates[name]["rate_error_hz"],
+                "energy_bins_gev": summary["energy_bins_gev"],
+                **per_trigger[name],
+            }
+        a, n = summary["analog_sum"]["energy_threshold_gev"], summary["nn"]["energy_threshold_gev"]
+        summary["threshold_ratio"] = n / a if a and n else None
+        if self.proton is not None:
+            self.log.info("proton showers: %s", self.proton)
+            summary["proton"] = proton_summary(evaluate_showers(self.proton, pair, self.trigger_input, self.instrument))
+        if self.real:
+            summary["real_events"] = self._real_events(pair)
+        summary["rates"] = rates["scan"]
+        self.summary = summary
+        with atomic_output(self.output / "summary.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        plot_efficiency(summary, self.output / "efficiency.png")
+        plot_rates(rates, self.output / "rates.png")
+        Provenance().add_output_file(str(self.output / "summary.json"), role="trigger evaluation")
+
+    def _real_events(self, pair):
+        """Both triggers on the LST events of every real sim_telarray file that has them."""
+        folder = Path(self.instrument.data_path) / "simtel"
+        converted = self.output / "real"
+        converted.mkdir(exist_ok=True)
+        result = {}
+        for path in sorted(folder.glob("*.simtel*")):
+            target = converted / (path.name.split(".simtel")[0] + ".dl1.h5")
+            try:
+                if not target.exists():
+                    convert_simtel(path, target)
+                rows = real_event_decisions(target, pair, self.trigger_input)
+            except (ValueError, OSError, KeyError) as err:
+                self.log.warning("real file %s skipped: %s", path.name, err)
+                result[path.name] = {"error": str(err)}
+                continue
+            result[path.name] = {
+                "telescope_events": len(rows),
+                "analog_sum_triggers": sum(r["analog_sum"] for r in rows),
+                "nn_triggers": sum(r["nn"] for r in rows),
+                "events": rows,
+            }
+        with atomic_output(self.output / "real_events.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+        return {k: {kk: vv for kk, vv in v.items() if kk != "events"} for k, v in result.items()}
+
+    def finish(self):
+        print(format_evaluation(self.summary, self.output))
+
+
+def _no_extra(tool):
+    if tool.extra_args:
+        raise ToolConfigurationError(f"unexpected arguments {tool.extra_args}")
+
+
+def format_model(config, output) -> str:
+    point = config["operating_point"]
+    a, n = point["analog_sum"], point["nn"]
+    return "\n".join([
+        f"Trigger model in {output}/",
+        f"  input: {config['input']['bits']}-bit module sums, gain {config['input']['gain']} counts/p.e., "
+        f"ROI {config['roi']['n_before'] + config['roi']['n_after']} samples x 3 modules",
+        f"  gate: group sum > {config['roi']['gate']} counts ({point['gate_rate_hz']:.3g} Hz NSB)",
+        f"  network: hidden {config['architecture']['hidden']}, {config['architecture']['ebops']:.0f} EBOPs",
+        f"  analog sum: threshold {a['threshold']} counts, {a['rate_hz']:.3g} ± {a['rate_error_hz']:.2g} Hz",
+        f"  NN:         threshold {n['threshold']:.5g}, {n['rate_hz']:.3g} ± {n['rate_error_hz']:.2g} Hz",
+        f"  at NSB {point['nsb_rate_ghz']:.4g} p.e./ns per pixel, target {point['target_rate_hz']:.3g} Hz per telescope",
+    ])
+
+
+def format_evaluation(summary, output) -> str:
+    bins = summary["energy_bins_gev"]
+    lines = [f"Trigger evaluation in {output}/ (summary.json, efficiency.png, rates.png)", ""]
+    for name in ("analog_sum", "nn"):
+        s = summary[name]
+        e = s["energy_threshold_gev"]
+        lines.append(
+            f"{name:10} threshold {s['threshold']:<10.5g} NSB rate {s['rate_hz']:8.3g} ± {s['rate_error_hz']:.2g} Hz   "
+            f"energy threshold {('%.1f GeV' % e) if e else 'n/a'}"
+        )
+    ratio = summary["threshold_ratio"]
+    lines.append(f"threshold_ratio (NN / analog sum) = {ratio:.3f}" if ratio else "threshold_ratio: n/a")
+    lines += ["", "array efficiency per true-energy bin:", f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}"]
+    for i in range(len(bins) - 1):
+        a, n = summary["analog_sum"]["efficiency"][i], summary["nn"]["efficiency"][i]
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        lines.append(f"{bins[i]:7.1f}-{bins[i + 1]:7.1f} {summary['nn']['n_showers'][i]:>8} {fmt(a):>11} {fmt(n):>8}")
+    if "proton" in summary:
+        p = summary["proton"]
+        lines.append("")
+        lines.append(f"protons ({p['showers']} showers): array rate analog sum {p['analog_sum']['array_rate_hz']:.3g} Hz, "
+                     f"NN {p['nn']['array_rate_hz']:.3g} Hz")
+    if "real_events" in summary:
+        lines.append("")
+        lines.append("real sim_telarray LST telescope events (analog sum / NN triggers):")
+        for name, r in summary["real_events"].items():
+            if "error" in r:
+                lines.append(f"  {name}: skipped ({r['error']})")
+            else:
+                lines.append(f"  {name}: {r['telescope_events']} events, {r['analog_sum_triggers']} / {r['nn_triggers']}")
+    return "\n".join(lines)
+
+
 SUBCOMMANDS = {
     "simulate": SimulateTool,
+    "train": TrainTool,
+    "evaluate": EvaluateTool,
 }
 
 USAGE = """usage: trigger-synth SUBCOMMAND [options]
@@ -182,6 +461,8 @@ Neural-network triggers for the LST camera.
 
 subcommands:
   simulate   simulate LST events (gamma, proton, NSB-only) into ctapipe HDF5 files
+  train      train the NN trigger and set both triggers' thresholds at equal NSB rate
+  evaluate   compare the NN trigger with the analog-sum baseline (efficiency, energy threshold, rates)
 
 Run 'trigger-synth SUBCOMMAND --help' for the options of a subcommand.
 """

@@ -219,37 +219,38 @@ class NSBRateEstimator:
             errors.append(scale * contrib.std() / np.sqrt(len(contrib)))
         return np.array(rates), np.array(errors)
 
-    def gated_rates(self, samples: RateSamples, geometry, score, thresholds) -> tuple[np.ndarray, np.ndarray]:
+    def gated_rates(self, samples: RateSamples, geometry, score, thresholds, spread=3) -> tuple[np.ndarray, np.ndarray]:
         """Camera rate (Hz) of a gated second level: gate candidate and ``score(roi) > t``, for each t.
 
         ``geometry`` is a :class:`trigger.nn.roi.RoiGeometry`; ``score`` maps
-        ROIs (m, 3 * window) of integer counts to scores (m,).
+        ROIs (m, 3 * window) of integer counts to scores (m,). The likelihood
+        ratio holds for the whole window, so rising edges at the ``2 * spread + 1``
+        samples around the tilted one are all unbiased estimates: averaging
+        them uses the tilted light that a pulse spreads over several samples.
         """
         sums = self.group_sums(samples)
         k = samples.decision_sample
         n, n_local = sums.shape[:2]
         valid = samples.groups[..., 0] >= 0
-
-        def candidates(at):
-            return valid & (sums[:, :, at - 1] <= geometry.gate) & (sums[:, :, at] > geometry.gate)
-
-        scores = {}
-        for at in (k - 1, k):
-            cand = candidates(at)
+        at_samples = np.arange(k - spread - 1, k + spread + 1)  # one more before: a rising edge needs the previous one
+        offsets = np.arange(-geometry.n_before, geometry.n_after)
+        values = np.full((n, n_local, len(at_samples)), -np.inf)
+        for j, at in enumerate(at_samples):
+            cand = valid & (sums[:, :, at - 1] <= geometry.gate) & (sums[:, :, at] > geometry.gate)
             event, local = np.nonzero(cand)
-            offsets = np.arange(-geometry.n_before, geometry.n_after)
-            modules = samples.groups[event, local]  # local module indices (m, 3)
-            rois = samples.counts[event[:, None, None], modules[:, :, None], (at + offsets)[None, None, :]]
-            values = np.full((n, n_local), -np.inf)
             if len(event):
-                values[event, local] = score(rois.reshape(len(event), -1).astype(np.int32))
-            scores[at] = values
+                modules = samples.groups[event, local]  # local module indices (m, 3)
+                rois = samples.counts[event[:, None, None], modules[:, :, None], (at + offsets)[None, None, :]]
+                values[event, local, j] = score(rois.reshape(len(event), -1).astype(np.int32))
         thresholds = np.atleast_1d(thresholds)
         scale = samples.n_groups * SAMPLING_HZ
         rates, errors = [], []
         for t in thresholds:
-            now, before = scores[k] > t, scores[k - 1] > t
-            contrib = samples.weight * now[:, 0] * ~before.any(axis=1) / np.maximum(now.sum(axis=1), 1)
+            passed = values > t  # (n, n_local, n_at)
+            now, before = passed[:, :, 1:], passed[:, :, :-1]
+            # the chosen group passes at a sample where no neighbour passed just before; N share the edge
+            edge = now[:, 0, :] & ~before.any(axis=1)
+            contrib = (samples.weight[:, None] * edge / np.maximum(now.sum(axis=1), 1)).mean(axis=1)
             rates.append(scale * contrib.mean())
             errors.append(scale * contrib.std() / np.sqrt(n))
         return np.array(rates), np.array(errors)

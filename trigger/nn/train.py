@@ -1,0 +1,155 @@
+"""Training the second-level network and setting both triggers' operating points.
+
+One call does what the hardware needs: choose the gate from its NSB rate,
+build signal (gamma) and background (importance-sampled NSB) ROIs at the
+gate, train the HGQ2 network with the EBOPs penalty ramped up over the
+epochs, then set the baseline threshold and the NN threshold at the same
+accidental rate on NSB samples the network never saw.
+"""
+
+import logging
+import time
+
+import astropy.units as u
+import numpy as np
+from ctapipe.core import Component
+from ctapipe.core.traits import Float, Int, List, Unicode
+
+from ..analog_sum import AnalogSumTrigger
+from ..events import TriggerEvents
+from ..inputs import TriggerInput
+from ..operating_point import analog_sum_threshold, gate_threshold, nn_threshold
+from ..rates import NSBRateEstimator
+from .dataset import Examples, gamma_examples, nsb_examples
+from .model import build_model, ebops, score_function
+from .roi import RoiGeometry
+
+__all__ = ["TriggerTraining", "TrainedTrigger"]
+
+log = logging.getLogger(__name__)
+
+
+class TrainedTrigger:
+    """A trained network with everything needed to run it: saved as one folder."""
+
+    def __init__(self, model, config):
+        self.model = model
+        self.config = config
+
+    @property
+    def geometry(self) -> RoiGeometry:
+        return RoiGeometry(**self.config["roi"])
+
+    @property
+    def score(self):
+        return score_function(self.model)
+
+
+class TriggerTraining(Component):
+    """Train an ROI network behind an analog-sum gate and calibrate it to an accidental rate."""
+
+    hidden = List(Int(), default_value=[16], help="Units of the hidden ReLU layers").tag(config=True)
+    epochs = Int(40, help="Training epochs").tag(config=True)
+    batch_size = Int(256, help="Batch size").tag(config=True)
+    learning_rate = Float(3e-3, help="Adam learning rate").tag(config=True)
+    beta_start = Float(1e-7, help="EBOPs penalty at the first epoch").tag(config=True)
+    beta_end = Float(1e-5, help="EBOPs penalty at the last epoch (ramped geometrically)").tag(config=True)
+    gate_rate = Float(1e7, help="NSB rate of the gate (first level), Hz per telescope").tag(config=True)
+    accidental_rate = Float(1e3, help="Operating point: NSB accidental rate per telescope, Hz").tag(config=True)
+    n_before = Int(10, help="ROI samples before the gate candidate").tag(config=True)
+    n_after = Int(6, help="ROI samples from the gate candidate on").tag(config=True)
+    min_true_pe = Int(10, help="Signal: gate candidates whose 21 pixels hold at least this many true p.e.").tag(config=True)
+    n_nsb_examples = Int(100_000, help="Importance samples drawn for NSB (background) examples").tag(config=True)
+    n_calibration = Int(100_000, help="Independent importance samples for the operating points").tag(config=True)
+    nsb_weighting = Unicode(
+        "tilted", help="'tilted': NSB examples as sampled (weights the tail the threshold cuts into); 'true': NSB distribution"
+    ).tag(config=True)
+    seed = Int(0, help="Seed of sampling and training").tag(config=True)
+
+    def __init__(self, config=None, parent=None, trigger_input=None, nsb_rate=None, **kwargs):
+        super().__init__(config=config, parent=parent, **kwargs)
+        if self.nsb_weighting not in ("tilted", "true"):
+            raise ValueError(f"nsb_weighting must be 'tilted' or 'true', got {self.nsb_weighting!r}")
+        if not 0 < self.accidental_rate < self.gate_rate:
+            raise ValueError(f"need 0 < accidental_rate ({self.accidental_rate}) < gate_rate ({self.gate_rate})")
+        self.trigger_input = trigger_input if trigger_input is not None else TriggerInput(parent=self)
+        # p.e./ns per pixel; the instrument gives it as a Quantity
+        nsb = nsb_rate if nsb_rate is not None else self.trigger_input.instrument.nsb_rate
+        self.nsb_rate = float(u.Quantity(nsb, 1 / u.ns).to_value(1 / u.ns))
+        self.estimator = NSBRateEstimator(self.trigger_input, self.nsb_rate)
+        self.analog_sum = AnalogSumTrigger(parent=self, instrument=self.trigger_input.instrument)
+
+    def operating_points(self, rng, n_samples):
+        """Gate and baseline threshold from one set of importance samples spanning both."""
+        samples = self.estimator.sample(n_samples, self.estimator.thetas_for([50, 120], n_components=8), rng)
+        gate = gate_threshold(self.estimator, samples, self.gate_rate)
+        baseline = analog_sum_threshold(self.estimator, samples, self.accidental_rate)
+        return gate, baseline
+
+    def examples(self, gamma: TriggerEvents, geometry, rng) -> Examples:
+        signal = gamma_examples(gamma, geometry, self.analog_sum, self.min_true_pe)
+        background = nsb_examples(self.estimator, geometry, self.n_nsb_examples, rng)
+        if len(signal) == 0 or len(background) == 0:
+            raise ValueError(f"no training examples: {len(signal)} gamma and {len(background)} NSB ROIs at gate {geometry.gate}")
+        if self.nsb_weighting == "tilted":
+            background.weights = np.ones(len(background))
+        # equal total weight per class
+        signal.weights = signal.weights * (len(signal) + len(background)) / (2 * signal.weights.sum())
+        background.weights = background.weights * (len(signal) + len(background)) / (2 * background.weights.sum())
+        return Examples.concatenate([signal, background])
+
+    def train(self, gamma: TriggerEvents, progress=True) -> TrainedTrigger:
+        import keras
+        from hgq.utils.sugar import BetaScheduler, FreeEBOPs
+
+        rng = np.random.default_rng(self.seed)
+        t0 = time.perf_counter()
+        gate, baseline = self.operating_points(rng, max(self.n_calibration // 2, 10_000))
+        geometry = RoiGeometry(gate, self.n_before, self.n_after)
+        log.info("gate %d counts (%.3g Hz), baseline threshold %d counts (%.3g Hz)", gate, self.gate_rate, baseline.threshold, baseline.rate_hz)
+        data = self.examples(gamma, geometry, rng)
+        order = rng.permutation(len(data))
+        n_val = max(len(data) // 5, 1)
+        val, train = order[:n_val], order[n_val:]
+        x = data.rois.astype(np.float32)
+        y = data.labels.astype(np.float32)[:, None]
+        model = build_model(geometry.n_inputs, self.trigger_input.bits, tuple(self.hidden), self.beta_start, self.seed)
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            weighted_metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
+        )
+        ratio = self.beta_end / self.beta_start
+        schedule = BetaScheduler(lambda epoch: self.beta_start * ratio ** (epoch / max(self.epochs - 1, 1)))
+        history = model.fit(
+            x[train], y[train], sample_weight=data.weights[train], validation_data=(x[val], y[val], data.weights[val]),
+            epochs=self.epochs, batch_size=self.batch_size, verbose=2 if progress else 0, callbacks=[schedule, FreeEBOPs()],
+        )
+        # operating point on samples the network has not seen; the same rate as the baseline achieves
+        samples = self.estimator.sample(
+            self.n_calibration, self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8), rng
+        )
+        score = score_function(model)
+        nn = nn_threshold(self.estimator, samples, geometry, score, baseline.rate_hz)
+        config = {
+            "input": {**self.trigger_input.describe(), "n_inputs": geometry.n_inputs, "signed": False},
+            "roi": geometry.describe(),
+            "operating_point": {
+                "nsb_rate_ghz": self.nsb_rate,
+                "target_rate_hz": self.accidental_rate,
+                "gate_rate_hz": self.gate_rate,
+                "analog_sum": {"threshold": int(baseline.threshold), "rate_hz": baseline.rate_hz, "rate_error_hz": baseline.rate_error_hz},
+                "nn": {"threshold": float(nn.threshold), "rate_hz": nn.rate_hz, "rate_error_hz": nn.rate_error_hz},
+            },
+            "architecture": {"hidden": list(self.hidden), "ebops": ebops(model)},
+            "training": {
+                "n_signal": int((data.labels == 1).sum()),
+                "n_background": int((data.labels == 0).sum()),
+                "epochs": self.epochs,
+                "seed": self.seed,
+                "nsb_weighting": self.nsb_weighting,
+                "final": {k: float(v[-1]) for k, v in history.history.items()},
+                "seconds": time.perf_counter() - t0,
+            },
+        }
+        return TrainedTrigger(model, config)

@@ -1,0 +1,64 @@
+"""Telescope decisions of both triggers on the same trigger input, in the same decision range.
+
+The golden model of the hardware: the analog-sum baseline (any group sum
+above its threshold) and the NN trigger (a gate candidate whose ROI scores
+above the NN threshold), each giving the first sample where the telescope
+triggers. Both look only at samples where a full ROI fits in the readout
+window, so that neither sees more of the event than the other.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..analog_sum import AnalogSumTrigger
+from .roi import RoiGeometry, extract_rois, gate_candidates
+
+__all__ = ["Candidates", "TelescopeDecisions", "analog_sum_first", "nn_candidates", "nn_first"]
+
+
+@dataclass
+class Candidates:
+    """Gate candidates of a set of telescope events, with their ROIs and network scores."""
+
+    event: np.ndarray
+    group: np.ndarray
+    sample: np.ndarray
+    rois: np.ndarray
+    score: np.ndarray
+
+
+@dataclass
+class TelescopeDecisions:
+    """First trigger sample per telescope event (-1: no trigger)."""
+
+    analog_sum: np.ndarray
+    nn: np.ndarray
+
+
+def analog_sum_first(trigger: AnalogSumTrigger, counts, threshold, decision_range) -> np.ndarray:
+    """First sample in ``decision_range`` where any group sum is above ``threshold``; -1 where none."""
+    start, stop = decision_range
+    fired = trigger.camera_trigger(counts, threshold)[..., start:stop]
+    return np.where(fired.any(axis=-1), fired.argmax(axis=-1) + start, -1)
+
+
+def nn_candidates(trigger: AnalogSumTrigger, counts, geometry: RoiGeometry, score, chunk=512) -> Candidates:
+    """Gate candidates, ROIs and scores of telescope events ``counts`` (n, 265, n_samples)."""
+    parts = []
+    decision_range = geometry.decision_range(counts.shape[-1])
+    for start in range(0, len(counts), chunk):
+        block = counts[start : start + chunk]
+        event, group, sample = gate_candidates(trigger.group_sums(block), geometry.gate, decision_range)
+        rois = extract_rois(block, event, group, sample, geometry, trigger.group_modules)
+        parts.append((event + start, group, sample, rois))
+    event, group, sample, rois = (np.concatenate(p) for p in zip(*parts))
+    return Candidates(event, group, sample, rois, score(rois))
+
+
+def nn_first(candidates: Candidates, n_events, threshold) -> np.ndarray:
+    """First sample where a candidate scores above ``threshold``, per event; -1 where none."""
+    first = np.full(n_events, np.iinfo(np.int64).max)
+    passed = candidates.score > threshold
+    np.minimum.at(first, candidates.event[passed], candidates.sample[passed])
+    return np.where(first == np.iinfo(np.int64).max, -1, first)

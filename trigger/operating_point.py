@@ -1,0 +1,71 @@
+"""Operating points: thresholds that give a chosen NSB accidental rate per telescope.
+
+The baseline's threshold is the lowest integer group sum whose rate does not
+exceed the target; the NN's score threshold is the lowest score whose gated
+rate does not exceed the *baseline's achieved* rate, so that both triggers
+run at the same accidental rate (integer thresholds cannot hit the target
+exactly). Rates come from :class:`trigger.rates.NSBRateEstimator`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .rates import NSBRateEstimator, RateSamples
+
+__all__ = ["OperatingPoint", "analog_sum_threshold", "gate_threshold", "nn_threshold"]
+
+
+@dataclass
+class OperatingPoint:
+    threshold: float
+    rate_hz: float
+    rate_error_hz: float
+
+
+def _lowest_below(values, rates, errors, target) -> OperatingPoint:
+    ok = np.nonzero(rates <= target)[0]
+    if len(ok) == 0:
+        raise ValueError(f"no threshold in [{values[0]}, {values[-1]}] gives a rate <= {target:.4g} Hz (lowest {rates.min():.4g} Hz)")
+    i = ok[0]
+    return OperatingPoint(values[i].item(), float(rates[i]), float(errors[i]))
+
+
+def analog_sum_threshold(estimator: NSBRateEstimator, samples: RateSamples, target_hz, search=(40, 200)) -> OperatingPoint:
+    """Lowest integer group-sum threshold (counts) with camera rate <= ``target_hz``."""
+    thresholds = np.arange(*search)
+    rates, errors = estimator.analog_sum_rates(samples, thresholds)
+    # the importance-sampled rate is noisy far from the tilts: enforce monotonic decrease
+    return _lowest_below(thresholds, np.maximum.accumulate(rates[::-1])[::-1], errors, target_hz)
+
+
+def gate_threshold(estimator: NSBRateEstimator, samples: RateSamples, gate_rate_hz) -> int:
+    """Gate (counts) whose candidate rate is at most ``gate_rate_hz``."""
+    return int(analog_sum_threshold(estimator, samples, gate_rate_hz).threshold)
+
+
+def nn_threshold(estimator: NSBRateEstimator, samples: RateSamples, geometry, score, target_hz, n_grid=2000) -> OperatingPoint:
+    """Lowest score threshold whose gated rate is <= ``target_hz`` (searched over the scores NSB reaches)."""
+    # the scores of every candidate in the samples are the only values where the rate changes
+    seen = []
+    estimator.gated_rates(samples, geometry, lambda rois: _record(seen, score(rois)), [np.inf])
+    values = np.unique(np.concatenate(seen)) if seen else np.zeros(1)
+    values = values[np.isfinite(values)]
+    grid = np.unique(np.quantile(values, np.linspace(0, 1, n_grid))) if len(values) > n_grid else values
+    rates, errors = estimator.gated_rates(samples, geometry, score, grid)
+    rates = np.maximum.accumulate(rates[::-1])[::-1]
+    point = _lowest_below(grid, rates, errors, target_hz)
+    # refine between the grid neighbours: the exact lowest score with rate <= target
+    i = int(np.searchsorted(grid, point.threshold))
+    lo = grid[i - 1] if i > 0 else -np.inf
+    fine = values[(values >= lo) & (values <= point.threshold)]
+    if len(fine) > 1:
+        r, e = estimator.gated_rates(samples, geometry, score, fine)
+        r = np.maximum.accumulate(r[::-1])[::-1]
+        point = _lowest_below(fine, r, e, target_hz)
+    return point
+
+
+def _record(store, scores):
+    store.append(np.asarray(scores))
+    return scores

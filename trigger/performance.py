@@ -1,0 +1,175 @@
+"""Both triggers on the same events at the same accidental rate: efficiencies, thresholds, rates.
+
+This is what ``trigger-synth evaluate`` computes: the operating points are
+re-measured on importance samples independent of training, gamma and proton
+showers go through both telescope triggers and the 2-of-4 array trigger, and
+real sim_telarray events get both decisions. Results are plain dictionaries
+(``summary.json``) and tables; plots are in :mod:`trigger.plots`.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .analog_sum import AnalogSumTrigger
+from .evaluation import (
+    CRAB_INDEX,
+    CRAB_NORM,
+    PROTON_INDEX,
+    PROTON_NORM,
+    SimulationRun,
+    array_decisions,
+    efficiency,
+    energy_threshold,
+    plane_front_delays,
+    spectrum_rate,
+)
+from .events import TriggerEvents, read_trigger_events
+from .instrument import LSTInstrument
+from .nn.model import score_function
+from .nn.roi import RoiGeometry
+from .nn.trigger import analog_sum_first, nn_candidates, nn_first
+from .operating_point import analog_sum_threshold, nn_threshold
+from .rates import NSBRateEstimator
+
+__all__ = ["TriggerPair", "ShowerResult", "evaluate_showers", "measure_rates", "telescope_decisions"]
+
+log = logging.getLogger(__name__)
+TRIGGERS = ("analog_sum", "nn")
+
+
+@dataclass
+class TriggerPair:
+    """The two triggers at one operating point, ready to run on trigger input."""
+
+    analog_sum: AnalogSumTrigger
+    threshold: int
+    model: object
+    geometry: RoiGeometry
+    nn_threshold: float
+
+    @property
+    def score(self):
+        return score_function(self.model)
+
+
+def telescope_decisions(pair: TriggerPair, events: TriggerEvents) -> dict:
+    """First trigger sample of each telescope event for both triggers (-1: none)."""
+    decision_range = pair.geometry.decision_range(events.counts.shape[-1])
+    candidates = nn_candidates(pair.analog_sum, events.counts, pair.geometry, pair.score)
+    return {
+        "analog_sum": analog_sum_first(pair.analog_sum, events.counts, pair.threshold, decision_range),
+        "nn": nn_first(candidates, len(events), pair.nn_threshold),
+    }
+
+
+def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng, nn_thresholds=None, as_thresholds=None):
+    """Rates of both triggers at their thresholds and along threshold scans, on fresh importance samples."""
+    upper = pair.threshold + 12
+    samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, upper], n_components=8), rng)
+    as_scan = np.arange(pair.geometry.gate - 6, upper + 1) if as_thresholds is None else np.asarray(as_thresholds)
+    as_rates, as_errors = estimator.analog_sum_rates(samples, as_scan)
+    nn_scan = np.linspace(pair.nn_threshold - 6, pair.nn_threshold + 6, 25) if nn_thresholds is None else np.asarray(nn_thresholds)
+    nn_rates, nn_errors = estimator.gated_rates(samples, pair.geometry, pair.score, np.append(nn_scan, pair.nn_threshold))
+    (base_rate,), (base_err,) = estimator.analog_sum_rates(samples, [pair.threshold])
+    (gate_rate,), (gate_err,) = estimator.analog_sum_rates(samples, [pair.geometry.gate])
+    return {
+        "samples": samples,
+        "analog_sum": {"rate_hz": float(base_rate), "rate_error_hz": float(base_err)},
+        "nn": {"rate_hz": float(nn_rates[-1]), "rate_error_hz": float(nn_errors[-1])},
+        "gate": {"threshold": pair.geometry.gate, "rate_hz": float(gate_rate), "rate_error_hz": float(gate_err)},
+        "scan": {
+            "analog_sum": {"threshold": as_scan.tolist(), "rate_hz": as_rates.tolist(), "rate_error_hz": as_errors.tolist()},
+            "nn": {"threshold": nn_scan.tolist(), "rate_hz": nn_rates[:-1].tolist(), "rate_error_hz": nn_errors[:-1].tolist()},
+        },
+    }
+
+
+def recalibrate(estimator, samples, pair: TriggerPair, target_hz) -> TriggerPair:
+    """Both thresholds for another accidental rate (or NSB level), the NN at the baseline's achieved rate."""
+    base = analog_sum_threshold(estimator, samples, target_hz)
+    nn = nn_threshold(estimator, samples, pair.geometry, pair.score, base.rate_hz)
+    return TriggerPair(pair.analog_sum, int(base.threshold), pair.model, pair.geometry, float(nn.threshold))
+
+
+@dataclass
+class ShowerResult:
+    """Array-trigger decisions of both triggers for every simulated shower of one file."""
+
+    path: Path
+    run: SimulationRun
+    triggered: dict  # trigger name -> bool per shower (all showers of the file)
+    telescope: dict = field(default_factory=dict)  # trigger name -> first sample per telescope event
+    events: TriggerEvents | None = None
+
+
+def evaluate_showers(path, pair: TriggerPair, trigger_input, instrument: LSTInstrument, min_telescopes=2) -> ShowerResult:
+    """Both triggers on every telescope event of a simulated file, then the array trigger per shower."""
+    run = SimulationRun(path)
+    events = read_trigger_events(path, trigger_input)
+    first = telescope_decisions(pair, events)
+    delays = plane_front_delays(instrument.subarray(4), run.pointing_alt, run.pointing_az)
+    keys = run.keys()
+    triggered = {}
+    for name in TRIGGERS:
+        decided = array_decisions(events, first[name], delays, min_telescopes)
+        triggered[name] = np.array([decided.get(k, False) for k in keys])
+    return ShowerResult(Path(path), run, triggered, first, events)
+
+
+def gamma_summary(result: ShowerResult, bins_tev) -> dict:
+    """Efficiency per energy bin and energy threshold of each trigger (the summary.json fields)."""
+    out = {}
+    for name in TRIGGERS:
+        eff, err, total = efficiency(result.run.energy, result.triggered[name], bins_tev)
+        threshold, params = energy_threshold(result.run, result.triggered[name], CRAB_INDEX)
+        rate, rate_err = spectrum_rate(result.run, result.triggered[name], CRAB_NORM, CRAB_INDEX)
+        out[name] = {
+            "energy_threshold_gev": threshold * 1e3 if np.isfinite(threshold) else None,
+            "efficiency": [None if not np.isfinite(e) else float(e) for e in eff],
+            "efficiency_error": [float(e) for e in err],
+            "n_showers": [int(t) for t in total],
+            "crab_rate_hz": rate,
+            "crab_rate_error_hz": rate_err,
+            "fit": None if params is None else dict(zip(("plateau", "log10_e50_tev", "width_dex"), map(float, params))),
+        }
+    return out
+
+
+def proton_summary(result: ShowerResult) -> dict:
+    out = {}
+    for name in TRIGGERS:
+        rate, err = spectrum_rate(result.run, result.triggered[name], PROTON_NORM, PROTON_INDEX, per_steradian=True)
+        out[name] = {
+            "array_rate_hz": rate,
+            "array_rate_error_hz": err,
+            "triggered_showers": int(result.triggered[name].sum()),
+            "telescope_triggers": int((result.telescope[name] >= 0).sum()),
+        }
+    out["showers"] = result.run.n_showers
+    out["energy_range_tev"] = [result.run.energy_min, result.run.energy_max]
+    out["viewcone_deg"] = float(np.degrees(result.run.viewcone))
+    out["note"] = "cosmic-ray protons only (no helium or heavier nuclei, no electrons): a lower bound on the hadron rate"
+    return out
+
+
+def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
+    """Per telescope event of a converted sim_telarray file: truth and both decisions."""
+    events = read_trigger_events(path, trigger_input)
+    first = telescope_decisions(pair, events)
+    max_sum = pair.analog_sum.max_group_sum(events.counts)
+    rows = []
+    for i in range(len(events)):
+        rows.append({
+            "obs_id": int(events.obs_id[i]),
+            "event_id": int(events.event_id[i]),
+            "tel_id": int(events.tel_id[i]),
+            "true_energy_tev": None if not np.isfinite(events.true_energy[i]) else float(events.true_energy[i]),
+            "true_image_sum_pe": float(events.true_image_sum[i]),
+            "max_group_sum": int(max_sum[i]),
+            "analog_sum": bool(first["analog_sum"][i] >= 0),
+            "nn": bool(first["nn"][i] >= 0),
+        })
+    return rows
