@@ -2,4 +2,8 @@
 
 It reads the project's ctapipe HDF5 files through dl1-data-handler's readers
 and never imports :mod:`trigger`: the files are the only interface.
+
+Modules: :mod:`.data` (readers -> Keras), :mod:`.models` (networks),
+:mod:`.train`, :mod:`.predict` (DL2), :mod:`.evaluate`, :mod:`.baseline`
+(Hillas + random forest), :mod:`.transfer`, :mod:`.explain`.
 """

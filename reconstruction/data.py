@@ -131,16 +131,20 @@ def open_readers(files, spec: DataSpec) -> list:
     readers = []
     for path in files:
         path = check_file(path, spec)
+        empty = InputError(
+            f"{path}: no {spec.mode} examples pass the selection (intensity > {spec.min_intensity} p.e."
+            + (f", at least {spec.min_telescopes} telescopes" if spec.mode == "stereo" else "")
+            + ")"
+        )
+        # dl1-data-handler fails inside an astropy join when nothing passes: look first
+        if not _any_image_passes(path, spec.min_intensity):
+            raise empty
         try:
             reader = cls(input_url_signal=[str(path)], config=spec.reader_config())
         except (KeyError, tables.NoSuchNodeError) as err:
             raise InputError(f"{path}: dl1-data-handler cannot read it ({err})") from err
         if reader.get_n_events() == 0:
-            raise InputError(
-                f"{path}: no {spec.mode} examples pass the selection (intensity > {spec.min_intensity} p.e."
-                + (f", at least {spec.min_telescopes} telescopes" if spec.mode == "stereo" else "")
-                + ")"
-            )
+            raise empty
         readers.append(reader)
     shapes = {_example_shape(r) for r in readers}
     if len(shapes) > 1:
@@ -149,6 +153,11 @@ def open_readers(files, spec: DataSpec) -> list:
     if len(cameras) > 1:
         raise InputError(f"the files hold different cameras {sorted(cameras)}")
     return readers
+
+
+def _any_image_passes(path, min_intensity) -> bool:
+    with tables.open_file(path, mode="r") as h5:
+        return any((node.col("hillas_intensity") > min_intensity).any() for node in h5.root.dl1.event.telescope.parameters)
 
 
 def _example_shape(reader) -> tuple:

@@ -37,7 +37,9 @@ class NetworkSpec(Component):
         config=True
     )
     learning_rate = Float(1e-3, help="Adam learning rate").tag(config=True)
-    batch_norm = Bool(True, help="Batch normalisation after each convolution").tag(config=True)
+    batch_norm = Bool(
+        False, help="Batch normalisation after each convolution (off by default: short trainings on small sets generalise better)"
+    ).tag(config=True)
 
     def validate(self):
         if self.attention_kernel not in (1, 4, 7):
@@ -55,7 +57,8 @@ class NetworkSpec(Component):
 def _conv(x, filters, name, spec, strides=1, activation="relu"):
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=not spec.batch_norm, name=f"{name}_conv")(x)
     if spec.batch_norm:
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        # momentum 0.9: the short trainings used here (a few hundred steps) must still settle the moving statistics
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     return layers.Activation(activation, name=f"{name}_act")(x) if activation else x
 
 

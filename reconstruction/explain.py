@@ -1,0 +1,124 @@
+"""Explanation maps: Grad-CAM and the CBAM spatial attention maps, drawn in camera geometry.
+
+Maps live on the square grid of dl1-data-handler's image mapper; they are
+brought back to the hexagonal pixels through the mapper's own mapping table
+(each camera pixel takes the weighted mean of the grid cells it was spread
+over) and drawn with ctapipe's ``CameraDisplay`` next to the DL1 image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from ctapipe.instrument import SubarrayDescription
+from ctapipe.io import read_table
+
+from .data import DataSpec, DL1Sequence, InputError, open_readers
+from .models import get_backbone
+from .train import load_model
+
+__all__ = ["attention_maps", "explain", "grad_cam", "to_camera"]
+
+
+def _last_feature_map(backbone):
+    names = [layer.name for layer in backbone.layers]
+    return backbone.layers[names.index("global_pool") - 1].output
+
+
+def grad_cam(model, images, task="type", output_index=0) -> np.ndarray:
+    """Grad-CAM of a mono model: (n, H, W) maps in [0, 1] on the input grid, for one output of ``task``."""
+    import tensorflow as tf
+
+    backbone = get_backbone(model)
+    features_model = keras.Model(backbone.inputs, [_last_feature_map(backbone), backbone.output])
+    hidden, head = model.get_layer(f"{task}_hidden"), model.get_layer(task)
+    x = tf.convert_to_tensor(images, dtype="float32")
+    with tf.GradientTape() as tape:
+        conv, pooled = features_model(x, training=False)
+        tape.watch(conv)
+        score = head(hidden(pooled))[:, output_index]
+    grads = tape.gradient(score, conv)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1))
+    cam = tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy()
+    peak = cam.reshape(len(cam), -1).max(axis=1)
+    return cam / np.where(peak > 0, peak, 1)[:, None, None]
+
+
+def attention_maps(model, images) -> dict:
+    """The spatial attention map of every CBAM block, resized to the input grid: name -> (n, H, W)."""
+    import tensorflow as tf
+
+    backbone = get_backbone(model)
+    layers_ = [layer for layer in backbone.layers if layer.name.endswith("_spatial_map")]
+    if not layers_:
+        return {}
+    probe = keras.Model(backbone.inputs, [layer.output for layer in layers_])
+    outputs = probe(np.asarray(images, dtype="float32"), training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return {
+        layer.name.removesuffix("_spatial_map"): tf.image.resize(out, images.shape[1:3], method="bilinear")[..., 0].numpy()
+        for layer, out in zip(layers_, outputs, strict=True)
+    }
+
+
+def to_camera(grid_map, mapper) -> np.ndarray:
+    """A (H, W) map on the mapper's square grid -> one value per camera pixel."""
+    table = mapper.mapping_table
+    weight = np.asarray(table.sum(axis=1)).ravel()
+    values = table @ np.asarray(grid_map, dtype=np.float64).ravel()
+    return np.where(weight > 0, values / np.where(weight > 0, weight, 1), 0.0)
+
+
+def explain(model_dir, input_file, output_dir, n_events=3, task="type", min_intensity=200.0) -> list[Path]:
+    """PNG per chosen image: the DL1 image, Grad-CAM for ``task`` and the attention maps, in camera geometry.
+
+    Takes the first ``n_events`` mono examples above ``min_intensity`` p.e.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ctapipe.visualization import CameraDisplay
+
+    model, meta = load_model(model_dir)
+    if meta["data"]["mode"] != "mono":
+        raise ValueError("explanation maps are drawn for mono models (one camera image per example)")
+    if task not in meta["tasks"]:
+        raise ValueError(f"the model has no {task!r} output; it has {meta['tasks']}")
+    data = DataSpec(**{**meta["data"], "min_intensity": max(min_intensity, meta["data"]["min_intensity"])})
+    reader = open_readers([input_file], data)[0]
+    if reader.cam_name != meta["camera"]:
+        raise InputError(f"{input_file} holds camera {reader.cam_name}, the model was trained on {meta['camera']}")
+    seq = DL1Sequence([reader], tasks=meta["tasks"], batch_size=n_events, with_targets=False)
+    batch = seq.batch(0)
+    cams = grad_cam(model, batch.inputs, task=task)
+    attention = attention_maps(model, batch.inputs)
+    mapper = reader.image_mappers[reader.cam_name]
+    geometry = SubarrayDescription.from_hdf(input_file).tel[int(batch.ids["tel_id"][0])].camera.geometry
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    score = model.predict_on_batch(batch.inputs)[task]
+
+    written = []
+    for k in range(len(cams)):
+        obs, event, tel = (int(batch.ids[c][k]) for c in ("obs_id", "event_id", "tel_id"))
+        images = read_table(input_file, f"/dl1/event/telescope/images/tel_{tel:03d}")
+        row = images[(images["obs_id"] == obs) & (images["event_id"] == event)][0]
+        panels = [("DL1 image [p.e.]", np.asarray(row["image"]), "viridis"),
+                  (f"Grad-CAM ({task})", to_camera(cams[k], mapper), "inferno")]
+        panels += [(f"attention {name}", to_camera(m[k], mapper), "magma") for name, m in attention.items()]
+        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.6), layout="constrained")
+        for ax, (title, values, cmap) in zip(np.atleast_1d(axes), panels, strict=True):
+            display = CameraDisplay(geometry, image=values, ax=ax, cmap=cmap, title=title)
+            display.add_colorbar(ax=ax)
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+        fig.suptitle(f"obs {obs} event {event} tel {tel}: {task} output {float(np.ravel(score[k])[0]):.3f}")
+        path = output_dir / f"explain_obs{obs}_event{event}_tel{tel}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written

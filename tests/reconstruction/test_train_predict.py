@@ -1,0 +1,90 @@
+"""Short training, DL2 writing and reading with ctapipe's TableLoader, interrupted writes, wrong cameras."""
+
+import json
+
+import numpy as np
+import pytest
+import tables
+from ctapipe.io import TableLoader
+from reco_settings import IMAGE_SHAPE, TINY
+
+import reconstruction.predict as predict_module
+from reconstruction.data import InputError
+from reconstruction.predict import predict
+from reconstruction.train import load_model, train
+
+
+def test_training_writes_model_and_description(mono_model):
+    _model, meta = load_model(mono_model.model_dir)
+    assert meta["camera"] == "LSTCam" and meta["example_shape"] == [IMAGE_SHAPE, IMAGE_SHAPE, 2]
+    assert len(meta["history"]["loss"]) == 2 and all(np.isfinite(meta["history"]["loss"]))
+    assert mono_model.n_train > 0 and mono_model.n_validation > 0
+
+
+def test_a_model_learns_energy(reco_files, tmp_path):
+    """Energy from bright gamma images is an easy task: a small CNN must beat the mean within a few epochs."""
+    result = train(reco_files[:1], tmp_path, data={"image_shape": IMAGE_SHAPE, "channels": ["image"]},
+                   network={**TINY, "width": 8, "tasks": ["energy"], "learning_rate": 3e-3},
+                   epochs=12, batch_size=8, validation_fraction=0.1, seed=3)
+    loss = result.history["loss"]
+    assert loss[-1] < 0.6 * loss[0]
+
+
+def test_mono_dl2_readable_by_tableloader(mono_dl2, simulated):
+    gamma = mono_dl2[0]
+    with TableLoader(gamma) as loader:
+        tel = loader.read_telescope_events(dl2=True, simulated=True)
+        sub = loader.read_subarray_events(dl2=True, simulated=True)
+    with TableLoader(simulated["gamma"]) as loader:
+        n_tel_events = len(loader.read_telescope_events())
+    assert len(tel) == n_tel_events
+    valid = np.isfinite(tel["CNN_tel_energy"])
+    assert valid.any() and (tel["CNN_tel_energy"][valid] > 0).all()
+    assert ((tel["CNN_tel_prediction"][valid] >= 0) & (tel["CNN_tel_prediction"][valid] <= 1)).all()
+    # the mean of the mono predictions per array event is there too, directions near the pointing (70 deg)
+    has = np.isfinite(sub["CNN_alt"])
+    assert has.any() and np.all(np.abs(sub["CNN_alt"][has] - 70) < 10)
+    # the input tables are kept next to the new ones
+    with tables.open_file(gamma) as h5:
+        assert "/dl1/event/telescope/images/tel_001" in h5 and "/dl2/event/subarray/energy/CNN" in h5
+
+
+def test_stereo_dl2(stereo_model, reco_files, tmp_path):
+    out = predict(stereo_model.model_dir, reco_files[1], tmp_path / "proton.dl2.h5", prefix="CNNStereo")
+    with TableLoader(out) as loader:
+        sub = loader.read_subarray_events(dl2=True, simulated=True)
+    valid = np.isfinite(sub["CNNStereo_energy"])
+    assert valid.any() and np.isfinite(sub["CNNStereo_prediction"][valid]).all()
+    with tables.open_file(out) as h5:
+        assert "/dl2/event/telescope" not in h5
+
+
+def test_interrupted_prediction_leaves_no_file(mono_model, reco_files, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predict_module, "write_table", boom)
+    with pytest.raises(KeyboardInterrupt):
+        predict(mono_model.model_dir, reco_files[0], tmp_path / "out.dl2.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_and_wrong_camera(mono_model, mono_dl2, reco_files, tmp_path):
+    with pytest.raises(FileExistsError, match="exists"):
+        predict(mono_model.model_dir, reco_files[0], mono_dl2[0])
+    other = tmp_path / "flash"
+    other.mkdir()
+    for name in ("model.keras", "model.json"):
+        (other / name).write_bytes((mono_model.model_dir / name).read_bytes())
+    meta = json.loads((other / "model.json").read_text())
+    meta["camera"] = "FlashCam"
+    (other / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="LSTCam.*FlashCam"):
+        predict(other, reco_files[0], tmp_path / "x.h5")
+    with pytest.raises(FileNotFoundError, match="not a folder written by reconstruction.train"):
+        predict(tmp_path, reco_files[0], tmp_path / "y.h5")
+
+
+def test_classifier_needs_background(reco_files, tmp_path):
+    with pytest.raises(InputError, match="needs both gamma and background"):
+        train(reco_files[:1], tmp_path, data={"image_shape": IMAGE_SHAPE}, network=TINY, epochs=1)
