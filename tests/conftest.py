@@ -57,3 +57,17 @@ def real_gamma_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def simtel_dir():
     return SIMTEL
+
+
+@pytest.fixture(scope="session")
+def trigger_model(simulated, tmp_path_factory):
+    """A tiny NN trigger trained by ``trigger-synth train`` on the session's gammas (seconds, not physics)."""
+    from trigger.cli import main
+
+    folder = tmp_path_factory.mktemp("model")
+    code = main([
+        "train", "--gamma", str(simulated["gamma"]), "--output", str(folder), "--epochs", "3", "--hidden", "8",
+        "--n-nsb-examples", "6000", "--n-calibration", "6000", "--no-progress", "--seed", "3",
+    ])
+    assert code == 0
+    return folder

@@ -376,7 +376,7 @@ class EvaluateTool(Tool):
             target = converted / (path.name.split(".simtel")[0] + ".dl1.h5")
             try:
                 if not target.exists():
-                    convert_simtel(path, target)
+                    convert_simtel(path, target, progress=False)
                 rows = real_event_decisions(target, pair, self.trigger_input)
             except (ValueError, OSError, KeyError) as err:
                 self.log.warning("real file %s skipped: %s", path.name, err)

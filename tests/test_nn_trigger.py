@@ -1,0 +1,145 @@
+"""The NN trigger: training, the saved model, operating points at equal rate, and `trigger-synth evaluate`."""
+
+import json
+
+import numpy as np
+import pytest
+
+from trigger.analog_sum import AnalogSumTrigger
+from trigger.cli import main
+from trigger.events import read_trigger_events
+from trigger.inputs import TriggerInput
+from trigger.nn.model import TriggerModelError, load_trigger, score_function
+from trigger.nn.roi import RoiGeometry
+from trigger.nn.trigger import analog_sum_first, nn_candidates, nn_first
+from trigger.operating_point import analog_sum_threshold
+from trigger.rates import NSBRateEstimator
+
+DARK = 0.233591
+
+
+@pytest.fixture(scope="module")
+def loaded(trigger_model):
+    return load_trigger(trigger_model)
+
+
+def test_saved_model_describes_input_roi_and_operating_point(loaded):
+    model, config = loaded
+    assert config["input"] == {**TriggerInput().describe(), "n_inputs": 48, "signed": False}
+    geometry = RoiGeometry(**config["roi"])
+    assert geometry.n_inputs == model.input_shape[1] == 48
+    point = config["operating_point"]
+    base, nn = point["analog_sum"], point["nn"]
+    # the gate sits below the baseline threshold; both thresholds give at most the target rate
+    assert 48 < geometry.gate < base["threshold"]
+    assert 0 < base["rate_hz"] <= point["target_rate_hz"]
+    assert np.isfinite(nn["threshold"]) and nn["rate_hz"] <= base["rate_hz"]
+    assert config["architecture"]["ebops"] > 0
+    assert config["training"]["n_signal"] > 0 and config["training"]["n_background"] > 0
+
+
+def test_scores_are_fixed_point_and_survive_saving(loaded, trigger_model):
+    model, _ = loaded
+    rng = np.random.default_rng(0)
+    rois = np.concatenate([rng.integers(0, 256, (500, 48)), np.zeros((1, 48)), np.full((1, 48), 255)])
+    scores = score_function(model)(rois)
+    assert np.all(np.isfinite(scores))
+    # every output is a multiple of a power of two: fixed point, as the hardware computes it
+    assert any(np.all(np.mod(scores * 2.0**f, 1) == 0) for f in range(0, 24))
+    again, _ = load_trigger(trigger_model)
+    assert np.array_equal(score_function(again)(rois), scores)
+
+
+def test_model_folder_errors(tmp_path, trigger_model):
+    with pytest.raises(TriggerModelError, match="does not exist"):
+        load_trigger(tmp_path / "nowhere")
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "trigger.json").write_text((trigger_model / "trigger.json").read_text())
+    with pytest.raises(TriggerModelError, match="missing model.keras"):
+        load_trigger(tmp_path / "partial")
+    (tmp_path / "partial" / "model.keras").write_bytes(b"not a zip archive")
+    with pytest.raises(TriggerModelError, match="cannot load"):
+        load_trigger(tmp_path / "partial")
+
+
+def test_decisions_match_a_direct_loop(loaded, simulated, instrument):
+    """The vectorised golden model against a plain loop over samples and groups."""
+    model, config = loaded
+    geometry = RoiGeometry(**config["roi"])
+    trigger_input = TriggerInput(instrument=instrument)
+    asum = AnalogSumTrigger(instrument=instrument)
+    events = read_trigger_events(simulated["gamma"], trigger_input, max_tel_events=12)
+    score = score_function(model)
+    threshold = config["operating_point"]["nn"]["threshold"]
+    start, stop = geometry.decision_range(events.counts.shape[-1])
+    candidates = nn_candidates(asum, events.counts, geometry, score)
+    nn = nn_first(candidates, len(events), threshold)
+    base = analog_sum_first(asum, events.counts, config["operating_point"]["analog_sum"]["threshold"], (start, stop))
+    for i in range(len(events)):
+        sums = asum.group_sums(events.counts[i]).astype(int)
+        expect_nn, expect_base = -1, -1
+        for k in range(start, stop):
+            if expect_base < 0 and (sums[:, k] > config["operating_point"]["analog_sum"]["threshold"]).any():
+                expect_base = k
+            for g in np.nonzero((sums[:, k - 1] <= geometry.gate) & (sums[:, k] > geometry.gate))[0]:
+                modules = asum.group_modules[g]
+                roi = events.counts[i][modules][:, k - geometry.n_before : k + geometry.n_after].reshape(1, -1)
+                if expect_nn < 0 and score(roi)[0] > threshold:
+                    expect_nn = k
+        assert (nn[i], base[i]) == (expect_nn, expect_base)
+    assert (base >= 0).any()
+
+
+def test_analog_sum_operating_point_is_the_lowest_threshold_below_target(instrument):
+    estimator = NSBRateEstimator(TriggerInput(instrument=instrument), DARK)
+    samples = estimator.sample(8000, estimator.thetas_for([80, 100]), np.random.default_rng(2))
+    point = analog_sum_threshold(estimator, samples, 1e4)
+    rates, _ = estimator.analog_sum_rates(samples, [point.threshold - 1, point.threshold])
+    assert rates[1] <= 1e4 < rates[0]
+    with pytest.raises(ValueError, match="no threshold"):
+        analog_sum_threshold(estimator, samples, 1e-9, search=(60, 70))
+
+
+def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path):
+    out = tmp_path / "evaluation"
+    code = main([
+        "evaluate", "--model", str(trigger_model), "--gamma", str(simulated["gamma"]), "--proton", str(simulated["proton"]),
+        "--output", str(out), "--n-rate-samples", "6000",
+    ])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("accidental_rate_hz", "nsb_rate_ghz", "analog_sum", "nn", "threshold_ratio", "energy_bins_gev"):
+        assert key in summary
+    assert summary["nsb_rate_ghz"] == pytest.approx(DARK)
+    n_bins = len(summary["energy_bins_gev"]) - 1
+    for name in ("analog_sum", "nn"):
+        s = summary[name]
+        assert {"threshold", "energy_threshold_gev", "efficiency", "energy_bins_gev"} <= set(s)
+        assert len(s["efficiency"]) == n_bins
+        assert all(e is None or 0 <= e <= 1 for e in s["efficiency"])
+        assert s["rate_hz"] > 0
+    assert sum(summary["analog_sum"]["n_showers"]) == 40
+    ratio = summary["threshold_ratio"]
+    a, n = summary["analog_sum"]["energy_threshold_gev"], summary["nn"]["energy_threshold_gev"]
+    assert ratio is None or ratio == pytest.approx(n / a)
+    assert summary["proton"]["analog_sum"]["array_rate_hz"] >= 0
+    # every real sim_telarray file went through both triggers
+    real = summary["real_events"]
+    gamma = next(v for k, v in real.items() if k.startswith("gamma_run000007"))
+    assert gamma["telescope_events"] == 13 and gamma["analog_sum_triggers"] > 0
+    for name in ("efficiency.png", "rates.png", "real_events.json"):
+        assert (out / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--gamma", "/nonexistent.h5"], "does not exist"),
+        (["evaluate", "--model", "/nonexistent", "--gamma", "/nonexistent.h5"], "does not exist"),
+        (["train", "--gamma", "{gamma}", "--rate", "2e7"], "accidental_rate"),
+    ],
+)
+def test_cli_errors_are_clear(args, message, capsys, simulated):
+    args = [a.format(gamma=simulated["gamma"]) for a in args]
+    assert main(args) != 0
+    assert message in capsys.readouterr().err
