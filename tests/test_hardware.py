@@ -1,0 +1,221 @@
+"""trigger-synth build: hls4ml C-sim and da4ml Verilog bit-exact against Keras, estimates, report, errors.
+
+One tiny HGQ2 model is trained and built once per session (hls4ml compile and
+the Verilator build dominate, about a minute on 2 cores).
+"""
+
+import importlib
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+from ctapipe.core import run_tool
+
+from trigger.hardware import (
+    BuildError,
+    ModelError,
+    build,
+    format_report,
+    load_trigger_model,
+)
+from trigger.hardware.example import write_example_model
+from trigger.hardware.model import InputSpec
+from trigger.hardware.report import REQUIRED_KEYS
+from trigger.hardware.stimulus import check_inputs, compare, corner_cases
+from trigger.hardware.synth import summarize_cells, yosys_family
+from trigger.hardware.tool import BuildTool
+
+N_CHECK = 300
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return write_example_model(tmp_path_factory.mktemp("model") / "nn", hidden=(8,), n_train=256, epochs=1)
+
+
+@pytest.fixture(scope="session")
+def built(model_dir, tmp_path_factory):
+    """The whole build, once, through the command-line tool (which calls ``build``)."""
+    out = tmp_path_factory.mktemp("build") / "out"
+    t0 = time.perf_counter()
+    code = run_tool(BuildTool(), [str(model_dir), "--out", str(out), "--n-check", str(N_CHECK)], raises=True)
+    wall = time.perf_counter() - t0
+    assert code == 0
+    return out, json.loads((out / "report.json").read_text()), wall
+
+
+def test_report_has_the_contract_keys_and_types(built):
+    _, report, _ = built
+    for key in REQUIRED_KEYS:
+        assert key in report, key
+    assert report["clock_mhz"] == 250.0
+    assert isinstance(report["latency_cycles"], int) and report["latency_cycles"] >= 1
+    assert report["latency_ns"] == pytest.approx(report["latency_cycles"] * 4.0)
+    assert report["initiation_interval"] == 1
+    assert report["part"] == "xczu7ev-ffvc1156-2-e"
+    assert set(report["resources"]) >= {"lut", "ff", "dsp", "bram", "source"}
+    for check in ("hls_csim", "verilog"):
+        assert set(report["bit_exact"][check]) >= {"events", "mismatches"}
+        assert all(isinstance(report["bit_exact"][check][k], int) for k in ("events", "mismatches"))
+
+
+def test_csim_and_verilog_are_bit_exact(built):
+    out, report, _ = built
+    x = np.load(out / "checks" / "inputs.npy")
+    assert x.dtype == np.uint8 and x.shape[1] == 48
+    assert len(x) == N_CHECK + len(corner_cases(InputSpec(48, 8, False)))
+    for check in ("hls_csim", "verilog", "da4ml_trace"):
+        assert report["bit_exact"][check] == {"events": len(x), "mismatches": 0}, check
+    keras = np.load(out / "checks" / "keras.npy")
+    for name in ("hls_csim", "verilog"):
+        assert np.array_equal(np.load(out / "checks" / f"{name}.npy"), keras)
+    # the check set covers saturated and all-zero events, and the outputs are not trivially constant
+    assert (x == 255).all(axis=1).any() and (x == 0).all(axis=1).any()
+    assert len(np.unique(keras)) > 10
+
+
+def test_resources_are_positive_estimates(built):
+    _, report, _ = built
+    res = report["resources"]
+    assert res["lut"] > 0 and res["ff"] > 0 and res["dsp"] >= 0 and res["bram"] >= 0
+    assert "yosys synth_xilinx estimate" in res["source"]
+    assert report["resources_da4ml"]["lut"] > 0 and report["resources_da4ml"]["ff"] > 0
+    assert "estimate" in report["resources_da4ml"]["source"]
+    # the registers yosys keeps are the pipeline registers da4ml counted
+    assert res["ff"] == pytest.approx(report["resources_da4ml"]["ff"], rel=0.2)
+
+
+def test_outputs_are_complete_and_consistent(built):
+    out, report, wall = built
+    assert (out / "hls" / "build_prj.tcl").is_file()
+    assert (out / "hls" / "firmware" / "trigger_nn.cpp").is_file()
+    assert "xczu7ev-ffvc1156-2-e" in (out / "hls" / "project.tcl").read_text()
+    assert f"OutputDir: {(out / 'hls').resolve()}" in (out / "hls" / "hls4ml_config.yml").read_text()
+    stages = sorted((out / "rtl" / "src").glob("trigger_nn_stage*.v"))
+    assert len(stages) == report["rtl"]["stages"] == report["latency_cycles"]
+    assert (out / "synth" / "yosys.log").is_file() and (out / "synth" / "stat.json").is_file()
+    for script in ("vivado_rtl.tcl", "vitis_hls.tcl"):
+        assert "xczu7ev-ffvc1156-2-e" in (out / "vendor" / script).read_text()
+    assert not [p.name for p in out.iterdir() if ".partial-" in p.name or ".old-" in p.name]
+    summary = (out / "summary.txt").read_text()
+    assert summary.strip() == format_report(report)
+    assert "ESTIMATE" in summary and "0/" in summary
+    assert "[6/6] report done" in (out / "build.log").read_text()
+    assert report["timings_s"]["total"] < wall + 1
+
+
+def test_failed_step_is_named_and_earlier_outputs_kept(model_dir, tmp_path, monkeypatch):
+    build_module = importlib.import_module("trigger.hardware.build")  # the package's `build` is the function
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("da4ml exploded")
+
+    monkeypatch.setattr(build_module, "write_verilog", broken)
+    out = tmp_path / "out"
+    with pytest.raises(BuildError, match="'rtl' failed: da4ml exploded") as info:
+        build(model_dir, out, n_check=10, synth=False)
+    assert info.value.step == "rtl"
+    assert (out / "hls" / "build_prj.tcl").is_file()
+    assert not (out / "rtl").exists() and not (out / "report.json").exists()
+    assert not [p.name for p in out.iterdir() if ".partial-" in p.name]
+    # a rerun refuses to overwrite unless asked
+    with pytest.raises(FileExistsError, match="overwrite"):
+        build(model_dir, out, n_check=10)
+
+
+def test_missing_model_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        build(tmp_path / "nowhere", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_model_file_is_a_clear_error(model_dir, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "trigger.json").write_text((model_dir / "trigger.json").read_text())
+    (bad / "model.keras").write_bytes(b"this is not a keras file")
+    with pytest.raises(ModelError, match="cannot load .*model.keras"):
+        load_trigger_model(bad)
+    (bad / "model.keras").unlink()
+    with pytest.raises(ModelError, match="model.keras.* not found"):
+        load_trigger_model(bad)
+
+
+@pytest.mark.parametrize(
+    "description, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"input": {"n_inputs": 48, "bits": 8}}', "lacks signed"),
+        ('{"input": {"n_inputs": 48, "bits": 0, "signed": false}}', "input.bits"),
+        ('{"input": {"n_inputs": 47, "bits": 8, "signed": false}}', "n_inputs=47"),
+        ('{"inputs": {}}', "missing the 'input' object"),
+    ],
+)
+def test_bad_trigger_json_is_a_clear_error(model_dir, tmp_path, description, message):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.keras").write_bytes((model_dir / "model.keras").read_bytes())
+    (bad / "trigger.json").write_text(description)
+    with pytest.raises(ModelError, match=re.escape(message)):
+        load_trigger_model(bad)
+
+
+def test_unknown_trigger_json_keys_are_ignored(model_dir):
+    description = json.loads((model_dir / "trigger.json").read_text())
+    assert "note" in description
+    assert load_trigger_model(model_dir).input == InputSpec(48, 8, False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"clock_mhz": 0}, ValueError, "clock_mhz"),
+        ({"clock_mhz": "fast"}, ValueError, "clock_mhz"),
+        ({"n_check": -1}, ValueError, "n_check"),
+        ({"part": ""}, ValueError, "part"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(model_dir, tmp_path, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        build(model_dir, tmp_path / "out", **kwargs)
+
+
+def test_given_events_are_validated_and_used():
+    spec = InputSpec(48, 8, False)
+    events = np.arange(2 * 48).reshape(2, 3, 16) % 256
+    x = check_inputs(spec, 5, events=events)
+    assert len(x) == len(corner_cases(spec)) + 2 + 5
+    assert np.array_equal(x[len(corner_cases(spec)):][:2], events.reshape(2, 48))
+    with pytest.raises(ModelError, match="outside the 8-bit unsigned range"):
+        check_inputs(spec, 0, events=np.full((1, 48), 256))
+    with pytest.raises(ModelError, match="shape"):
+        check_inputs(spec, 0, events=np.zeros((1, 47)))
+    with pytest.raises(ModelError, match="fractional"):
+        check_inputs(spec, 0, events=np.full((1, 48), 0.5))
+
+
+def test_compare_counts_events_not_outputs():
+    ref = np.zeros((4, 2))
+    other = ref.copy()
+    other[1, :] = 1
+    other[3, 0] = 2**-12
+    assert compare(ref, other) == {"events": 4, "mismatches": 2, "first_mismatch": 1, "max_abs_diff": 1.0}
+
+
+def test_yosys_cells_to_resources():
+    cells = {"LUT2": 10, "LUT6": 5, "INV": 1, "SRLC32E": 2, "FDRE": 7, "FDSE": 1, "DSP48E2": 3,
+             "RAMB36E2": 1, "RAMB18E2": 1, "CARRY8": 4}
+    r = summarize_cells(cells)
+    assert (r["lut"], r["ff"], r["dsp"], r["bram"]) == (18, 8, 3, 1.5)
+    assert (yosys_family("xczu7ev-ffvc1156-2-e"), yosys_family("xcku040-ffva1156-2-e"),
+            yosys_family("xc7a35tcpg236-1")) == ("xcup", "xcu", "xc7")
+
+
+def test_tool_reports_user_errors_without_traceback(tmp_path, capsys):
+    code = run_tool(BuildTool(), [str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")], raises=False)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nowhere' not found" in err and "Traceback" not in err
+    assert run_tool(BuildTool(), ["--out", str(tmp_path / "out")], raises=False) == 2

@@ -1,0 +1,148 @@
+"""A saved trigger model: ``model.keras`` (HGQ2 layers) plus ``trigger.json`` (its digital input).
+
+The directory is the contract with the training code: the Keras file holds the
+quantized network, ``trigger.json`` at least ``{"input": {"n_inputs", "bits",
+"signed"}}``. Unknown keys are kept but not interpreted here.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+__all__ = ["InputSpec", "TriggerModel", "load_trigger_model"]
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+DESCRIPTION_FILE = "trigger.json"
+# the emulators of hls4ml and da4ml pass integers through int32
+MAX_INPUT_BITS = 24
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The integers the network sees, one per input, as the hardware delivers them."""
+
+    n_inputs: int
+    bits: int
+    signed: bool
+
+    @property
+    def low(self) -> int:
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def high(self) -> int:
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    @property
+    def kif(self) -> tuple[int, int, int]:
+        """da4ml's (keep sign, integer bits, fractional bits) of one input."""
+        return (1, self.bits - 1, 0) if self.signed else (0, self.bits, 0)
+
+    @property
+    def dtype(self):
+        return np.dtype(f"{'int' if self.signed else 'uint'}{8 if self.bits <= 8 else 16 if self.bits <= 16 else 32}")
+
+    @classmethod
+    def from_description(cls, description: dict, source="trigger.json") -> "InputSpec":
+        spec = description.get("input") if isinstance(description, dict) else None
+        if not isinstance(spec, dict):
+            raise ModelError(f"{source}: missing the 'input' object ({{\"n_inputs\": ..., \"bits\": ..., \"signed\": ...}})")
+        missing = [k for k in ("n_inputs", "bits", "signed") if k not in spec]
+        if missing:
+            raise ModelError(f"{source}: 'input' lacks {', '.join(missing)}")
+        n_inputs, bits, signed = spec["n_inputs"], spec["bits"], spec["signed"]
+        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
+            raise ModelError(f"{source}: input.n_inputs must be a positive integer, got {n_inputs!r}")
+        if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= MAX_INPUT_BITS:
+            raise ModelError(f"{source}: input.bits must be an integer within 1..{MAX_INPUT_BITS}, got {bits!r}")
+        if not isinstance(signed, bool):
+            raise ModelError(f"{source}: input.signed must be true or false, got {signed!r}")
+        if signed and bits < 2:
+            raise ModelError(f"{source}: a signed input needs at least 2 bits, got {bits}")
+        return cls(n_inputs=n_inputs, bits=bits, signed=signed)
+
+    def validate(self, x, what="events") -> np.ndarray:
+        """``x`` as an (n, n_inputs) float32 array of in-range integers, or a clear error."""
+        x = np.asarray(x)
+        if x.ndim >= 2 and x.shape[0] > 0 and int(np.prod(x.shape[1:])) == self.n_inputs:
+            x = x.reshape(len(x), self.n_inputs)
+        else:
+            raise ModelError(f"{what}: expected shape (n, {self.n_inputs}) (or (n, ...) with {self.n_inputs} values "
+                             f"per event), got {x.shape}")
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise ModelError(f"{what}: expected numbers, got dtype {x.dtype}")
+        if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+            raise ModelError(f"{what}: contains NaN or infinite values")
+        if np.any(x != np.round(x)):
+            raise ModelError(f"{what}: the trigger input is integer counts, got fractional values")
+        if x.min() < self.low or x.max() > self.high:
+            raise ModelError(f"{what}: values {x.min():g}..{x.max():g} outside the {self.bits}-bit "
+                             f"{'signed' if self.signed else 'unsigned'} range {self.low}..{self.high}")
+        return x.astype(np.float32)
+
+
+@dataclass
+class TriggerModel:
+    """A loaded trigger model directory."""
+
+    path: Path
+    keras_model: object
+    input: InputSpec
+    description: dict = field(default_factory=dict)
+
+    @property
+    def n_outputs(self) -> int:
+        return int(np.prod(self.keras_model.outputs[0].shape[1:]))
+
+    def predict(self, x) -> np.ndarray:
+        """Keras outputs, (n, n_outputs) float64: the reference every generated code must match bit for bit."""
+        y = self.keras_model.predict(np.asarray(x, dtype=np.float32), batch_size=4096, verbose=0)
+        return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
+
+
+def load_trigger_model(model_dir) -> TriggerModel:
+    """Load ``model_dir/model.keras`` and ``model_dir/trigger.json``, checking that they agree."""
+    path = Path(model_dir)
+    if not path.is_dir():
+        raise ModelError(f"model directory {str(path)!r} not found" if not path.exists()
+                         else f"{str(path)!r} is not a directory (expected a model directory holding {MODEL_FILE})")
+    model_file, desc_file = path / MODEL_FILE, path / DESCRIPTION_FILE
+    for f in (model_file, desc_file):
+        if not f.is_file():
+            raise ModelError(f"{str(f)!r} not found: a model directory holds {MODEL_FILE} and {DESCRIPTION_FILE}")
+    try:
+        description = json.loads(desc_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{str(desc_file)!r} is not valid JSON: {err}") from err
+    spec = InputSpec.from_description(description, source=str(desc_file))
+
+    import hgq  # noqa: F401  (registers the HGQ2 layers with Keras' deserializer)
+    import keras
+
+    try:
+        model = keras.models.load_model(model_file, compile=False)
+    except Exception as err:  # Keras raises many types (zip, h5, value, type errors) for a bad file
+        raise ModelError(f"cannot load {str(model_file)!r} as a Keras model: {type(err).__name__}: {err}") from err
+
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ModelError(f"{str(model_file)!r}: expected one input and one output, got "
+                         f"{len(model.inputs)} inputs and {len(model.outputs)} outputs")
+    in_shape = tuple(model.inputs[0].shape[1:])
+    if None in in_shape or int(np.prod(in_shape)) != spec.n_inputs:
+        raise ModelError(f"{str(model_file)!r} takes inputs of shape {in_shape}, but {DESCRIPTION_FILE} "
+                         f"declares n_inputs={spec.n_inputs}")
+    if len(in_shape) != 1:
+        raise ModelError(f"{str(model_file)!r}: the hardware feeds a flat vector of {spec.n_inputs} inputs, "
+                         f"the model takes shape {in_shape}; add a Reshape inside the model instead")
+    if not any(type(layer).__module__.startswith("hgq") for layer in model.layers):
+        raise ModelError(f"{str(model_file)!r} has no HGQ2 layers: only quantized (HGQ2) models can be made bit-exact")
+    log.info("model %s: %d inputs (%d-bit %s), %d output(s), %d layers", path, spec.n_inputs, spec.bits,
+             "signed" if spec.signed else "unsigned", int(np.prod(model.outputs[0].shape[1:])), len(model.layers))
+    return TriggerModel(path=path, keras_model=model, input=spec, description=description)

@@ -1,0 +1,42 @@
+"""``report.json`` of a build and its readable summary."""
+
+__all__ = ["REQUIRED_KEYS", "format_report"]
+
+REQUIRED_KEYS = ("clock_mhz", "latency_cycles", "latency_ns", "initiation_interval", "resources", "bit_exact")
+
+CHECK_NAMES = {"hls_csim": "hls4ml C-sim", "verilog": "Verilog (Verilator)", "da4ml_trace": "da4ml trace"}
+
+
+def _num(v, fmt="{:,.0f}"):
+    return "-" if v is None else fmt.format(v)
+
+
+def format_report(report: dict) -> str:
+    """A few lines for a terminal: timing, resources (marked as estimates), bit-exact checks, outputs."""
+    r = report
+    res, da = r.get("resources") or {}, r.get("resources_da4ml") or {}
+    lines = [
+        f"trigger-synth build: {r.get('model', {}).get('dir', '?')} -> {r.get('out_dir', '?')}",
+        (f"  target       {r.get('part')} at {_num(r.get('clock_mhz'), '{:g}')} MHz "
+        f"({_num(r.get('clock_period_ns'), '{:g}')} ns)"),
+        (f"  latency      {_num(r.get('latency_cycles'))} cycles = {_num(r.get('latency_ns'), '{:g}')} ns, "
+        f"initiation interval {_num(r.get('initiation_interval'))} (da4ml Verilog, counted registers)"),
+    ]
+    if res:
+        lines.append(f"  resources    LUT {_num(res.get('lut'))}  FF {_num(res.get('ff'))}  DSP {_num(res.get('dsp'))}  "
+                     f"BRAM {_num(res.get('bram'), '{:g}')}   ESTIMATE: {res.get('source')}")
+    else:
+        lines.append("  resources    not estimated (synthesis skipped)")
+    if da:
+        lines.append(f"  da4ml        LUT ~{_num(da.get('lut'))}  FF {_num(da.get('ff'))}   ESTIMATE: {da.get('source')}")
+    checks = []
+    for name, c in (r.get("bit_exact") or {}).items():
+        if c is None:
+            continue
+        checks.append(f"{CHECK_NAMES.get(name, name)} {c['mismatches']}/{c['events']}")
+    lines.append("  bit-exact    " + ("; ".join(checks) + " events differ from Keras" if checks else "no checks run"))
+    outputs = r.get("outputs") or {}
+    if outputs:
+        lines.append("  outputs      " + "  ".join(f"{v}" for v in outputs.values()))
+    lines.append("  Vendor figures (Vivado/Vitis) come from the scripts in vendor/; they were not run.")
+    return "\n".join(lines)
