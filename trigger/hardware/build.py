@@ -233,7 +233,7 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
         timings["total"] = round(time.perf_counter() - t_start, 2)
         write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
         write_text_atomic(out_dir / "summary.txt", format_report(report) + "\n")
-    log.info("build finished in %.0f s\n%s", timings["total"], format_report(report))
+    log.info("build finished in %.0f s: %s", timings["total"], out_dir / "report.json")
 
     failed = {k: v for k, v in bit_exact.items() if v["mismatches"]}
     if failed:
