@@ -165,6 +165,19 @@ def test_bad_trigger_json_is_a_clear_error(model_dir, tmp_path, description, mes
         load_trigger_model(bad)
 
 
+def test_input_quantizer_is_checked_against_the_declared_range(model_dir, built):
+    assert load_trigger_model(model_dir).input_values_changed() == 0
+    assert built[1]["model"]["input_values_changed_by_quantizer"] == 0
+    import keras
+    from hgq.layers import QDense
+
+    # HGQ2's default input quantizer (2 integer bits, wrapping) would fold the counts
+    model = keras.Sequential([keras.Input((48,)), QDense(2)])
+    trigger = load_trigger_model(model_dir)
+    trigger.keras_model = model
+    assert trigger.input_values_changed() > 0
+
+
 def test_unknown_trigger_json_keys_are_ignored(model_dir):
     description = json.loads((model_dir / "trigger.json").read_text())
     assert "note" in description

@@ -124,6 +124,13 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
 
     with _step("model", timings):
         model = load_trigger_model(model_dir)
+        changed = model.input_values_changed()
+        if changed is None:
+            log.warning("model: found no input quantizer in the first layer to check (HGQ2 needs one right after the input)")
+        elif changed:
+            log.warning("model: the input quantizer alters %d of the %d (input, value) pairs of the %d-bit range: "
+                        "the network does not see the counts the hardware delivers", changed,
+                        model.input.n_inputs * (model.input.high - model.input.low + 1), model.input.bits)
         x = check_inputs(model.input, int(n_check), seed=seed, events=events)
         y_keras = model.predict(x)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -142,14 +149,14 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
     package_log.addHandler(handler)
     try:
         return _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs,
-                         timings, t_start, events is not None)
+                         timings, t_start, events is not None, changed)
     finally:
         package_log.removeHandler(handler)
         handler.close()
 
 
 def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs, timings, t_start,
-              given_events):
+              given_events, changed):
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     bit_exact = {}
@@ -211,6 +218,7 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
                 "input_bits": model.input.bits,
                 "input_signed": model.input.signed,
                 "n_outputs": model.n_outputs,
+                "input_values_changed_by_quantizer": changed,
             },
             "checks": {"events": len(x), "given_events": bool(given_events), "dir": "checks"},
             "hls": {"dir": "hls", "project": hls.project, "backend": "Vitis", "io_type": "io_parallel",

@@ -101,6 +101,32 @@ class TriggerModel:
     def n_outputs(self) -> int:
         return int(np.prod(self.keras_model.outputs[0].shape[1:]))
 
+    def input_values_changed(self) -> int | None:
+        """How many (input, value) pairs of the declared range the model's first quantizer alters.
+
+        Non-zero means the network does not see the counts the hardware
+        delivers (e.g. a trainable input quantizer that learned too few integer
+        bits and wraps): still bit-exact, but most likely a training mistake.
+        None when the first layer has no input quantizer to ask.
+        """
+        first = next((layer for layer in self.keras_model.layers if type(layer).__name__ != "InputLayer"), None)
+        if type(first).__name__ == "Quantizer":
+            quantizer = first
+        elif getattr(first, "enable_iq", False):
+            quantizer = first.iq
+        else:
+            return None
+        values = np.arange(self.input.low, self.input.high + 1, dtype=np.float32)
+        if len(values) > 1 << 16:
+            values = np.unique(np.r_[values[:256], values[-256:], np.random.default_rng(0).choice(values, 4096)])
+        grid = np.repeat(values[:, None], self.input.n_inputs, axis=1)
+        try:
+            quantized = np.asarray(quantizer(grid, training=False)).reshape(grid.shape)
+        except Exception as err:  # noqa: BLE001  (an unusual quantizer must not block the build; the checks still run)
+            log.debug("cannot evaluate the input quantizer alone: %s", err)
+            return None
+        return int(np.count_nonzero(quantized != grid))
+
     def predict(self, x) -> np.ndarray:
         """Keras outputs, (n, n_outputs) float64: the reference every generated code must match bit for bit."""
         y = self.keras_model.predict(np.asarray(x, dtype=np.float32), batch_size=4096, verbose=0)
