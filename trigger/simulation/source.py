@@ -86,12 +86,17 @@ class ToyEventSource(EventSource):
     min_true_pe = Int(10, help="A telescope is read out when its true image has at least this many p.e.").tag(config=True)
     readout_offset = AstroQuantity(default_value=18 * u.ns, physical_type=u.physical.time, help="Position of the median photon time in the readout window").tag(config=True)
     seed = Int(0, help="Random seed; the same seed gives the same events bit for bit").tag(config=True)
-    obs_id = Int(1, help="Observation id written to the files").tag(config=True)
+    obs_id = Int(
+        None, allow_none=True,
+        help="Observation id written to the files (default: 1 gamma, 2 proton, 3 NSB, so that readers over several files keep them apart)",
+    ).tag(config=True)
     data_dir = Path(None, allow_none=True, exists=None, help="Instrument data folder (default: $LST_TRIGGER_DATA or ../shared/data)").tag(config=True)
 
     def __init__(self, input_url=None, config=None, parent=None, **kwargs):
         super().__init__(input_url=None, config=config, parent=parent, **kwargs)
         self._validate()
+        if self.obs_id is None:
+            self.obs_id = PARTICLES.index(self.particle) + 1
         self.instrument = LSTInstrument(self.data_dir)
         self._subarray = self.instrument.subarray(self.n_telescopes)
         self.model = ShowerModel(observation_level=self._subarray.reference_location.height.to_value(u.m))
