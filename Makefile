@@ -55,7 +55,8 @@ test: $(STAMP)
 	$(VERILATOR_ENV) $(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check trigger reconstruction tests benchmarks
+	$(VENV)/bin/ruff check trigger reconstruction tests benchmarks examples
+	$(MAKE) -C testbench lint
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info

@@ -91,4 +91,4 @@ def test_missing_instrument_file_is_named(tmp_path):
     (tmp_path / "instrument").mkdir()
     instrument = LSTInstrument(tmp_path)
     with pytest.raises(DataFolderError, match="LSTCam.camgeom.fits.gz"):
-        instrument.geometry
+        _ = instrument.geometry

@@ -1,6 +1,5 @@
 """Trigger input, the analog-sum baseline (checked against sim_telarray's own traces) and the NSB rate estimator."""
 
-import astropy.units as u
 import numpy as np
 import pytest
 

@@ -13,7 +13,8 @@ import astropy.units as u
 import numpy as np
 import tables
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
-from ctapipe.core.traits import Bool, Float, Int, List, Path as PathTrait, Unicode, classes_with_traits
+from ctapipe.core.traits import Bool, Float, Int, List, Unicode, classes_with_traits
+from ctapipe.core.traits import Path as PathTrait
 from ctapipe.io import read_table
 
 from .analog_sum import AnalogSumTrigger
@@ -26,7 +27,15 @@ from .nn.model import CONFIG_FILE, TriggerModelError, load_trigger, save_trigger
 from .nn.roi import RoiGeometry
 from .nn.train import TriggerTraining
 from .paths import DataFolderError
-from .performance import TriggerPair, evaluate_showers, gamma_summary, measure_rates, proton_summary, real_event_decisions, recalibrate
+from .performance import (
+    TriggerPair,
+    evaluate_showers,
+    gamma_summary,
+    measure_rates,
+    proton_summary,
+    real_event_decisions,
+    recalibrate,
+)
 from .plots import plot_efficiency, plot_rates
 from .rates import NSBRateEstimator
 from .simulation.source import PARTICLES, SimulationError, ToyEventSource
@@ -321,7 +330,7 @@ class EvaluateTool(Tool):
         same_point = np.isclose(self.nsb, point["nsb_rate_ghz"]) and np.isclose(self.target, point["target_rate_hz"])
         if not same_point:
             self.log.info("recalibrating both thresholds for %.4g Hz at NSB %.4g p.e./ns", self.target, self.nsb)
-            pair = recalibrate(estimator, estimator.sample(self.n_rate_samples, estimator.thetas_for([geometry.gate, 130], 8), rng), pair, self.target)
+            pair = recalibrate(estimator, estimator.sample(self.n_rate_samples, estimator.thetas_for([geometry.gate, 130], 8), rng, single_module=True), pair, self.target)
         self.log.info("measuring rates on %d independent NSB samples", self.n_rate_samples)
         rates = measure_rates(estimator, pair, self.n_rate_samples, rng)
         rates.pop("samples")
@@ -425,7 +434,7 @@ def format_evaluation(summary, output) -> str:
         e = s["energy_threshold_gev"]
         lines.append(
             f"{name:10} threshold {s['threshold']:<10.5g} NSB rate {s['rate_hz']:8.3g} ± {s['rate_error_hz']:.2g} Hz   "
-            f"energy threshold {('%.1f GeV' % e) if e else 'n/a'}"
+            f"energy threshold {f'{e:.1f} GeV' if e else 'n/a'}"
         )
     ratio = summary["threshold_ratio"]
     lines.append(f"threshold_ratio (NN / analog sum) = {ratio:.3f}" if ratio else "threshold_ratio: n/a")

@@ -7,9 +7,9 @@ the LSTN-01 telescope configuration (trigger threshold, night-sky background,
 digitiser), the array trigger and the CTAO-North positions.
 """
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
-import re
 
 import astropy.units as u
 import numpy as np

@@ -7,9 +7,9 @@ under a temporary name and renamed at the end, so an interrupted run never
 leaves a half-written file behind.
 """
 
-from contextlib import contextmanager
 import copy
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np

@@ -68,7 +68,7 @@ def telescope_decisions(pair: TriggerPair, events: TriggerEvents) -> dict:
 def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng, nn_thresholds=None, as_thresholds=None):
     """Rates of both triggers at their thresholds and along threshold scans, on fresh importance samples."""
     upper = pair.threshold + 12
-    samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, upper], n_components=8), rng)
+    samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, upper], n_components=8), rng, single_module=True)
     as_scan = np.arange(pair.geometry.gate - 6, upper + 1) if as_thresholds is None else np.asarray(as_thresholds)
     as_rates, as_errors = estimator.analog_sum_rates(samples, as_scan)
     nn_scan = np.linspace(pair.nn_threshold - 6, pair.nn_threshold + 6, 25) if nn_thresholds is None else np.asarray(nn_thresholds)

@@ -167,18 +167,35 @@ class NSBRateEstimator:
         self.max_groups = max(len(g) for g in self.neighbour_groups)
         self.max_modules = max(len(m) for m in self.neighbour_modules)
 
-    def sample(self, n, thetas, rng) -> RateSamples:
-        """``n`` windows, the chosen group's modules tilted by a mixture of ``thetas`` (0 = untilted)."""
+    def sample(self, n, thetas, rng, single_module=False) -> RateSamples:
+        """``n`` windows, the chosen group's modules tilted by a mixture of ``thetas`` (0 = untilted).
+
+        With ``single_module``, every tilt also has a variant that puts the
+        same group excess into one module only: the NSB tail at trigger level
+        is dominated by one module's large (afterpulse) amplitudes, which a
+        tilt spread evenly over three modules rarely produces.
+        """
         thetas = np.asarray(thetas, dtype=float)
+        masks = [np.ones(3)] * len(thetas)
+        per_module = list(thetas)
+        if single_module:
+            baseline = self.noise.tilted_mean(0.0)
+            for t in thetas[thetas > 0]:
+                single = self.noise.theta_for(3 * self.noise.tilted_mean(t) - 2 * baseline)
+                for m in range(3):
+                    per_module.append(single)
+                    masks.append(np.eye(3)[m])
+        theta_values, masks = np.asarray(per_module), np.asarray(masks)
+        components = theta_values[:, None] * masks  # (n_components, 3) tilt of each group module
         group = rng.integers(0, len(self.group_modules), n)
-        component = rng.integers(0, len(thetas), n)
-        tilted, signal = self.noise.sample((n, 3), rng, theta=np.repeat(thetas[component], 3).reshape(n, 3))
+        component = rng.integers(0, len(components), n)
+        tilted, signal = self.noise.sample((n, 3), rng, theta=components[component])
         others, _ = self.noise.sample((n, self.max_modules - 3), rng)
         sums = np.concatenate([tilted, others], axis=1)
-        # the balance heuristic: w = 1 / sum_i alpha_i q_i/p
-        s = signal.sum(axis=1)
-        log_norm = np.array([3 * self.noise.log_normaliser(t, DECISION_SAMPLE) for t in thetas])
-        log_ratio = thetas[None, :] * s[:, None] - log_norm[None, :]
+        # the balance heuristic: w = 1 / sum_i alpha_i q_i/p, q_i/p = exp(sum_m theta_im s_m - Lambda(theta_im))
+        unit = {t: self.noise.log_normaliser(t, DECISION_SAMPLE) for t in np.unique(theta_values)}
+        log_norm = np.array([sum(unit[t] for t in row if t > 0) for row in components])
+        log_ratio = signal @ components.T - log_norm[None, :]
         top = log_ratio.max(axis=1)
         weight = np.exp(-top) / np.mean(np.exp(log_ratio - top[:, None]), axis=1)
 

@@ -53,7 +53,7 @@ def gamma_examples(events: TriggerEvents, geometry: RoiGeometry, trigger: Analog
 
 def nsb_examples(estimator: NSBRateEstimator, geometry: RoiGeometry, n_samples, rng, spread=24) -> Examples:
     """NSB ROIs that open the gate, importance-sampled, with normalised likelihood-ratio weights."""
-    samples = estimator.sample(n_samples, estimator.thetas_for([geometry.gate, geometry.gate + spread]), rng)
+    samples = estimator.sample(n_samples, estimator.thetas_for([geometry.gate, geometry.gate + spread]), rng, single_module=True)
     sums = estimator.group_sums(samples)
     k = samples.decision_sample
     crossing = (sums[:, 0, k - 1] <= geometry.gate) & (sums[:, 0, k] > geometry.gate)

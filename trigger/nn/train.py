@@ -127,7 +127,7 @@ class TriggerTraining(Component):
         )
         # operating point on samples the network has not seen; the same rate as the baseline achieves
         samples = self.estimator.sample(
-            self.n_calibration, self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8), rng
+            self.n_calibration, self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8), rng, single_module=True
         )
         score = score_function(model)
         nn = nn_threshold(self.estimator, samples, geometry, score, baseline.rate_hz)

@@ -6,8 +6,8 @@ waveforms), so ctapipe's calibration, image processing and DataWriter turn
 its events into the same HDF5 files as real sim_telarray data.
 """
 
-import numpy as np
 import astropy.units as u
+import numpy as np
 from astropy.time import Time
 from ctapipe.containers import (
     ArrayEventContainer,
@@ -34,6 +34,7 @@ from ctapipe.containers import (
     TelescopeTriggerContainer,
     TriggerContainer,
 )
+from ctapipe.coordinates import shower_impact_distance
 from ctapipe.core.traits import (
     AstroQuantity,
     CaselessStrEnum,
@@ -43,7 +44,6 @@ from ctapipe.core.traits import (
 )
 from ctapipe.instrument import SubarrayDescription
 from ctapipe.io import DataLevel, EventSource
-from ctapipe.coordinates import shower_impact_distance
 
 from ..instrument import LSTInstrument
 from .camera import CameraResponse
