@@ -43,7 +43,9 @@ def built(model_dir, tmp_path_factory):
     """The whole build, once, through the command-line tool (which calls ``build``)."""
     out = tmp_path_factory.mktemp("build") / "out"
     t0 = time.perf_counter()
-    code = run_tool(BuildTool(), [str(model_dir), "--out", str(out), "--n-check", str(N_CHECK)], raises=True)
+    # the top's own yosys estimate takes tens of minutes (make demo runs it); the core's is enough here
+    code = run_tool(BuildTool(), [str(model_dir), "--out", str(out), "--n-check", str(N_CHECK), "--no-synth-top"],
+                    raises=True)
     wall = time.perf_counter() - t0
     assert code == 0
     return out, json.loads((out / "report.json").read_text()), wall
@@ -247,3 +249,42 @@ def test_register_block_is_lint_clean_and_passes_its_cocotb_bench():
                             timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "FAIL=0" in result.stdout and "PASS=5" in result.stdout
+
+
+def test_build_carries_the_hand_written_top(built):
+    from trigger.hardware.top import GROUP_TABLE, TOP_SOURCES, core_parameters
+
+    out, report, _ = built
+    for name in (*TOP_SOURCES, GROUP_TABLE, "top.json"):
+        assert (out / "rtl" / "hdl" / name).is_file(), name
+    top = json.loads((out / "rtl" / "hdl" / "top.json").read_text())
+    assert top["top"] == report["top"]["top"] == "trigger_top"
+    assert top["parameters"] == core_parameters(report)
+    assert top["parameters"]["NN_LATENCY"] == report["latency_cycles"]
+    assert report["resources_core"] == report["resources"]  # --no-synth-top: the core alone
+    assert report["resources_top_logic"] is None and report["budget"] is None
+
+
+def test_group_table_in_hdl_is_current(instrument):
+    from trigger.hardware.top import GROUP_TABLE, HDL_DIR, group_table_verilog
+
+    assert (HDL_DIR / GROUP_TABLE).read_text() == group_table_verilog(instrument.group_modules)
+
+
+def test_register_values_and_budget():
+    from trigger.hardware.build import _whole_top
+    from trigger.hardware.top import LUT_BUDGET, budget, register_values
+
+    config = {"operating_point": {"nn": {"threshold": 5.65234375}, "analog_sum": {"threshold": 95}},
+              "roi": {"gate": 69}}
+    regs = register_values(config, [1, 10, 12])
+    # score > 5.65234375 iff score * 4096 > 23152 on the 2**-12 grid
+    assert regs == {"nn_threshold": 23152, "asum_threshold": 95, "gate_threshold": 69}
+    assert register_values(config | {"operating_point": {"nn": {"threshold": -0.3}, "analog_sum": {"threshold": 9}}},
+                           [[1, 3, 2]])["nn_threshold"] == -2  # floor(-1.2)
+    whole = _whole_top({"lut": 10, "ff": 5, "dsp": 0, "bram": 0, "source": "yosys"},
+                       {"lut": 100, "ff": 50, "dsp": 0, "bram": 1.5}, "trigger_top")
+    assert (whole["lut"], whole["ff"], whole["bram"]) == (110, 55, 1.5)
+    b = budget(whole, "xczu7ev-ffvc1156-2-e")
+    assert b["fits"] and b["lut_budget"] == LUT_BUDGET == 115_000 and b["part_luts"] == 230_400
+    assert not budget({"lut": 120_000}, "xczu7ev-ffvc1156-2-e")["fits"]

@@ -8,7 +8,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 
 ID, VERSION, CONTROL, STATUS = 0x00, 0x04, 0x08, 0x0C
-NN_THR, ASUM_THR, SCRATCH = 0x10, 0x14, 0x18
+NN_THR, ASUM_THR, SCRATCH, GATE_THR = 0x10, 0x14, 0x18, 0x1C
 NN_COUNT, ASUM_COUNT, WINDOW_COUNT, DROP_COUNT = 0x20, 0x24, 0x28, 0x2C
 STROBES = ("nn_decision", "asum_decision", "window_done", "decision_dropped")
 COUNTERS = (NN_COUNT, ASUM_COUNT, WINDOW_COUNT, DROP_COUNT)
@@ -18,6 +18,8 @@ async def setup(dut):
     cocotb.start_soon(Clock(dut.clk, 4, unit="ns").start())
     for name in STROBES:
         getattr(dut, name).value = 0
+    dut.event_start.value = 0
+    dut.cand_dropped.value = 0
     dut.status_in.value = 0
     master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst_n, reset_active_level=False)
     await reset(dut)
@@ -56,6 +58,7 @@ async def identification_and_reset_values(dut):
     # thresholds reset to values that never trigger
     assert await read(master, NN_THR) == 0x7FFFFFFF
     assert await read(master, ASUM_THR) == 0xFFFFFFFF
+    assert await read(master, GATE_THR) == 0xFFFFFFFF
     for address in COUNTERS:
         assert await read(master, address) == 0
 
@@ -69,7 +72,10 @@ async def thresholds_enables_and_byte_strobes(dut):
         await write(master, NN_THR, nn)
         await write(master, ASUM_THR, asum)
         await write(master, SCRATCH, scratch)
+        await write(master, GATE_THR, scratch ^ 0xFFFF)
         assert (await read(master, NN_THR), await read(master, ASUM_THR), await read(master, SCRATCH)) == (nn, asum, scratch)
+        assert await read(master, GATE_THR) == scratch ^ 0xFFFF
+        assert int(dut.gate_threshold.value) == scratch ^ 0xFFFF
         assert int(dut.nn_threshold.value) == nn and int(dut.asum_threshold.value) == asum
     await write(master, SCRATCH, 0x11223344)
     await write(master, SCRATCH, 0xAABBCCDD, strobe_bytes=(1, 3))  # bytes 1 and 2 only
@@ -99,10 +105,22 @@ async def counters_count_strobes_and_clear(dut):
     await RisingEdge(dut.clk)
     got = [await read(master, a) for a in COUNTERS]
     assert got == [expected[n] for n in STROBES], (got, expected)
+    # the candidate-drop counter adds a count per clock, the event counter counts strobes
+    lost = events = 0
+    for _ in range(100):
+        n, e = rng.randrange(600), rng.random() < 0.5
+        dut.cand_dropped.value = n
+        dut.event_start.value = int(e)
+        lost, events = lost + n, events + e
+        await RisingEdge(dut.clk)
+    dut.cand_dropped.value = 0
+    dut.event_start.value = 0
+    await RisingEdge(dut.clk)
+    assert await read(master, 0x30) == lost and await read(master, 0x34) == events
     # clearing (CONTROL bit 8) keeps the enables
     await write(master, CONTROL, 0b11)
     await write(master, CONTROL, 0x100 | 0b11)
-    assert [await read(master, a) for a in COUNTERS] == [0, 0, 0, 0]
+    assert [await read(master, a) for a in (*COUNTERS, 0x30, 0x34)] == [0] * 6
     assert await read(master, CONTROL) == 0b11
     dut.status_in.value = 0xDEADBEEF
     await RisingEdge(dut.clk)
@@ -112,7 +130,7 @@ async def counters_count_strobes_and_clear(dut):
 @cocotb.test()
 async def unmapped_addresses_answer_slverr(dut):
     master = await setup(dut)
-    for address in (0x1C, 0x30, 0xFC):
+    for address in (0x38, 0x3C, 0xFC):
         assert (await master.read(address, 4)).resp == AxiResp.SLVERR
         assert (await master.write(address, b"\x01\x02\x03\x04")).resp == AxiResp.SLVERR
     assert await read(master, ID) == 0x4C535454  # the bus still works

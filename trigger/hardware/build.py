@@ -31,6 +31,7 @@ from .report import format_report
 from .rtl import verilator_version, write_verilog
 from .stimulus import check_inputs, compare
 from .synth import yosys_estimate
+from .top import budget, estimate_top_logic, write_top_sources
 from .vendor import write_vendor_scripts
 
 __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_N_CHECK", "DEFAULT_PART", "STEPS", "build"]
@@ -98,7 +99,8 @@ def _uniform(kifs):
 
 def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAULT_CLOCK_MHZ,
           n_check: int = DEFAULT_N_CHECK, events=None, seed: int = 0, latency_cutoff: float | None = None,
-          synth: bool = True, overwrite: bool = False, yosys: str | None = None, n_jobs: int | None = None) -> dict:
+          synth: bool = True, overwrite: bool = False, yosys: str | None = None, n_jobs: int | None = None,
+          synth_top: bool = True) -> dict:
     """Generate and check the hardware of the trigger model in ``model_dir``; return the report.
 
     Parameters
@@ -111,6 +113,8 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
     events : optional (n, n_inputs) integer events (e.g. simulated showers) added to the checks
     latency_cutoff : da4ml adder levels per pipeline stage (default: from the clock, see ``rtl.adder_levels_per_stage``)
     synth : run the yosys resource estimate (the slowest step for large networks)
+    synth_top : also estimate the hand-written top around the core (``hdl/``; long, so cached per source and
+        parameters); ``resources`` is then the whole top and ``resources_core`` the network alone
     overwrite : replace an earlier build in ``out_dir``
 
     Raises ``ModelError`` for an unusable model directory, ``ValueError`` /
@@ -149,14 +153,14 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
     package_log.addHandler(handler)
     try:
         return _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs,
-                         timings, t_start, events is not None, changed)
+                         timings, t_start, events is not None, changed, synth_top)
     finally:
         package_log.removeHandler(handler)
         handler.close()
 
 
 def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs, timings, t_start,
-              given_events, changed):
+              given_events, changed, synth_top):
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     bit_exact = {}
@@ -174,13 +178,19 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
             rtl = write_verilog(model, tmp, x, part, clock_mhz, latency_cutoff=latency_cutoff, n_jobs=n_jobs,
                                 log_file=logs / "da4ml.log")
         rtl.project_dir = out_dir / "rtl"
+        rtl_ports = {"top": rtl.top, "output_kif": _uniform(rtl.output_kif),
+                     "ports": {"model_inp": int(sum(sum(k) for k in rtl.input_kif)),
+                               "model_out": int(sum(sum(k) for k in rtl.output_kif))}}
+        top_info = write_top_sources(rtl.project_dir / "hdl", rtl_ports, rtl.latency_cycles)
+        log.info("rtl: hand-written top %s with %s in rtl/hdl/", top_info["top"],
+                 ", ".join(f"{k}={v}" for k, v in top_info["parameters"].items()))
         np.save(out_dir / "checks" / "da4ml_trace.npy", rtl.trace_outputs)
         np.save(out_dir / "checks" / "verilog.npy", rtl.verilog_outputs)
         bit_exact["verilog"] = compare(y_keras, rtl.verilog_outputs)
         bit_exact["da4ml_trace"] = compare(y_keras, rtl.trace_outputs)
         _log_check("Verilog under Verilator", bit_exact["verilog"])
 
-    resources = None
+    resources = core_resources = top_logic = None
     if synth:
         with _step("synth", timings):
             src = rtl.project_dir / "src"
@@ -190,8 +200,16 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
                 resources = yosys_estimate(sources, rtl.top, part, tmp, mem_files=sorted((src / "memfiles").glob("*")),
                                            yosys=yosys)
             resources["of"] = f"rtl/ ({rtl.top}, the network core alone)"
-            log.info("synth: %s LUT, %s FF, %s DSP, %s BRAM (yosys estimate)", resources["lut"], resources["ff"],
+            log.info("synth: core %s LUT, %s FF, %s DSP, %s BRAM (yosys estimate)", resources["lut"], resources["ff"],
                      resources["dsp"], resources["bram"])
+            core_resources = resources
+            if synth_top:
+                top_logic = estimate_top_logic(rtl.project_dir / "hdl", rtl_ports, top_info["parameters"], part,
+                                               out_dir / "synth" / "top", yosys=yosys)
+                resources = _whole_top(core_resources, top_logic, top_info["top"])
+                log.info("synth: whole top %s LUT, %s FF, %s DSP, %s BRAM (yosys estimate, %s)", resources["lut"],
+                         resources["ff"], resources["dsp"], resources["bram"],
+                         "cached" if top_logic.get("cached") else "synthesized")
     else:
         timings["synth"] = None
 
@@ -210,6 +228,10 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
             "latency_source": "da4ml Verilog in rtl/: register stages counted (exact for that RTL)",
             "resources": resources,
             "resources_da4ml": {"lut": rtl.da4ml_lut, "ff": rtl.da4ml_ff, "source": "da4ml cost model estimate"},
+            "resources_core": core_resources,
+            "resources_top_logic": top_logic,
+            "budget": budget(resources, part) if top_logic else None,
+            "top": top_info | {"latency_note": "see docs/hardware.md: candidate to result = core latency + 6 cycles"},
             "bit_exact": bit_exact,
             "model": {
                 "dir": str(Path(model.path).resolve()),
@@ -247,6 +269,15 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
     if failed:
         raise BitExactError(failed)
     return report
+
+
+def _whole_top(core: dict, top_logic: dict, top: str) -> dict:
+    """The top's own logic (core as a blackbox) plus the core: yosys flattens neither into the other."""
+    keys = ("lut", "ff", "dsp", "bram", "lut_logic", "lut_memory", "carry")
+    whole = {k: core.get(k, 0) + top_logic.get(k, 0) for k in keys}
+    whole["source"] = core["source"]
+    whole["of"] = f"rtl/hdl/ ({top}: hand-written logic) + rtl/src/ (network core), estimated separately and added"
+    return whole
 
 
 def _log_check(what, result):

@@ -27,6 +27,15 @@ def format_report(report: dict) -> str:
                      f"BRAM {_num(res.get('bram'), '{:g}')}   ESTIMATE: {res.get('source')}")
     else:
         lines.append("  resources    not estimated (synthesis skipped)")
+    core, logic, bud = r.get("resources_core"), r.get("resources_top_logic"), r.get("budget")
+    if logic and core:
+        lines.append(f"    of which  network core LUT {_num(core.get('lut'))} FF {_num(core.get('ff'))}; "
+                     f"hand-written top LUT {_num(logic.get('lut'))} FF {_num(logic.get('ff'))} "
+                     f"BRAM {_num(logic.get('bram'), '{:g}')}")
+    if bud and bud.get("lut") is not None:
+        lines.append(f"  budget       {_num(bud['lut'])} of {_num(bud['lut_budget'])} LUT "
+                     f"({100 * bud['fraction_of_budget']:.0f}%, half an XCZU7EV): "
+                     f"{'fits' if bud['fits'] else 'DOES NOT FIT'} (estimate)")
     if da:
         lines.append(f"  da4ml        LUT ~{_num(da.get('lut'))}  FF {_num(da.get('ff'))}   ESTIMATE: {da.get('source')}")
     checks = []

@@ -52,7 +52,7 @@ def find_yosys(explicit: str | None = None) -> str:
 
 
 def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), yosys: str | None = None,
-                   timeout_s: float = 3600) -> dict:
+                   timeout_s: float = 3600, parameters: dict | None = None, include_files=()) -> dict:
     """Synthesize ``sources`` with ``synth_xilinx -top top`` and count LUT, FF, DSP, BRAM.
 
     The sources and table files (``mem_files``, read by ``$readmemh``) are
@@ -71,12 +71,14 @@ def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), y
             raise RuntimeError(f"two sources named {name} among {[str(x) for x in sources]}")
         shutil.copy2(s, work_dir / "src" / name)
         names.append(name)
-    for m in mem_files:
+    for m in (*mem_files, *include_files):
         shutil.copy2(m, work_dir / Path(m).name)
     # -defer: library modules (e.g. da4ml's table ROM) elaborate only where used, with real parameters;
     # -noiopad/-noclkbuf: the core sits inside a larger design, so no I/O buffers
+    chparam = "".join(f" -chparam {k} {v}" for k, v in (parameters or {}).items())
     script = "\n".join([
-        "read_verilog -defer " + " ".join(f"src/{n}" for n in names),
+        "read_verilog -defer -I. " + " ".join(f"src/{n}" for n in names),
+        f"hierarchy -top {top}{chparam}",
         f"synth_xilinx -top {top} -family {family} -flatten -noiopad -noclkbuf",
         "tee -q -o stat.json stat -json",
         "stat",

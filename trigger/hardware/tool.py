@@ -49,6 +49,7 @@ class BuildTool(Tool):
     latency_cutoff = Float(None, allow_none=True,
                            help="da4ml adder levels per pipeline stage (default: from the clock)").tag(config=True)
     synth = Bool(True, help="Run the yosys resource estimate").tag(config=True)
+    synth_top = Bool(True, help="Also estimate the hand-written top around the core (long; cached)").tag(config=True)
     overwrite = Bool(False, help="Replace an earlier build in the output folder").tag(config=True)
 
     aliases: ClassVar[dict] = {
@@ -64,6 +65,8 @@ class BuildTool(Tool):
     flags: ClassVar[dict] = {
         "overwrite": ({"BuildTool": {"overwrite": True}}, "Replace an earlier build in the output folder"),
         "no-synth": ({"BuildTool": {"synth": False}}, "Skip the yosys resource estimate"),
+        "no-synth-top": ({"BuildTool": {"synth_top": False}},
+                         "Estimate the network core only, not the hand-written top around it"),
     }
 
     def __init__(self, **kwargs):
@@ -92,7 +95,8 @@ class BuildTool(Tool):
         try:
             self.report = build(self.model_dir, self.out, part=self.part, clock_mhz=self.clock_mhz,
                                 n_check=self.n_check, events=self.event_array, seed=self.seed,
-                                latency_cutoff=self.latency_cutoff, synth=self.synth, overwrite=self.overwrite)
+                                latency_cutoff=self.latency_cutoff, synth=self.synth, overwrite=self.overwrite,
+                                synth_top=self.synth_top)
         except (ModelError, ValueError, FileExistsError) as err:
             raise ToolConfigurationError(str(err)) from err
         except BuildError as err:

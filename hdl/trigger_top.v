@@ -1,0 +1,682 @@
+// Streaming trigger top of one LST camera: the analog-sum baseline and the
+// second-level network side by side, on the digital trigger input.
+//
+// Input (AXI-Stream s_axis): one beat = SPB consecutive samples of all 265
+// module sums, 8-bit counts (trigger/inputs.py). Sample j of module m is
+// s_axis_tdata[(j*N_MODULES + m)*8 +: 8]. tuser[0] marks the first beat of an
+// event window, tlast its last beat; beats outside a window (before the first
+// tuser after reset, or after a tlast) are stored but never decided on.
+// Windows are whole beats (the LST readout: 40 samples = 10 beats). A
+// continuous camera stream is one endless window.
+//
+// Decisions are taken only for samples k of a window whose region of interest
+// [k - N_BEFORE, k + N_AFTER) lies inside the window: the decision range of
+// trigger/nn/roi.py (samples N_BEFORE .. n - N_AFTER), for both triggers.
+//
+//   analog sum   per sample: any of the 474 group sums > ASUM_THRESHOLD
+//   gate         per group and sample: group sum > GATE_THRESHOLD while it was
+//                not at the sample before (a rising edge): a candidate
+//   network      per candidate: the ROI (the group's three modules, samples
+//                k-10 .. k+5, module-major) through the core trigger_nn, whose
+//                output integer (score * 2^f) is compared: pass = score > NN_THRESHOLD
+//
+// Data path (one beat per clock, the core takes one candidate per clock):
+//
+//   s_axis -> S0 register -> history banks (last SPAN*HIST_DEPTH beats)
+//          -> S1 group sums, both comparators, rising edges (per sample)
+//          -> H  hold one beat until the next tells where the window ends
+//          -> analog-sum record (beats with a fire)       -> asum FIFO --+
+//          -> candidate mask of the beat -> candidate queue               |
+//             -> serializer (lowest sample, then lowest group first)      |
+//             -> G1 bank addresses -> G2 bank read -> G3 module select    |
+//             -> G4 ROI -> trigger_nn (NN_LATENCY) -> threshold -> NN FIFO+-> m_axis
+//
+// Output (AXI-Stream m_axis, 128-bit records, tlast on every record):
+//   [3:0]    kind: 1 analog-sum record, 2 network record
+//   [7:4]    analog sum: fired samples of the beat (bit j = sample base+j);
+//            network: bit 4 = pass
+//   [23:8]   network: group
+//   [63:32]  network: score, output integer sign/zero-extended to 32 bits
+//   [79:64]  sample number in the window (analog sum: of the beat's sample 0)
+//   [95:80]  window number since reset (the first window is 0)
+//   [127:96] time stamp: sample number since reset
+//
+// Nothing is lost silently. The input cannot be stalled (a camera does not
+// wait), so:
+// - a candidate that cannot enter the queue (full) or whose ROI has left the
+//   history before the core could take it is dropped and counted
+//   (CAND_DROP_COUNT, STATUS bits 0/1);
+// - network results never meet a full FIFO: a candidate enters the core only
+//   when a place in the NN FIFO is reserved for its result, so back-pressure
+//   holds candidates in the queue (where overflow is counted, above);
+// - an analog-sum record that finds its FIFO full (back-pressure) is dropped
+//   and counted (DROP_COUNT, STATUS bit 2).
+// Reset clears every valid bit, queue and FIFO; after reset nothing is
+// decided before a new window starts (tuser) and the registers are set.
+
+`timescale 1 ns / 1 ps
+`default_nettype none
+
+module trigger_top #(
+    parameter integer SPB = 4,              // samples per beat
+    parameter integer N_BEFORE = 10,        // ROI samples before the candidate sample
+    parameter integer N_AFTER = 6,          // ROI samples from the candidate sample on
+    parameter integer HIST_DEPTH = 32,      // beats per history bank (power of two)
+    parameter integer QUEUE_DEPTH = 16,     // beats with candidates waiting (power of two)
+    parameter integer OUT_DEPTH = 32,       // records per output FIFO (power of two)
+    parameter integer NN_LATENCY = 4,       // register stages of trigger_nn (report.json latency_cycles)
+    parameter integer NN_OUT_W = 23,        // width of trigger_nn's model_out
+    parameter integer NN_OUT_SIGNED = 1,    // output_kif[0] of report.json
+    parameter [31:0]  VERSION = 32'h0001_0000
+) (
+    input  wire         clk,
+    input  wire         rst_n,
+
+    input  wire [SPB*265*8-1:0] s_axis_tdata,
+    input  wire [0:0]   s_axis_tuser,
+    input  wire         s_axis_tlast,
+    input  wire         s_axis_tvalid,
+    output wire         s_axis_tready,
+
+    output wire [127:0] m_axis_tdata,
+    output wire         m_axis_tlast,
+    output wire         m_axis_tvalid,
+    input  wire         m_axis_tready,
+
+    input  wire [7:0]   s_axil_awaddr,
+    input  wire         s_axil_awvalid,
+    output wire         s_axil_awready,
+    input  wire [31:0]  s_axil_wdata,
+    input  wire [3:0]   s_axil_wstrb,
+    input  wire         s_axil_wvalid,
+    output wire         s_axil_wready,
+    output wire [1:0]   s_axil_bresp,
+    output wire         s_axil_bvalid,
+    input  wire         s_axil_bready,
+    input  wire [7:0]   s_axil_araddr,
+    input  wire         s_axil_arvalid,
+    output wire         s_axil_arready,
+    output wire [31:0]  s_axil_rdata,
+    output wire [1:0]   s_axil_rresp,
+    output wire         s_axil_rvalid,
+    input  wire         s_axil_rready
+);
+
+`include "trigger_groups.vh"
+
+    localparam integer BITS = 8;
+    localparam integer BEAT_W = SPB * N_MODULES * BITS;
+    localparam integer WINDOW = N_BEFORE + N_AFTER;
+    localparam integer NN_IN_W = 3 * WINDOW * BITS;
+    // beats a window of WINDOW samples can touch, whatever its offset in a beat;
+    // one history bank per such beat, so each bank is read once per candidate
+    localparam integer SPAN = (WINDOW + 2 * SPB - 2) / SPB;
+    localparam integer HIST_BEATS = SPAN * HIST_DEPTH;
+    localparam integer HAW = $clog2(HIST_DEPTH);
+    localparam integer CAND_W = SPB * N_GROUPS;
+    localparam integer GW = $clog2(N_GROUPS);
+    localparam integer JW = (SPB > 1) ? $clog2(SPB) : 1;
+    localparam integer RW = $clog2(SPAN);
+    // beats the ROI reaches before / after the candidate's beat, for the worst sample
+    localparam integer LOOKAHEAD = (SPB - 1 + N_AFTER - 1) / SPB;
+    // beats written between the freshness check and the bank read
+    localparam integer STALE_MARGIN = 2;
+
+    // ------------------------------------------------------------------ registers
+    wire        nn_enable, asum_enable;
+    wire [31:0] nn_threshold, asum_threshold, gate_threshold;
+    wire        nn_pass_strobe, asum_strobe, window_strobe, asum_lost_strobe, event_strobe;
+    wire [15:0] cand_lost_inc;
+    wire [31:0] status;
+
+    trigger_regs #(.VERSION(VERSION)) regs (
+        .clk(clk), .rst_n(rst_n),
+        .s_axil_awaddr(s_axil_awaddr), .s_axil_awvalid(s_axil_awvalid), .s_axil_awready(s_axil_awready),
+        .s_axil_wdata(s_axil_wdata), .s_axil_wstrb(s_axil_wstrb), .s_axil_wvalid(s_axil_wvalid),
+        .s_axil_wready(s_axil_wready), .s_axil_bresp(s_axil_bresp), .s_axil_bvalid(s_axil_bvalid),
+        .s_axil_bready(s_axil_bready), .s_axil_araddr(s_axil_araddr), .s_axil_arvalid(s_axil_arvalid),
+        .s_axil_arready(s_axil_arready), .s_axil_rdata(s_axil_rdata), .s_axil_rresp(s_axil_rresp),
+        .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready),
+        .nn_enable(nn_enable), .asum_enable(asum_enable),
+        .nn_threshold(nn_threshold), .asum_threshold(asum_threshold), .gate_threshold(gate_threshold),
+        .nn_decision(nn_pass_strobe), .asum_decision(asum_strobe), .window_done(window_strobe),
+        .decision_dropped(asum_lost_strobe), .event_start(event_strobe), .cand_dropped(cand_lost_inc),
+        .status_in(status)
+    );
+
+    // A group sum of three 8-bit counts is at most 765 < 1023: thresholds at or
+    // above 1023 never fire, so 10-bit comparisons are exact.
+    function automatic [9:0] clip10(input [31:0] t);
+        clip10 = (|t[31:10]) ? 10'h3FF : t[9:0];
+    endfunction
+    wire [9:0] gate_thr = clip10(gate_threshold);
+    wire [9:0] asum_thr = clip10(asum_threshold);
+
+    function automatic integer group_module(input integer g, input integer slot);
+        group_module = {{(32 - MODULE_BITS){1'b0}}, GROUP_TABLE[(3 * g + slot) * MODULE_BITS +: MODULE_BITS]};
+    endfunction
+
+    // ------------------------------------------------------------ S0: input beat
+    reg running;  // one clock after reset, so tready is low throughout reset
+    always @(posedge clk) running <= rst_n;
+    assign s_axis_tready = running && rst_n;
+    wire beat = s_axis_tvalid && s_axis_tready;
+
+    reg        window_open;       // inside a window (tuser seen, tlast not yet)
+    reg [15:0] window_no;         // number of the current window since reset
+    reg [15:0] next_sample;       // sample number in the window of the next beat's sample 0
+    reg [31:0] beat_count;        // beats since reset: the time stamp is beat * SPB + j
+    reg [RW-1:0]  wr_bank;        // history position of the next beat: bank (beat mod SPAN) ...
+    reg [HAW-1:0] wr_addr;        // ... and address in the bank (beat / SPAN mod HIST_DEPTH)
+
+    reg              s0_valid, s0_inwin, s0_first, s0_last;
+    reg [BEAT_W-1:0] s0_data;
+    reg [15:0]       s0_window, s0_sample;
+    reg [31:0]       s0_beat;
+    reg [RW-1:0]     s0_bank;
+    reg [HAW-1:0]    s0_addr;
+
+    wire in_first = s_axis_tuser[0];
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            window_open <= 1'b0;
+            window_no   <= 16'hFFFF;
+            next_sample <= 16'd0;
+            beat_count  <= 32'd0;
+            wr_bank     <= {RW{1'b0}};
+            wr_addr     <= {HAW{1'b0}};
+            s0_valid    <= 1'b0;
+        end else begin
+            s0_valid <= beat;
+            if (beat) begin
+                s0_data   <= s_axis_tdata;
+                s0_inwin  <= in_first || window_open;
+                s0_first  <= in_first;
+                s0_last   <= s_axis_tlast;
+                s0_window <= in_first ? window_no + 16'd1 : window_no;
+                s0_sample <= in_first ? 16'd0 : next_sample;
+                s0_beat   <= beat_count;
+                s0_bank   <= wr_bank;
+                s0_addr   <= wr_addr;
+                window_open <= (in_first || window_open) && !s_axis_tlast;
+                if (in_first) window_no <= window_no + 16'd1;
+                next_sample <= (in_first ? 16'd0 : next_sample) + SPB[15:0];
+                beat_count  <= beat_count + 32'd1;
+                if (wr_bank == SPAN[RW-1:0] - 1'b1) begin
+                    wr_bank <= {RW{1'b0}};
+                    wr_addr <= wr_addr + 1'b1;
+                end else begin
+                    wr_bank <= wr_bank + 1'b1;
+                end
+            end
+        end
+    end
+    assign event_strobe = s0_valid && s0_first;
+
+    // newest beat in the history (valid once beat_count > 0)
+    wire [31:0] newest_beat = beat_count - 32'd1;
+
+    // ---------------------------------------------------- history: SPAN banks
+    // Beat b lives in bank b mod SPAN at address b / SPAN: the SPAN consecutive
+    // beats of one ROI are in different banks, so every bank needs one write
+    // and one read port, and the history holds SPAN*HIST_DEPTH beats.
+    reg [HAW-1:0]    g1_bank_addr [0:SPAN-1];
+    reg [BEAT_W-1:0] g2_bank_data [0:SPAN-1];
+
+    genvar gb;
+    generate
+        for (gb = 0; gb < SPAN; gb = gb + 1) begin : bank
+            reg [BEAT_W-1:0] mem [0:HIST_DEPTH-1];
+            always @(posedge clk) begin
+                if (beat && wr_bank == gb[RW-1:0])
+                    mem[wr_addr] <= s_axis_tdata;
+                g2_bank_data[gb] <= mem[g1_bank_addr[gb]];
+            end
+        end
+    endgenerate
+
+    // --------------------------------- S1: group sums, comparators, rising edges
+    reg [CAND_W-1:0] s1_rising;
+    reg [SPB-1:0]    s1_asum;
+    reg              s1_valid, s1_inwin, s1_first, s1_last;
+    reg [15:0]       s1_window, s1_sample;
+    reg [31:0]       s1_beat;
+    reg [RW-1:0]     s1_bank;
+    reg [HAW-1:0]    s1_addr;
+    reg [N_GROUPS-1:0] prev_above_gate;  // gate comparison of the last sample of the previous beat
+
+    reg [CAND_W-1:0] above_gate;
+    reg [SPB-1:0]    any_above_asum;
+    reg [9:0]        group_sum;
+    integer g, j;
+    always @(*) begin
+        above_gate = {CAND_W{1'b0}};
+        any_above_asum = {SPB{1'b0}};
+        for (j = 0; j < SPB; j = j + 1) begin
+            for (g = 0; g < N_GROUPS; g = g + 1) begin
+                group_sum = {2'b00, s0_data[(j * N_MODULES + group_module(g, 0)) * BITS +: BITS]}
+                          + {2'b00, s0_data[(j * N_MODULES + group_module(g, 1)) * BITS +: BITS]}
+                          + {2'b00, s0_data[(j * N_MODULES + group_module(g, 2)) * BITS +: BITS]};
+                above_gate[j * N_GROUPS + g] = group_sum > gate_thr;
+                if (group_sum > asum_thr) any_above_asum[j] = 1'b1;
+            end
+        end
+    end
+    // sample j rises where it is above the gate and sample j-1 was not
+    wire [CAND_W-1:0] rising = above_gate & ~{above_gate[CAND_W-N_GROUPS-1:0], prev_above_gate};
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            s1_valid <= 1'b0;
+            prev_above_gate <= {N_GROUPS{1'b1}};
+        end else begin
+            s1_valid <= s0_valid;
+            if (s0_valid) begin
+                s1_rising <= rising;
+                s1_asum   <= any_above_asum;
+                s1_inwin  <= s0_inwin;
+                s1_first  <= s0_first;
+                s1_last   <= s0_last;
+                s1_window <= s0_window;
+                s1_sample <= s0_sample;
+                s1_beat   <= s0_beat;
+                s1_bank   <= s0_bank;
+                s1_addr   <= s0_addr;
+                prev_above_gate <= above_gate[CAND_W-1 -: N_GROUPS];
+            end
+        end
+    end
+
+    // ------------------------- H: hold a beat until the next shows where the window ends
+    // A sample's ROI reaches at most LOOKAHEAD beats ahead; with LOOKAHEAD <= 2
+    // the next beat settles it: the window goes on past this beat when this
+    // beat is not its last and the next does not start a new one, and past the
+    // next beat when, in addition, the next is not the last.
+    reg [CAND_W-1:0] h_rising;
+    reg [SPB-1:0]    h_asum;
+    reg              h_valid, h_inwin, h_last;
+    reg [15:0]       h_window, h_sample;
+    reg [31:0]       h_beat;
+    reg [RW-1:0]     h_bank;
+    reg [HAW-1:0]    h_addr;
+
+    wire cont1 = !h_last && !s1_first;
+    wire cont2 = cont1 && !s1_last;
+    // the hold stage looks one beat ahead: enough while the ROI reaches at most 2 beats on
+    generate
+        if (LOOKAHEAD > 2) begin : lookahead_check
+            trigger_top_needs_roi_within_two_beats_ahead unsupported_parameters ();
+        end
+    endgenerate
+    reg  [SPB-1:0] in_range;
+    integer jr;
+    always @(*) begin
+        for (jr = 0; jr < SPB; jr = jr + 1) begin
+            in_range[jr] = h_inwin && ({16'd0, h_sample} + jr >= N_BEFORE)
+                && (((jr + N_AFTER - 1) / SPB == 0) || (((jr + N_AFTER - 1) / SPB == 1) ? cont1 : cont2));
+        end
+    end
+    wire finalize = h_valid && s1_valid;
+
+    reg [CAND_W-1:0] cand_mask;
+    integer jm;
+    always @(*) begin
+        for (jm = 0; jm < SPB; jm = jm + 1)
+            cand_mask[jm * N_GROUPS +: N_GROUPS] = h_rising[jm * N_GROUPS +: N_GROUPS]
+                                                   & {N_GROUPS{in_range[jm] && nn_enable}};
+    end
+    wire [SPB-1:0] asum_mask = h_asum & in_range & {SPB{asum_enable}};
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            h_valid <= 1'b0;
+        end else if (s1_valid) begin
+            h_valid  <= 1'b1;
+            h_rising <= s1_rising;
+            h_asum   <= s1_asum;
+            h_inwin  <= s1_inwin;
+            h_last   <= s1_last;
+            h_window <= s1_window;
+            h_sample <= s1_sample;
+            h_beat   <= s1_beat;
+            h_bank   <= s1_bank;
+            h_addr   <= s1_addr;
+        end
+    end
+
+    // ------------------------------------------------------ analog-sum records
+    localparam [3:0] KIND_ASUM = 4'd1, KIND_NN = 4'd2;
+    wire         asum_push = finalize && |asum_mask;
+    wire [127:0] asum_record = {h_beat[29:0], 2'b00, h_window, h_sample, 32'd0, 16'd0, 8'd0,
+                                {{(4 - SPB){1'b0}}, asum_mask}, KIND_ASUM};
+    wire         asum_empty, asum_full;
+    wire [127:0] asum_head;
+    wire         asum_pop;
+    wire [$clog2(OUT_DEPTH):0] asum_count;
+    trigger_fifo #(.WIDTH(128), .DEPTH(OUT_DEPTH)) asum_fifo (
+        .clk(clk), .rst_n(rst_n), .push(asum_push), .wr_data(asum_record), .pop(asum_pop),
+        .rd_data(asum_head), .empty(asum_empty), .full(asum_full), .count(asum_count));
+    assign asum_strobe = asum_push && !asum_full;
+    assign asum_lost_strobe = asum_push && asum_full;
+
+    // --------------------------------------------------------- candidate queue
+    // One entry per beat with candidates: its mask and where its data sits.
+    localparam integer CNT_W = $clog2(CAND_W + 1);
+    localparam integer Q_W = CAND_W + 32 + RW + HAW + 16 + 16;
+
+    function automatic [CNT_W-1:0] popcount(input [CAND_W-1:0] v);
+        integer i;
+        begin
+            popcount = {CNT_W{1'b0}};
+            for (i = 0; i < CAND_W; i = i + 1)
+                popcount = popcount + {{(CNT_W - 1){1'b0}}, v[i]};
+        end
+    endfunction
+
+    wire           q_push = finalize && |cand_mask;
+    wire           q_empty, q_full;
+    wire [Q_W-1:0] q_head;
+    reg            q_pop;
+    wire [$clog2(QUEUE_DEPTH):0] q_count;
+    trigger_fifo #(.WIDTH(Q_W), .DEPTH(QUEUE_DEPTH)) cand_queue (
+        .clk(clk), .rst_n(rst_n), .push(q_push),
+        .wr_data({cand_mask, h_beat, h_bank, h_addr, h_window, h_sample}),
+        .pop(q_pop), .rd_data(q_head), .empty(q_empty), .full(q_full), .count(q_count));
+    wire q_overflow = q_push && q_full;
+    wire [CNT_W-1:0] q_lost = q_overflow ? popcount(cand_mask) : {CNT_W{1'b0}};
+
+    // ----------------------------------------------- serializer: one candidate a clock
+    reg              c_valid;
+    reg [CAND_W-1:0] c_mask;
+    reg [31:0]       c_beat;
+    reg [RW-1:0]     c_bank;
+    reg [HAW-1:0]    c_addr;
+    reg [15:0]       c_window, c_sample;
+
+    // lowest set bit = lowest sample, then lowest group: the golden model's order
+    localparam integer CHUNK = 32;
+    localparam integer N_CHUNKS = (N_GROUPS + CHUNK - 1) / CHUNK;
+    function automatic [GW-1:0] first_group(input [N_GROUPS-1:0] v);
+        reg [N_CHUNKS*CHUNK-1:0] padded;
+        reg [CHUNK-1:0] chunk;
+        integer c, i, hit;
+        begin
+            padded = {{(N_CHUNKS * CHUNK - N_GROUPS){1'b0}}, v};
+            hit = 0;
+            for (c = N_CHUNKS - 1; c >= 0; c = c - 1)
+                if (|padded[c * CHUNK +: CHUNK]) hit = c;
+            chunk = padded[hit * CHUNK +: CHUNK];
+            first_group = {GW{1'b0}};
+            for (i = CHUNK - 1; i >= 0; i = i - 1)
+                if (chunk[i]) first_group = hit[GW-1:0] * CHUNK[GW-1:0] + i[GW-1:0];
+        end
+    endfunction
+
+    reg [JW-1:0] c_j;
+    integer js;
+    always @(*) begin
+        c_j = {JW{1'b0}};
+        for (js = SPB - 1; js >= 0; js = js - 1)
+            if (|c_mask[js * N_GROUPS +: N_GROUPS]) c_j = js[JW-1:0];
+    end
+    wire [N_GROUPS-1:0] c_slice = c_mask[c_j * N_GROUPS +: N_GROUPS];
+    wire [GW-1:0]       c_g = first_group(c_slice);
+    wire [31:0]         c_index = {{(32 - JW){1'b0}}, c_j} * N_GROUPS + {{(32 - GW){1'b0}}, c_g};
+    wire [CAND_W-1:0]   c_onehot = {{(CAND_W - 1){1'b0}}, 1'b1} << c_index;
+
+    // beats the ROI of sample j starts before (floor) and ends after the candidate's beat
+    function automatic integer roi_first_offset(input integer jj);
+        roi_first_offset = (jj - N_BEFORE >= 0) ? (jj - N_BEFORE) / SPB
+                                                : -((N_BEFORE - jj + SPB - 1) / SPB);
+    endfunction
+    reg signed [7:0] c_first_off, c_last_off;
+    integer jo, first_off, last_off;
+    always @(*) begin
+        c_first_off = 8'sd0;
+        c_last_off  = 8'sd0;
+        first_off = 0;
+        last_off = 0;
+        for (jo = 0; jo < SPB; jo = jo + 1)
+            if (c_j == jo[JW-1:0]) begin
+                first_off = roi_first_offset(jo);
+                last_off  = (jo + N_AFTER - 1) / SPB;
+                c_first_off = first_off[7:0];
+                c_last_off  = last_off[7:0];
+            end
+    end
+    wire [31:0] c_first_beat = c_beat + {{24{c_first_off[7]}}, c_first_off};
+    wire [31:0] c_last_beat  = c_beat + {{24{c_last_off[7]}}, c_last_off};
+    // all its beats have arrived / its oldest beat is still in the history
+    wire c_complete = $signed(newest_beat - c_last_beat) >= 0;
+    wire c_stale    = (newest_beat - c_first_beat) > (HIST_BEATS - 1 - STALE_MARGIN);
+
+    // A place in the NN FIFO is reserved for every candidate in flight.
+    reg [7:0] in_flight;
+    wire [$clog2(OUT_DEPTH):0] nn_count;
+    wire credit = {24'd0, in_flight} + {{(31 - $clog2(OUT_DEPTH)){1'b0}}, nn_count} < OUT_DEPTH;
+
+    wire c_drop  = c_valid && c_stale;
+    wire c_issue = c_valid && !c_stale && c_complete && credit;
+    wire [CAND_W-1:0] c_rest = c_mask & ~c_onehot;
+
+    always @(*) q_pop = !q_empty && (!c_valid || ((c_drop || c_issue) && c_rest == {CAND_W{1'b0}}));
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            c_valid <= 1'b0;
+        end else if (q_pop) begin
+            c_valid <= 1'b1;
+            {c_mask, c_beat, c_bank, c_addr, c_window, c_sample} <= q_head;
+        end else if (c_drop || c_issue) begin
+            c_mask  <= c_rest;
+            c_valid <= c_rest != {CAND_W{1'b0}};
+        end
+    end
+
+    assign cand_lost_inc = {{(16 - CNT_W){1'b0}}, q_lost} + {15'd0, c_drop};
+
+    // -------------------------------- G1: where the ROI's beats are in the banks
+    reg            g1_valid;
+    reg [GW-1:0]   g1_group;
+    reg [JW-1:0]   g1_offset;     // sample of the ROI's first sample within its first beat
+    reg [RW-1:0]   g1_first_bank; // bank of the ROI's first beat
+    reg [15:0]     g1_window, g1_sample;
+    reg [31:0]     g1_time;
+
+    // (bank, address) of the first beat: the candidate's, moved back by |c_first_off| < SPAN beats
+    wire signed [7:0] c_bank_back = $signed({{(8 - RW){1'b0}}, c_bank}) + c_first_off;
+    wire [RW-1:0]  c_first_bank = (c_bank_back < 0) ? c_bank_back[RW-1:0] + SPAN[RW-1:0] : c_bank_back[RW-1:0];
+    wire [HAW-1:0] c_first_addr = (c_bank_back < 0) ? c_addr - 1'b1 : c_addr;
+    integer jf, offset;
+    reg [JW-1:0] c_offset;
+    always @(*) begin
+        c_offset = {JW{1'b0}};
+        offset = 0;
+        for (jf = 0; jf < SPB; jf = jf + 1)
+            if (c_j == jf[JW-1:0]) begin
+                offset = jf - N_BEFORE - SPB * roi_first_offset(jf);
+                c_offset = offset[JW-1:0];
+            end
+    end
+
+    integer rb;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            g1_valid <= 1'b0;
+        end else begin
+            g1_valid <= c_issue;
+            if (c_issue) begin
+                g1_group      <= c_g;
+                g1_offset     <= c_offset;
+                g1_first_bank <= c_first_bank;
+                g1_window     <= c_window;
+                g1_sample     <= c_sample + {{(16 - JW){1'b0}}, c_j};
+                g1_time       <= {c_beat[29:0], 2'b00} + {{(32 - JW){1'b0}}, c_j};
+                // banks below the first beat's hold the later beats, one address on
+                for (rb = 0; rb < SPAN; rb = rb + 1)
+                    g1_bank_addr[rb] <= (rb < c_first_bank) ? c_first_addr + 1'b1 : c_first_addr;
+            end
+        end
+    end
+
+    // ---------------------------------------- G2: bank outputs (read above), G3: modules
+    reg            g2_valid, g3_valid;
+    reg [GW-1:0]   g2_group, g3_group;
+    reg [JW-1:0]   g2_offset, g3_offset;
+    reg [RW-1:0]   g2_first_bank, g3_first_bank;
+    reg [15:0]     g2_window, g2_sample, g3_window, g3_sample;
+    reg [31:0]     g2_time, g3_time;
+
+    // g3_modules[slot][bank][j]: sample j of the slot's module in that bank's beat
+    reg [BITS-1:0] g3_modules [0:3*SPAN*SPB-1];
+    function automatic [BITS-1:0] module_sample(input [BEAT_W-1:0] beat_data, input integer jj,
+                                                input [MODULE_BITS-1:0] m);
+        reg [N_MODULES*BITS-1:0] sample_row;
+        begin
+            sample_row = beat_data[jj * N_MODULES * BITS +: N_MODULES * BITS];
+            module_sample = sample_row[m * BITS +: BITS];
+        end
+    endfunction
+
+    integer s3, r3, j3;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            g2_valid <= 1'b0;
+            g3_valid <= 1'b0;
+        end else begin
+            g2_valid <= g1_valid;
+            g3_valid <= g2_valid;
+        end
+        g2_group <= g1_group;  g2_offset <= g1_offset;  g2_first_bank <= g1_first_bank;
+        g2_window <= g1_window;  g2_sample <= g1_sample;  g2_time <= g1_time;
+        g3_group <= g2_group;  g3_offset <= g2_offset;  g3_first_bank <= g2_first_bank;
+        g3_window <= g2_window;  g3_sample <= g2_sample;  g3_time <= g2_time;
+        for (s3 = 0; s3 < 3; s3 = s3 + 1)
+            for (r3 = 0; r3 < SPAN; r3 = r3 + 1)
+                for (j3 = 0; j3 < SPB; j3 = j3 + 1)
+                    g3_modules[(s3 * SPAN + r3) * SPB + j3] <=
+                        module_sample(g2_bank_data[r3], j3, GROUP_TABLE[(3 * g2_group + s3) * MODULE_BITS +: MODULE_BITS]);
+    end
+
+    // -------------------------------------------- G4: the ROI in the network's order
+    // input (slot * WINDOW + t) = sample t of the window of the slot's module, which
+    // is sample (offset + t) of the span: beat i = (offset + t) / SPB, in bank
+    // (first_bank + i) mod SPAN
+    reg               g4_valid;
+    reg [NN_IN_W-1:0] g4_roi;
+    reg [GW-1:0]      g4_group;
+    reg [15:0]        g4_window, g4_sample;
+    reg [31:0]        g4_time;
+    integer s4, t4, o4, f4;
+    always @(posedge clk) begin
+        if (!rst_n) g4_valid <= 1'b0;
+        else        g4_valid <= g3_valid;
+        g4_group <= g3_group;  g4_window <= g3_window;  g4_sample <= g3_sample;  g4_time <= g3_time;
+        for (s4 = 0; s4 < 3; s4 = s4 + 1)
+            for (t4 = 0; t4 < WINDOW; t4 = t4 + 1)
+                for (o4 = 0; o4 < SPB; o4 = o4 + 1)
+                    for (f4 = 0; f4 < SPAN; f4 = f4 + 1)
+                        if (g3_offset == o4[JW-1:0] && g3_first_bank == f4[RW-1:0])
+                            g4_roi[(s4 * WINDOW + t4) * BITS +: BITS] <=
+                                g3_modules[(s4 * SPAN + (f4 + (o4 + t4) / SPB) % SPAN) * SPB + (o4 + t4) % SPB];
+    end
+
+    // ------------------------------------------------------------- network core
+    wire [NN_OUT_W-1:0] model_out;
+    trigger_nn core (.clk(clk), .model_inp(g4_roi), .model_out(model_out));
+
+    // what travels beside the core: valid, group, window, sample, time stamp
+    localparam integer META_W = 1 + GW + 16 + 16 + 32;
+    reg [META_W-1:0] nn_meta [0:NN_LATENCY];
+    integer p;
+    always @(posedge clk) begin
+        nn_meta[0] <= {g4_valid && rst_n, g4_group, g4_window, g4_sample, g4_time};
+        for (p = 1; p <= NN_LATENCY; p = p + 1)
+            nn_meta[p] <= nn_meta[p - 1];
+        if (!rst_n)
+            for (p = 0; p <= NN_LATENCY; p = p + 1)
+                nn_meta[p][META_W-1] <= 1'b0;
+    end
+    wire          nn_valid  = nn_meta[NN_LATENCY][META_W-1];
+    wire [GW-1:0] nn_group  = nn_meta[NN_LATENCY][META_W-2 -: GW];
+    wire [15:0]   nn_window = nn_meta[NN_LATENCY][48 +: 16];
+    wire [15:0]   nn_sample = nn_meta[NN_LATENCY][32 +: 16];
+    wire [31:0]   nn_time   = nn_meta[NN_LATENCY][0 +: 32];
+
+    wire [31:0] score = (NN_OUT_SIGNED != 0) ? {{(32 - NN_OUT_W){model_out[NN_OUT_W-1]}}, model_out}
+                                      : {{(32 - NN_OUT_W){1'b0}}, model_out};
+    wire nn_pass = $signed(score) > $signed(nn_threshold);
+
+    wire [127:0] nn_record = {nn_time, nn_window, nn_sample, score, 8'd0, {(16 - GW){1'b0}}, nn_group,
+                              3'd0, nn_pass, KIND_NN};
+    wire         nn_empty, nn_full;
+    wire [127:0] nn_head;
+    wire         nn_pop;
+    trigger_fifo #(.WIDTH(128), .DEPTH(OUT_DEPTH)) nn_fifo (
+        .clk(clk), .rst_n(rst_n), .push(nn_valid), .wr_data(nn_record), .pop(nn_pop),
+        .rd_data(nn_head), .empty(nn_empty), .full(nn_full), .count(nn_count));
+    assign nn_pass_strobe = nn_valid && nn_pass;
+    assign window_strobe  = nn_valid;
+
+    always @(posedge clk) begin
+        if (!rst_n)
+            in_flight <= 8'd0;
+        else
+            in_flight <= in_flight + {7'd0, c_issue} - {7'd0, nn_valid};
+    end
+
+    // ------------------------------------------------------------------ output
+    // A register in front of m_axis keeps a record stable while it waits; the two
+    // FIFOs take turns when both hold records.
+    reg         out_valid;
+    reg [127:0] out_data;
+    reg         last_was_nn;
+    wire        out_load = !out_valid || m_axis_tready;
+    wire        take_nn  = !nn_empty && (asum_empty || !last_was_nn);
+    assign nn_pop   = out_load && take_nn;
+    assign asum_pop = out_load && !take_nn && !asum_empty;
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            out_valid   <= 1'b0;
+            last_was_nn <= 1'b0;
+        end else if (out_load) begin
+            out_valid <= nn_pop || asum_pop;
+            if (nn_pop) begin
+                out_data    <= nn_head;
+                last_was_nn <= 1'b1;
+            end else if (asum_pop) begin
+                out_data    <= asum_head;
+                last_was_nn <= 1'b0;
+            end
+        end
+    end
+    assign m_axis_tvalid = out_valid;
+    assign m_axis_tdata  = out_data;
+    assign m_axis_tlast  = 1'b1;
+
+    // ------------------------------------------------------------------ status
+    reg sticky_overflow, sticky_stale, sticky_asum_lost;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            sticky_overflow  <= 1'b0;
+            sticky_stale     <= 1'b0;
+            sticky_asum_lost <= 1'b0;
+        end else begin
+            sticky_overflow  <= sticky_overflow || q_overflow;
+            sticky_stale     <= sticky_stale || c_drop;
+            sticky_asum_lost <= sticky_asum_lost || asum_lost_strobe;
+        end
+    end
+    wire busy = s0_valid || s1_valid || !q_empty || c_valid || in_flight != 8'd0 || !nn_empty || !asum_empty
+                || out_valid;
+    wire [7:0] queue_level = {{(7 - $clog2(QUEUE_DEPTH)){1'b0}}, q_count};
+    assign status = {in_flight, queue_level, 12'd0, busy, sticky_asum_lost, sticky_stale, sticky_overflow};
+
+    // nn_full cannot be reached (places are reserved); beat bits above 29 wrap the time stamp
+    wire unused_ok = &{1'b0, nn_full, asum_count, c_beat[31:30], h_beat[31:30], first_off[31:8], last_off[31:8],
+                       offset[31:JW]};
+
+endmodule
+
+`default_nettype wire
