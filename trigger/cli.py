@@ -222,6 +222,8 @@ class TrainTool(Tool):
         "gate-rate": "TriggerTraining.gate_rate",
         "epochs": "TriggerTraining.epochs",
         "hidden": "TriggerTraining.hidden",
+        "module-features": "TriggerTraining.module_features",
+        "nsb-weighting": "TriggerTraining.nsb_weighting",
         "n-nsb-examples": "TriggerTraining.n_nsb_examples",
         "n-calibration": "TriggerTraining.n_calibration",
         "seed": "TriggerTraining.seed",
@@ -419,7 +421,8 @@ def format_model(config, output) -> str:
         f"  input: {config['input']['bits']}-bit module sums, gain {config['input']['gain']} counts/p.e., "
         f"ROI {config['roi']['n_before'] + config['roi']['n_after']} samples x 3 modules",
         f"  gate: group sum > {config['roi']['gate']} counts ({point['gate_rate_hz']:.3g} Hz NSB)",
-        f"  network: hidden {config['architecture']['hidden']}, {config['architecture']['ebops']:.0f} EBOPs",
+        f"  network: {config['architecture'].get('module_features', 0)} features per module, hidden "
+        f"{config['architecture']['hidden']}, {config['architecture']['ebops']:.0f} EBOPs",
         f"  analog sum: threshold {a['threshold']} counts, {a['rate_hz']:.3g} ± {a['rate_error_hz']:.2g} Hz",
         f"  NN:         threshold {n['threshold']:.5g}, {n['rate_hz']:.3g} ± {n['rate_error_hz']:.2g} Hz",
         f"  at NSB {point['nsb_rate_ghz']:.4g} p.e./ns per pixel, target {point['target_rate_hz']:.3g} Hz per telescope",

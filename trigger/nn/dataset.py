@@ -51,16 +51,24 @@ def gamma_examples(events: TriggerEvents, geometry: RoiGeometry, trigger: Analog
     return Examples(rois, np.ones(len(rois), dtype=np.int8), np.ones(len(rois)))
 
 
-def nsb_examples(estimator: NSBRateEstimator, geometry: RoiGeometry, n_samples, rng, spread=24) -> Examples:
-    """NSB ROIs that open the gate, importance-sampled, with normalised likelihood-ratio weights."""
+def nsb_examples(estimator: NSBRateEstimator, geometry: RoiGeometry, n_samples, rng, spread=24, around=3) -> Examples:
+    """NSB ROIs that open the gate, importance-sampled, with normalised likelihood-ratio weights.
+
+    Rising edges of the chosen group at the ``2 * around + 1`` samples around
+    the tilted one all count (the weight holds for the whole window), which
+    gives several times more examples per simulated window.
+    """
     samples = estimator.sample(n_samples, estimator.thetas_for([geometry.gate, geometry.gate + spread]), rng, single_module=True)
     sums = estimator.group_sums(samples)
     k = samples.decision_sample
-    crossing = (sums[:, 0, k - 1] <= geometry.gate) & (sums[:, 0, k] > geometry.gate)
-    index = np.nonzero(crossing)[0]
     offsets = np.arange(-geometry.n_before, geometry.n_after)
-    local = samples.groups[index, 0]  # the chosen group's modules, in increasing module number
-    rois = samples.counts[index[:, None, None], local[:, :, None], (k + offsets)[None, None, :]]
-    weights = samples.weight[index]
-    weights = weights / weights.mean()
-    return Examples(rois.reshape(len(index), -1).astype(np.int32), np.zeros(len(index), dtype=np.int8), weights)
+    rois, weights = [], []
+    for at in range(k - around, k + around + 1):
+        crossing = (sums[:, 0, at - 1] <= geometry.gate) & (sums[:, 0, at] > geometry.gate)
+        index = np.nonzero(crossing)[0]
+        local = samples.groups[index, 0]  # the chosen group's modules, in increasing module number
+        rois.append(samples.counts[index[:, None, None], local[:, :, None], (at + offsets)[None, None, :]].reshape(len(index), -1))
+        weights.append(samples.weight[index])
+    rois, weights = np.concatenate(rois).astype(np.int32), np.concatenate(weights)
+    weights = weights / weights.mean() if len(weights) else weights
+    return Examples(rois, np.zeros(len(rois), dtype=np.int8), weights)

@@ -35,11 +35,19 @@ class TriggerModelError(Exception):
     """A saved trigger model is missing, incomplete or inconsistent."""
 
 
-def build_model(n_inputs, input_bits=8, hidden=(16,), beta0=1e-6, seed=0) -> keras.Model:
-    """Input (n_inputs unsigned ``input_bits`` integers) -> quantized dense ReLU layers -> one logit."""
+def build_model(n_inputs, input_bits=8, hidden=(16,), beta0=1e-6, seed=0, module_features=0, n_modules=3) -> keras.Model:
+    """Input (n_inputs unsigned ``input_bits`` integers) -> quantized ReLU layers -> one logit.
+
+    With ``module_features`` > 0 the first layer is one small dense layer
+    shared by the ROI's modules (a kernel-1 convolution over modules), each
+    module's samples mapped to that many features: per-module shaping and
+    clipping are then one layer away, which lets the network learn that
+    light spread over modules is a shower and light piled into one module is
+    an afterpulse.
+    """
     import hgq  # noqa: F401  (registers the layers)
     from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope
-    from hgq.layers import QDense
+    from hgq.layers import QConv1D, QDense
 
     keras.utils.set_random_seed(seed)
     # the input is what the hardware receives: fixed, unsigned, integer, saturating
@@ -52,8 +60,15 @@ def build_model(n_inputs, input_bits=8, hidden=(16,), beta0=1e-6, seed=0) -> ker
         enable_ebops=True, beta0=beta0
     ):
         inputs = keras.Input(shape=(n_inputs,), name="roi")
-        x = QDense(hidden[0], activation="relu", iq_conf=input_q, kq_conf=first_kq, name="dense_0")(inputs)
-        for i, units in enumerate(hidden[1:], start=1):
+        if module_features:
+            x = keras.layers.Reshape((n_modules, n_inputs // n_modules), name="modules")(inputs)
+            x = QConv1D(module_features, 1, activation="relu", iq_conf=input_q, kq_conf=first_kq, name="module_features")(x)
+            x = keras.layers.Flatten(name="features")(x)
+            layers = hidden
+        else:
+            x = QDense(hidden[0], activation="relu", iq_conf=input_q, kq_conf=first_kq, name="dense_0")(inputs)
+            layers = hidden[1:]
+        for i, units in enumerate(layers, start=1):
             x = QDense(units, activation="relu", name=f"dense_{i}")(x)
         logit = QDense(1, name="logit")(x)
     return keras.Model(inputs, logit, name="roi_trigger")

@@ -49,6 +49,9 @@ class TriggerTraining(Component):
     """Train an ROI network behind an analog-sum gate and calibrate it to an accidental rate."""
 
     hidden = List(Int(), default_value=[16], help="Units of the hidden ReLU layers").tag(config=True)
+    module_features = Int(
+        0, help="Features per module of a first layer shared by the ROI's modules (0: plain dense first layer)"
+    ).tag(config=True)
     epochs = Int(40, help="Training epochs").tag(config=True)
     batch_size = Int(256, help="Batch size").tag(config=True)
     learning_rate = Float(3e-3, help="Adam learning rate").tag(config=True)
@@ -113,7 +116,9 @@ class TriggerTraining(Component):
         val, train = order[:n_val], order[n_val:]
         x = data.rois.astype(np.float32)
         y = data.labels.astype(np.float32)[:, None]
-        model = build_model(geometry.n_inputs, self.trigger_input.bits, tuple(self.hidden), self.beta_start, self.seed)
+        model = build_model(
+            geometry.n_inputs, self.trigger_input.bits, tuple(self.hidden), self.beta_start, self.seed, self.module_features
+        )
         model.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate),
             loss=keras.losses.BinaryCrossentropy(from_logits=True),
@@ -141,7 +146,7 @@ class TriggerTraining(Component):
                 "analog_sum": {"threshold": int(baseline.threshold), "rate_hz": baseline.rate_hz, "rate_error_hz": baseline.rate_error_hz},
                 "nn": {"threshold": float(nn.threshold), "rate_hz": nn.rate_hz, "rate_error_hz": nn.rate_error_hz},
             },
-            "architecture": {"hidden": list(self.hidden), "ebops": ebops(model)},
+            "architecture": {"hidden": list(self.hidden), "module_features": self.module_features, "ebops": ebops(model)},
             "training": {
                 "n_signal": int((data.labels == 1).sum()),
                 "n_background": int((data.labels == 0).sum()),
