@@ -6,6 +6,10 @@ Each DIR holds gamma.dl1.h5 and proton.dl1.h5. A source model is trained on DIR_
 the "reduced source" rows, half of it); on DIR_B we compare full training from scratch (the reference)
 with starting from the source backbone, frozen or free, for 1 epoch or the full number. All are
 evaluated on DIR_T (mono, per image). Writes reconstruction_transfer.md/.json.
+
+A transfer starts from the source model's backbone and heads (see ``reconstruction.train``);
+``--source-model`` reuses a mono model trained before on DIR_A (e.g. the quick start's) as the
+full source, its training time taken from its model.json.
 """
 
 import argparse
@@ -30,11 +34,16 @@ def main():
     parser.add_argument("--work", type=Path, default=Path("transfer-work"))
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--image-shape", type=int, default=56)
+    parser.add_argument("--source-model", type=Path, help="a mono model already trained on --source")
     args = parser.parse_args()
     from reconstruction import evaluate, predict, train, transfer
 
     data = {"image_shape": args.image_shape}
     network = {"attention": "blocks"}
+    if args.source_model is not None:
+        # every row must share the source model's input and architecture
+        _, source_meta = train.load_model(args.source_model)
+        data, network = source_meta["data"], source_meta["network"]
     work = args.work
 
     def score(model_dir, name):
@@ -44,12 +53,17 @@ def main():
     rows = {}
     full = train.train(files(args.target), work / "full", data=data, network=network, epochs=args.epochs)
     rows["full training on target (reference)"] = (full.wall_s, score(full.model_dir, "full"))
-    sources = {
-        "full": train.train(files(args.source), work / "source_full", data=data, network=network, epochs=args.epochs),
-    }
+    if args.source_model is not None:
+        meta = source_meta
+        sources = {"full": train.TrainResult(args.source_model, meta["history"], meta["train_wall_s"], meta["n_train"],
+                                             meta["n_validation"])}
+    else:
+        sources = {"full": train.train(files(args.source), work / "source_full", data=data, network=network,
+                                       epochs=args.epochs)}
     n_half = sources["full"].n_train // 2
     sources["reduced"] = train.train(files(args.source), work / "source_reduced", data=data, network=network,
                                      epochs=args.epochs, max_examples=n_half)
+    rows["full source as is, no training on target"] = (0.0, score(sources["full"].model_dir, "source_as_is"))
     for source_name, source in sources.items():
         for frozen in (True, False):
             for epochs in (1, args.epochs):

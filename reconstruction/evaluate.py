@@ -22,7 +22,7 @@ from pyirf.benchmarks import angular_resolution, energy_bias_resolution
 from pyirf.binning import create_bins_per_decade
 from sklearn.metrics import roc_auc_score, roc_curve
 
-__all__ = ["default_energy_bins", "evaluate", "load_events", "metrics_from_events", "plot_comparison"]
+__all__ = ["common_events", "default_energy_bins", "evaluate", "load_events", "metrics_from_events", "plot_comparison"]
 
 GAMMA_ID = 0
 
@@ -36,7 +36,7 @@ def load_events(files, prefix="CNN", level="subarray") -> QTable:
     """True and reconstructed quantities per array event (``subarray``) or per image (``telescope``)."""
     name = prefix if level == "subarray" else f"{prefix}_tel"
     rows = []
-    for path in [files] if isinstance(files, (str, Path)) else files:
+    for file_index, path in enumerate([files] if isinstance(files, (str, Path)) else files):
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"DL2 file {path} does not exist")
@@ -51,6 +51,10 @@ def load_events(files, prefix="CNN", level="subarray") -> QTable:
         if missing:
             raise KeyError(f"{path} has no DL2 columns {missing} (prefix {prefix!r}, level {level!r})")
         out = QTable()
+        # file_index: the gamma and proton files may share (obs_id, event_id)
+        out["file_index"] = np.full(len(table), file_index)
+        for key in ("obs_id", "event_id", "tel_id") if level == "telescope" else ("obs_id", "event_id"):
+            out[key] = np.asarray(table[key])
         out["true_shower_primary_id"] = np.asarray(table["true_shower_primary_id"])
         out["true_energy"] = u.Quantity(table["true_energy"]).to(u.TeV)
         out["reco_energy"] = u.Quantity(table[f"{name}_energy"]).to(u.TeV)
@@ -60,6 +64,27 @@ def load_events(files, prefix="CNN", level="subarray") -> QTable:
         out["theta"] = angular_separation(true_az, true_alt, reco_az, reco_alt).to(u.deg)
         rows.append(out)
     return vstack(rows)
+
+
+def common_events(named_events: dict) -> dict:
+    """The same array events for every reconstruction: those that all of them reconstructed (finite outputs).
+
+    Reconstructions differ in which events they can handle (image cuts, two
+    images for a stereo geometry); comparing them on their own selections
+    would compare the selections.
+    """
+    keys = ["file_index", "obs_id", "event_id"]
+
+    def valid_keys(events):
+        ok = np.isfinite(events["gammaness"]) & np.isfinite(events["reco_energy"]) & np.isfinite(events["theta"])
+        return {tuple(int(v) for v in row) for row in zip(*(np.asarray(events[k])[ok] for k in keys), strict=True)}
+
+    shared = set.intersection(*(valid_keys(e) for e in named_events.values()))
+    out = {}
+    for name, events in named_events.items():
+        rows = zip(*(np.asarray(events[k]) for k in keys), strict=True)
+        out[name] = events[np.array([tuple(int(v) for v in row) in shared for row in rows], dtype=bool)]
+    return out
 
 
 def _finite(values):

@@ -28,11 +28,21 @@ def _last_feature_map(backbone):
 
 
 def grad_cam(model, images, task="type", output_index=0) -> np.ndarray:
-    """Grad-CAM of a mono model: (n, H, W) maps in [0, 1] on the input grid, for one output of ``task``."""
+    """Grad-CAM for one output of ``task``, as maps in [0, 1] on the input grid.
+
+    Mono models: ``images`` (n, H, W, C) -> (n, H, W). Stereo models: ``images``
+    is the ``{"images": (n, T, H, W, C), "mask": (n, T)}`` input -> (n, T, H, W):
+    the gradient of the array-level output flows back through the telescope
+    pooling into the shared backbone of each telescope, and the maps are scaled
+    by the largest value over all telescopes of the event, so they also show which
+    telescope mattered most. Absent telescopes get zero maps.
+    """
+    if isinstance(images, dict):
+        return _stereo_grad_cam(model, images, task, output_index)
     import tensorflow as tf
 
     backbone = get_backbone(model)
-    features_model = keras.Model(backbone.inputs, [_last_feature_map(backbone), backbone.output])
+    features_model = keras.Model(backbone.input, [_last_feature_map(backbone), backbone.output])
     hidden, head = model.get_layer(f"{task}_hidden"), model.get_layer(task)
     x = tf.convert_to_tensor(images, dtype="float32")
     with tf.GradientTape() as tape:
@@ -45,6 +55,33 @@ def grad_cam(model, images, task="type", output_index=0) -> np.ndarray:
     cam = tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy()
     peak = cam.reshape(len(cam), -1).max(axis=1)
     return cam / np.where(peak > 0, peak, 1)[:, None, None]
+
+
+def _stereo_grad_cam(model, inputs, task, output_index):
+    import tensorflow as tf
+
+    images = np.asarray(inputs["images"], dtype="float32")
+    mask = tf.convert_to_tensor(inputs["mask"], dtype="float32")
+    n, n_tel, height, width = images.shape[:4]
+    backbone = get_backbone(model)
+    # the backbone's own layers after the last feature map, so the gradient is taken at that map
+    feature_layer = _last_feature_map(backbone)
+    head_of_backbone = keras.Model(backbone.input, feature_layer)
+    pool = backbone.get_layer("global_pool")
+    with tf.GradientTape() as tape:
+        conv = head_of_backbone(images.reshape(n * n_tel, *images.shape[2:]), training=False)
+        tape.watch(conv)
+        features = tf.reshape(pool(conv), (n, n_tel, -1))
+        pooled = model.get_layer("telescope_pooling")(features, mask)
+        array = model.get_layer("array_features")(pooled)
+        score = model.get_layer(task)(model.get_layer(f"{task}_hidden")(array))[:, output_index]
+    grads = tape.gradient(score, conv)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1))
+    cam = tf.image.resize(cam[..., None], (height, width), method="bilinear")[..., 0].numpy()
+    cam = cam.reshape(n, n_tel, height, width) * np.asarray(inputs["mask"], dtype="float32")[:, :, None, None]
+    peak = cam.reshape(n, -1).max(axis=1)
+    return cam / np.where(peak > 0, peak, 1)[:, None, None, None]
 
 
 def attention_maps(model, images) -> dict:
@@ -73,9 +110,11 @@ def to_camera(grid_map, mapper) -> np.ndarray:
 
 
 def explain(model_dir, input_file, output_dir, n_events=3, task="type", min_intensity=200.0) -> list[Path]:
-    """PNG per chosen image: the DL1 image, Grad-CAM for ``task`` and the attention maps, in camera geometry.
+    """PNGs in camera geometry: the DL1 images with Grad-CAM for ``task`` (and, mono, the attention maps).
 
-    Takes the first ``n_events`` mono examples above ``min_intensity`` p.e.
+    Mono models: one PNG per image, for the first ``n_events`` images above
+    ``min_intensity`` p.e. Stereo models: one PNG per array event (the first
+    ``n_events``), a column per telescope present.
     """
     import matplotlib
 
@@ -84,8 +123,6 @@ def explain(model_dir, input_file, output_dir, n_events=3, task="type", min_inte
     from ctapipe.visualization import CameraDisplay
 
     model, meta = load_model(model_dir)
-    if meta["data"]["mode"] != "mono":
-        raise ValueError("explanation maps are drawn for mono models (one camera image per example)")
     if task not in meta["tasks"]:
         raise ValueError(f"the model has no {task!r} output; it has {meta['tasks']}")
     data = DataSpec(**{**meta["data"], "min_intensity": max(min_intensity, meta["data"]["min_intensity"])})
@@ -95,30 +132,64 @@ def explain(model_dir, input_file, output_dir, n_events=3, task="type", min_inte
     seq = DL1Sequence([reader], tasks=meta["tasks"], batch_size=n_events, with_targets=False)
     batch = seq.batch(0)
     cams = grad_cam(model, batch.inputs, task=task)
-    attention = attention_maps(model, batch.inputs)
     mapper = reader.image_mappers[reader.cam_name]
-    geometry = SubarrayDescription.from_hdf(input_file).tel[int(batch.ids["tel_id"][0])].camera.geometry
+    subarray = SubarrayDescription.from_hdf(input_file)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     score = model.predict_on_batch(batch.inputs)[task]
+    if data.mode == "stereo":
+        return _explain_stereo(batch, cams, score, task, mapper, subarray, input_file, output_dir, plt, CameraDisplay)
+    attention = attention_maps(model, batch.inputs)
+    geometry = subarray.tel[int(batch.ids["tel_id"][0])].camera.geometry
 
     written = []
     for k in range(len(cams)):
         obs, event, tel = (int(batch.ids[c][k]) for c in ("obs_id", "event_id", "tel_id"))
-        images = read_table(input_file, f"/dl1/event/telescope/images/tel_{tel:03d}")
-        row = images[(images["obs_id"] == obs) & (images["event_id"] == event)][0]
-        panels = [("DL1 image [p.e.]", np.asarray(row["image"]), "viridis"),
+        panels = [("DL1 image [p.e.]", _dl1_image(input_file, obs, event, tel), "viridis"),
                   (f"Grad-CAM ({task})", to_camera(cams[k], mapper), "inferno")]
         panels += [(f"attention {name}", to_camera(m[k], mapper), "magma") for name, m in attention.items()]
         fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.6), layout="constrained")
         for ax, (title, values, cmap) in zip(np.atleast_1d(axes), panels, strict=True):
-            display = CameraDisplay(geometry, image=values, ax=ax, cmap=cmap, title=title)
-            display.add_colorbar(ax=ax)
-            ax.set_xlabel("")
-            ax.set_ylabel("")
+            _draw(CameraDisplay, geometry, values, ax, cmap, title)
         fig.suptitle(f"obs {obs} event {event} tel {tel}: {task} output {float(np.ravel(score[k])[0]):.3f}")
         path = output_dir / f"explain_obs{obs}_event{event}_tel{tel}.png"
         fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _dl1_image(input_file, obs, event, tel):
+    images = read_table(input_file, f"/dl1/event/telescope/images/tel_{tel:03d}")
+    return np.asarray(images[(images["obs_id"] == obs) & (images["event_id"] == event)][0]["image"])
+
+
+def _draw(CameraDisplay, geometry, values, ax, cmap, title):
+    display = CameraDisplay(geometry, image=values, ax=ax, cmap=cmap, title=title)
+    display.add_colorbar(ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+
+
+def _explain_stereo(batch, cams, score, task, mapper, subarray, input_file, output_dir, plt, CameraDisplay):
+    """One PNG per array event: a column per telescope present, its image above its Grad-CAM."""
+    written = []
+    mask = batch.inputs["mask"]
+    for k in range(len(cams)):
+        obs, event = int(batch.ids["obs_id"][k]), int(batch.ids["event_id"][k])
+        present = np.flatnonzero(mask[k] > 0)
+        fig, axes = plt.subplots(2, len(present), figsize=(5 * len(present), 9), layout="constrained", squeeze=False)
+        for column, slot in enumerate(present):
+            tel = int(batch.ids["tel_id"][k][slot])
+            geometry = subarray.tel[tel].camera.geometry
+            _draw(CameraDisplay, geometry, _dl1_image(input_file, obs, event, tel), axes[0, column], "viridis",
+                  f"tel {tel}: DL1 image [p.e.]")
+            _draw(CameraDisplay, geometry, to_camera(cams[k, slot], mapper), axes[1, column], "inferno",
+                  f"tel {tel}: Grad-CAM ({task})")
+        fig.suptitle(f"obs {obs} event {event}: stereo {task} output {float(np.ravel(score[k])[0]):.3f} "
+                     "(Grad-CAM scaled to the event's largest value)")
+        path = output_dir / f"explain_stereo_obs{obs}_event{event}.png"
+        fig.savefig(path, dpi=80)
         plt.close(fig)
         written.append(path)
     return written

@@ -107,7 +107,7 @@ def train(
             if initial_model is None:
                 raise ValueError("freeze_backbone needs an initial_model to take the backbone from")
             _backbone(model).trainable = False
-        compile_model(model, network)
+        compile_model(model, network, decay_steps=epochs * len(train_seq))
 
     start = time.perf_counter()
     history = model.fit(train_seq, validation_data=val_seq, epochs=epochs, verbose=verbose)
@@ -149,12 +149,30 @@ def _backbone(model):
 
 
 def _copy_backbone(source, model):
+    """Backbone weights from ``source``; then every other layer (heads, array features) whose name and shapes match.
+
+    Starting the heads from the source's too means a frozen-backbone transfer
+    adapts a model that already works instead of learning new heads from random
+    weights, which one epoch cannot do.
+    """
     if isinstance(source, (str, Path)):
         source, _ = load_model(source)
     src, dst = _backbone(source), _backbone(model)
     if [w.shape for w in src.weights] != [w.shape for w in dst.weights]:
         raise ValueError("the initial model's backbone has a different architecture or input shape")
     dst.set_weights(src.get_weights())
+    copied = []
+    for layer in model.layers:
+        if layer.name in ("backbone", "per_telescope") or not layer.weights:
+            continue
+        try:
+            other = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        if [w.shape for w in other.weights] == [w.shape for w in layer.weights]:
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+    log.info("copied the backbone and the layers %s from the initial model", copied)
 
 
 def load_model(model_dir):

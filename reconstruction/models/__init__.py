@@ -1,6 +1,6 @@
 """Keras 3 networks for LST images: backbones, CBAM attention, task heads, stereo pooling."""
 
-from .layers import ChannelAttention, InputScaling, MaskedTelescopePooling, SpatialAttentionMap
+from .layers import CameraCoordinates, ChannelAttention, InputScaling, MaskedTelescopePooling, SpatialAttentionMap
 from .networks import (
     TASK_OUTPUTS,
     NetworkSpec,
@@ -14,6 +14,7 @@ from .strategy import get_strategy
 
 __all__ = [
     "TASK_OUTPUTS",
+    "CameraCoordinates",
     "ChannelAttention",
     "InputScaling",
     "MaskedTelescopePooling",

@@ -32,6 +32,30 @@ class InputScaling(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class CameraCoordinates(layers.Layer):
+    """Appends two channels holding each grid cell's camera x and y, in -1 ... 1 (CoordConv).
+
+    Convolutions and global pooling are blind to where a feature sits, yet the
+    image position in the camera is most of what gives the arrival direction
+    (and, with the image size, the impact distance and so the energy). Without
+    these channels a small CNN only sees the position through the zero padding
+    at the border and does not learn the direction at all.
+    """
+
+    def call(self, x):
+        shape = ops.shape(x)
+        height, width = x.shape[1], x.shape[2]
+        rows = ops.linspace(-1.0, 1.0, height)
+        cols = ops.linspace(-1.0, 1.0, width)
+        grid_y = ops.broadcast_to(ops.reshape(rows, (1, height, 1, 1)), (shape[0], height, width, 1))
+        grid_x = ops.broadcast_to(ops.reshape(cols, (1, 1, width, 1)), (shape[0], height, width, 1))
+        return ops.concatenate([x, ops.cast(grid_x, x.dtype), ops.cast(grid_y, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 2)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ChannelAttention(layers.Layer):
     """CBAM channel attention: a shared MLP on the average- and max-pooled channels gates each channel."""
 

@@ -26,7 +26,10 @@ def test_mono_batches(reco_files):
 def test_train_validation_split_keeps_showers_apart(reco_files):
     seq = DL1Sequence(open_readers(reco_files, DataSpec(image_shape=IMAGE_SHAPE)))
     train, val = seq.split(0.3)
-    key = lambda idx: {(int(r), *seq._event_key(r, i)) for r, i in idx}
+
+    def key(idx):
+        return {(int(r), *seq._event_key(r, i)) for r, i in idx}
+
     assert len(train) + len(val) == seq.n_examples
     assert not key(train) & key(val)
 

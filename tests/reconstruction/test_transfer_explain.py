@@ -60,3 +60,20 @@ def test_to_camera_keeps_a_constant_map():
 def test_explain_refuses_unknown_task(mono_model, reco_files, tmp_path):
     with pytest.raises(ValueError, match="no 'charge' output"):
         explain(mono_model.model_dir, reco_files[0], tmp_path, task="charge")
+
+
+def test_stereo_grad_cam_per_telescope(stereo_model, reco_files, tmp_path):
+    from reconstruction.data import DataSpec, DL1Sequence, open_readers
+
+    model, meta = load_model(stereo_model.model_dir)
+    batch = DL1Sequence(open_readers(reco_files[:1], DataSpec(**meta["data"])), batch_size=3).batch(0)
+    cam = grad_cam(model, batch.inputs, task="energy")
+    mask = batch.inputs["mask"]
+    assert cam.shape == (3, 4, *meta["example_shape"][1:3]) and np.isfinite(cam).all()
+    # absent telescopes get no weight; each event is scaled by its largest value over its telescopes
+    assert np.all(cam[mask == 0] == 0) and cam.max() <= 1
+    assert np.all((cam.reshape(3, -1).max(axis=1) == 1) | (cam.reshape(3, -1).max(axis=1) == 0))
+    paths = explain(stereo_model.model_dir, reco_files[0], tmp_path, n_events=1, task="energy", min_intensity=50)
+    assert [p.name.startswith("explain_stereo_") for p in paths] == [True]
+    width, height = Image.open(paths[0]).size
+    assert height > 0.8 * width / mask[0].sum()  # an image row above a Grad-CAM row per telescope
