@@ -221,17 +221,16 @@ module trigger_top #(
     // beats of one ROI are in different banks, so every bank needs one write
     // and one read port, and the history holds SPAN*HIST_DEPTH beats.
     reg [HAW-1:0]    g1_bank_addr [0:SPAN-1];
-    reg [BEAT_W-1:0] g2_bank_data [0:SPAN-1];
+    reg [BEAT_W-1:0] g2_bank_data [0:SPAN-1];  // the banks' read registers
 
     genvar gb;
     generate
         for (gb = 0; gb < SPAN; gb = gb + 1) begin : bank
-            reg [BEAT_W-1:0] mem [0:HIST_DEPTH-1];
-            always @(posedge clk) begin
-                if (beat && wr_bank == gb[RW-1:0])
-                    mem[wr_addr] <= s_axis_tdata;
-                g2_bank_data[gb] <= mem[g1_bank_addr[gb]];
-            end
+            wire [BEAT_W-1:0] rdata;
+            trigger_hist_bank #(.WIDTH(BEAT_W), .DEPTH(HIST_DEPTH)) ram (
+                .clk(clk), .we(beat && wr_bank == gb[RW-1:0]), .waddr(wr_addr), .wdata(s_axis_tdata),
+                .raddr(g1_bank_addr[gb]), .rdata(rdata));
+            always @(*) g2_bank_data[gb] = rdata;
         end
     endgenerate
 
@@ -245,23 +244,23 @@ module trigger_top #(
     reg [HAW-1:0]    s1_addr;
     reg [N_GROUPS-1:0] prev_above_gate;  // gate comparison of the last sample of the previous beat
 
-    reg [CAND_W-1:0] above_gate;
-    reg [SPB-1:0]    any_above_asum;
-    reg [9:0]        group_sum;
-    integer g, j;
-    always @(*) begin
-        above_gate = {CAND_W{1'b0}};
-        any_above_asum = {SPB{1'b0}};
-        for (j = 0; j < SPB; j = j + 1) begin
-            for (g = 0; g < N_GROUPS; g = g + 1) begin
-                group_sum = {2'b00, s0_data[(j * N_MODULES + group_module(g, 0)) * BITS +: BITS]}
-                          + {2'b00, s0_data[(j * N_MODULES + group_module(g, 1)) * BITS +: BITS]}
-                          + {2'b00, s0_data[(j * N_MODULES + group_module(g, 2)) * BITS +: BITS]};
-                above_gate[j * N_GROUPS + g] = group_sum > gate_thr;
-                if (group_sum > asum_thr) any_above_asum[j] = 1'b1;
+    wire [CAND_W-1:0] above_gate;
+    wire [CAND_W-1:0] above_asum;
+    wire [SPB-1:0]    any_above_asum;
+    genvar g, j;
+    generate
+        for (j = 0; j < SPB; j = j + 1) begin : sample
+            for (g = 0; g < N_GROUPS; g = g + 1) begin : group
+                trigger_group_cmp cmp (
+                    .a(s0_data[(j * N_MODULES + group_module(g, 0)) * BITS +: BITS]),
+                    .b(s0_data[(j * N_MODULES + group_module(g, 1)) * BITS +: BITS]),
+                    .c(s0_data[(j * N_MODULES + group_module(g, 2)) * BITS +: BITS]),
+                    .gate_thr(gate_thr), .asum_thr(asum_thr),
+                    .above_gate(above_gate[j * N_GROUPS + g]), .above_asum(above_asum[j * N_GROUPS + g]));
             end
+            assign any_above_asum[j] = |above_asum[j * N_GROUPS +: N_GROUPS];
         end
-    end
+    endgenerate
     // sample j rises where it is above the gate and sample j-1 was not
     wire [CAND_W-1:0] rising = above_gate & ~{above_gate[CAND_W-N_GROUPS-1:0], prev_above_gate};
 
@@ -527,18 +526,48 @@ module trigger_top #(
     reg [15:0]     g2_window, g2_sample, g3_window, g3_sample;
     reg [31:0]     g2_time, g3_time;
 
-    // g3_modules[slot][bank][j]: sample j of the slot's module in that bank's beat
-    reg [BITS-1:0] g3_modules [0:3*SPAN*SPB-1];
-    function automatic [BITS-1:0] module_sample(input [BEAT_W-1:0] beat_data, input integer jj,
-                                                input [MODULE_BITS-1:0] m);
-        reg [N_MODULES*BITS-1:0] sample_row;
+    // The group's module of colour c is word g2_cindex[c] of colour class c in
+    // each bank's beat (a 90-to-1 selection instead of 265-to-1); the slot
+    // (module order) is that module's colour, both looked up during the bank read.
+    reg [CINDEX_BITS-1:0] g2_cindex [0:N_COLOURS-1];
+    reg [1:0]             g2_slot_colour [0:2];
+    localparam integer WORD_W = SPB * BITS;  // one module's SPB samples of one beat
+    wire [WORD_W-1:0] colour_word [0:N_COLOURS*SPAN-1];
+
+    function automatic integer colour_module(input integer c, input integer k);
+        reg [MODULE_BITS-1:0] m;
         begin
-            sample_row = beat_data[jj * N_MODULES * BITS +: N_MODULES * BITS];
-            module_sample = sample_row[m * BITS +: BITS];
+            m = (c == 0) ? COLOUR_MODULES_0[k * MODULE_BITS +: MODULE_BITS]
+              : (c == 1) ? COLOUR_MODULES_1[k * MODULE_BITS +: MODULE_BITS]
+                         : COLOUR_MODULES_2[k * MODULE_BITS +: MODULE_BITS];
+            colour_module = {{(32 - MODULE_BITS){1'b0}}, m};
         end
     endfunction
+    function automatic integer colour_size(input integer c);
+        colour_size = (c == 0) ? COLOUR_SIZE_0 : (c == 1) ? COLOUR_SIZE_1 : COLOUR_SIZE_2;
+    endfunction
 
-    integer s3, r3, j3;
+    genvar gc, gr, gk, gj;
+    generate
+        for (gc = 0; gc < N_COLOURS; gc = gc + 1) begin : colour
+            localparam integer NC = colour_size(gc);
+            for (gr = 0; gr < SPAN; gr = gr + 1) begin : bank
+                wire [NC*WORD_W-1:0] words;
+                for (gk = 0; gk < NC; gk = gk + 1) begin : word
+                    for (gj = 0; gj < SPB; gj = gj + 1) begin : smp
+                        assign words[(gk * SPB + gj) * BITS +: BITS] =
+                            g2_bank_data[gr][(gj * N_MODULES + colour_module(gc, gk)) * BITS +: BITS];
+                    end
+                end
+                trigger_word_mux #(.N(NC), .W(WORD_W), .SW(CINDEX_BITS)) select (
+                    .words(words), .sel(g2_cindex[gc]), .word(colour_word[gc * SPAN + gr]));
+            end
+        end
+    endgenerate
+
+    // g3_modules[slot][bank][j]: sample j of the slot's module in that bank's beat
+    reg [BITS-1:0] g3_modules [0:3*SPAN*SPB-1];
+    integer s3, r3, j3, c2;
     always @(posedge clk) begin
         if (!rst_n) begin
             g2_valid <= 1'b0;
@@ -549,13 +578,17 @@ module trigger_top #(
         end
         g2_group <= g1_group;  g2_offset <= g1_offset;  g2_first_bank <= g1_first_bank;
         g2_window <= g1_window;  g2_sample <= g1_sample;  g2_time <= g1_time;
+        for (c2 = 0; c2 < N_COLOURS; c2 = c2 + 1)
+            g2_cindex[c2] <= GROUP_CINDEX[(N_COLOURS * g1_group + c2) * CINDEX_BITS +: CINDEX_BITS];
+        for (s3 = 0; s3 < 3; s3 = s3 + 1)
+            g2_slot_colour[s3] <= GROUP_SLOT_COLOUR[(3 * g1_group + s3) * 2 +: 2];
         g3_group <= g2_group;  g3_offset <= g2_offset;  g3_first_bank <= g2_first_bank;
         g3_window <= g2_window;  g3_sample <= g2_sample;  g3_time <= g2_time;
         for (s3 = 0; s3 < 3; s3 = s3 + 1)
             for (r3 = 0; r3 < SPAN; r3 = r3 + 1)
                 for (j3 = 0; j3 < SPB; j3 = j3 + 1)
                     g3_modules[(s3 * SPAN + r3) * SPB + j3] <=
-                        module_sample(g2_bank_data[r3], j3, GROUP_TABLE[(3 * g2_group + s3) * MODULE_BITS +: MODULE_BITS]);
+                        colour_word[g2_slot_colour[s3] * SPAN + r3][j3 * BITS +: BITS];
     end
 
     // -------------------------------------------- G4: the ROI in the network's order

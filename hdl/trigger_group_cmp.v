@@ -1,0 +1,25 @@
+// A repeated slice of the trigger top (trigger_top.v), a module of its own so
+// that a synthesis tool that keeps the hierarchy maps it once: the yosys
+// estimate of trigger-synth build relies on that (docs/hardware.md, Resources).
+
+`timescale 1 ns / 1 ps
+`default_nettype none
+
+// One analog-sum group at one sample: the sum of its three modules against
+// the gate (network candidates) and the analog-sum threshold; both
+// comparators share the sum. 3 x 255 = 765 fits 10 bits.
+module trigger_group_cmp (
+    input  wire [7:0] a,
+    input  wire [7:0] b,
+    input  wire [7:0] c,
+    input  wire [9:0] gate_thr,
+    input  wire [9:0] asum_thr,
+    output wire       above_gate,
+    output wire       above_asum
+);
+    wire [9:0] sum = {2'b00, a} + {2'b00, b} + {2'b00, c};
+    assign above_gate = sum > gate_thr;
+    assign above_asum = sum > asum_thr;
+endmodule
+
+`default_nettype wire
