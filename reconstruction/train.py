@@ -149,7 +149,8 @@ def _backbone(model):
 
 
 def _copy_backbone(source, model):
-    """Backbone weights from ``source``; then every other layer (heads, array features) whose name and shapes match.
+    """Backbone weights from ``source``; then, between models of one kind (mono or stereo), every other layer
+    (heads, array features) whose name and shapes match.
 
     Starting the heads from the source's too means a frozen-backbone transfer
     adapts a model that already works instead of learning new heads from random
@@ -162,7 +163,8 @@ def _copy_backbone(source, model):
         raise ValueError("the initial model's backbone has a different architecture or input shape")
     dst.set_weights(src.get_weights())
     copied = []
-    for layer in model.layers:
+    # heads of a mono model read one image's features, a stereo model's the pooled array: only the backbone carries over
+    for layer in model.layers if source.name == model.name else []:
         if layer.name in ("backbone", "per_telescope") or not layer.weights:
             continue
         try:

@@ -77,3 +77,24 @@ def test_stereo_grad_cam_per_telescope(stereo_model, reco_files, tmp_path):
     assert [p.name.startswith("explain_stereo_") for p in paths] == [True]
     width, height = Image.open(paths[0]).size
     assert height > 0.8 * width / mask[0].sum()  # an image row above a Grad-CAM row per telescope
+
+
+def test_initial_weights_backbone_always_heads_only_between_models_of_one_kind():
+    from reconstruction.models import NetworkSpec, build_mono_model, build_stereo_model
+    from reconstruction.train import _copy_backbone
+
+    # 16 backbone features = 2 x 8 array features: the mono and stereo heads have the same shapes
+    spec = NetworkSpec(depth=1, width=16, head_units=8)
+    source = build_mono_model((16, 16, 2), ["charge", "time"], spec)
+    mono = build_mono_model((16, 16, 2), ["charge", "time"], spec)
+    stereo = build_stereo_model((4, 16, 16, 2), ["charge", "time"], spec)
+    before = stereo.get_layer("type_hidden").get_weights()[0].copy()
+    assert before.shape == source.get_layer("type_hidden").get_weights()[0].shape
+    _copy_backbone(source, mono)
+    _copy_backbone(source, stereo)
+    for target in (mono, stereo):
+        for a, b in zip(get_backbone(source).get_weights(), get_backbone(target).get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(mono.get_layer("type").get_weights()[0], source.get_layer("type").get_weights()[0])
+    # a stereo head reads pooled array features, not one image's: it keeps its own initial weights
+    np.testing.assert_array_equal(stereo.get_layer("type_hidden").get_weights()[0], before)
