@@ -92,7 +92,7 @@ def attention_maps(model, images) -> dict:
     layers_ = [layer for layer in backbone.layers if layer.name.endswith("_spatial_map")]
     if not layers_:
         return {}
-    probe = keras.Model(backbone.inputs, [layer.output for layer in layers_])
+    probe = keras.Model(backbone.input, [layer.output for layer in layers_])
     outputs = probe(np.asarray(images, dtype="float32"), training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return {
