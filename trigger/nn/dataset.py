@@ -67,7 +67,7 @@ def nsb_examples(estimator: NSBRateEstimator, geometry: RoiGeometry, n_samples, 
         crossing = (sums[:, 0, at - 1] <= geometry.gate) & (sums[:, 0, at] > geometry.gate)
         index = np.nonzero(crossing)[0]
         local = samples.groups[index, 0]  # the chosen group's modules, in increasing module number
-        rois.append(samples.counts[index[:, None, None], local[:, :, None], (at + offsets)[None, None, :]].reshape(len(index), -1))
+        rois.append(samples.counts[index[:, None, None], local[:, :, None], (at + offsets)[None, None, :]].reshape(len(index), geometry.n_inputs))
         weights.append(samples.weight[index])
     rois, weights = np.concatenate(rois).astype(np.int32), np.concatenate(weights)
     weights = weights / weights.mean() if len(weights) else weights

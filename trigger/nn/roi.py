@@ -59,4 +59,4 @@ def extract_rois(counts, event, group, sample, geometry: RoiGeometry, group_modu
     modules = group_modules[group]  # (m, 3)
     times = sample[:, None] + offsets[None, :]  # (m, W)
     rois = counts[event[:, None, None], modules[:, :, None], times[:, None, :]]
-    return rois.reshape(len(event), -1).astype(np.int32)
+    return rois.reshape(len(event), geometry.n_inputs).astype(np.int32)
