@@ -46,13 +46,13 @@ def gate_threshold(estimator: NSBRateEstimator, samples: RateSamples, gate_rate_
 
 def nn_threshold(estimator: NSBRateEstimator, samples: RateSamples, geometry, score, target_hz, n_grid=2000) -> OperatingPoint:
     """Lowest score threshold whose gated rate is <= ``target_hz`` (searched over the scores NSB reaches)."""
-    # the scores of every candidate in the samples are the only values where the rate changes
-    seen = []
-    estimator.gated_rates(samples, geometry, lambda rois: _record(seen, score(rois)), [np.inf])
-    values = np.unique(np.concatenate(seen)) if seen else np.zeros(1)
-    values = values[np.isfinite(values)]
+    # the candidates are scored once; their scores are the only values where the rate changes
+    scores = estimator.gated_scores(samples, geometry, score)
+    values = np.unique(scores[np.isfinite(scores)])
+    if len(values) == 0:
+        values = np.zeros(1)
     grid = np.unique(np.quantile(values, np.linspace(0, 1, n_grid))) if len(values) > n_grid else values
-    rates, errors = estimator.gated_rates(samples, geometry, score, grid)
+    rates, errors = estimator.gated_rates(samples, geometry, score, grid, scores=scores)
     rates = np.maximum.accumulate(rates[::-1])[::-1]
     point = _lowest_below(grid, rates, errors, target_hz)
     # refine between the grid neighbours: the exact lowest score with rate <= target
@@ -60,12 +60,7 @@ def nn_threshold(estimator: NSBRateEstimator, samples: RateSamples, geometry, sc
     lo = grid[i - 1] if i > 0 else -np.inf
     fine = values[(values >= lo) & (values <= point.threshold)]
     if len(fine) > 1:
-        r, e = estimator.gated_rates(samples, geometry, score, fine)
+        r, e = estimator.gated_rates(samples, geometry, score, fine, scores=scores)
         r = np.maximum.accumulate(r[::-1])[::-1]
         point = _lowest_below(fine, r, e, target_hz)
     return point
-
-
-def _record(store, scores):
-    store.append(np.asarray(scores))
-    return scores

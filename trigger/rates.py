@@ -27,6 +27,7 @@ import numpy as np
 
 from .analog_sum import AnalogSumTrigger
 from .inputs import TriggerInput
+from .nn.roi import gather_rois
 from .simulation.camera import FINE_BIN_NS, CameraResponse
 
 __all__ = ["ModuleNoise", "RateSamples", "NSBRateEstimator"]
@@ -236,29 +237,37 @@ class NSBRateEstimator:
             errors.append(scale * contrib.std() / np.sqrt(len(contrib)))
         return np.array(rates), np.array(errors)
 
-    def gated_rates(self, samples: RateSamples, geometry, score, thresholds, spread=3) -> tuple[np.ndarray, np.ndarray]:
-        """Camera rate (Hz) of a gated second level: gate candidate and ``score(roi) > t``, for each t.
+    def gated_scores(self, samples: RateSamples, geometry, score, spread=3) -> np.ndarray:
+        """Scores (n, n_groups, 2 * spread + 2) of every gate candidate around the tilted sample; -inf: none.
 
         ``geometry`` is a :class:`trigger.nn.roi.RoiGeometry`; ``score`` maps
-        ROIs (m, 3 * window) of integer counts to scores (m,). The likelihood
-        ratio holds for the whole window, so rising edges at the ``2 * spread + 1``
-        samples around the tilted one are all unbiased estimates: averaging
-        them uses the tilted light that a pulse spreads over several samples.
+        ROIs (m, 3 * window) of integer counts to scores (m,). The first sample
+        is one before the range: a rising edge of the OR needs the previous one.
         """
         sums = self.group_sums(samples)
         k = samples.decision_sample
         n, n_local = sums.shape[:2]
         valid = samples.groups[..., 0] >= 0
-        at_samples = np.arange(k - spread - 1, k + spread + 1)  # one more before: a rising edge needs the previous one
-        offsets = np.arange(-geometry.n_before, geometry.n_after)
+        at_samples = np.arange(k - spread - 1, k + spread + 1)
         values = np.full((n, n_local, len(at_samples)), -np.inf)
         for j, at in enumerate(at_samples):
             cand = valid & (sums[:, :, at - 1] <= geometry.gate) & (sums[:, :, at] > geometry.gate)
             event, local = np.nonzero(cand)
             if len(event):
-                modules = samples.groups[event, local]  # local module indices (m, 3)
-                rois = samples.counts[event[:, None, None], modules[:, :, None], (at + offsets)[None, None, :]]
-                values[event, local, j] = score(rois.reshape(len(event), -1).astype(np.int32))
+                rois = gather_rois(samples.counts, event, samples.groups[event, local], np.full(len(event), at), geometry)
+                values[event, local, j] = score(rois)
+        return values
+
+    def gated_rates(self, samples: RateSamples, geometry, score, thresholds, spread=3, scores=None) -> tuple[np.ndarray, np.ndarray]:
+        """Camera rate (Hz) of a gated second level: gate candidate and ``score(roi) > t``, for each t.
+
+        The likelihood ratio holds for the whole window, so rising edges at the
+        ``2 * spread + 1`` samples around the tilted one are all unbiased
+        estimates: averaging them uses the tilted light that a pulse spreads
+        over several samples. ``scores`` from :meth:`gated_scores` (same
+        ``spread``) spare scoring the candidates again.
+        """
+        values = self.gated_scores(samples, geometry, score, spread) if scores is None else scores
         thresholds = np.atleast_1d(thresholds)
         scale = samples.n_groups * SAMPLING_HZ
         rates, errors = [], []
@@ -269,7 +278,7 @@ class NSBRateEstimator:
             edge = now[:, 0, :] & ~before.any(axis=1)
             contrib = (samples.weight[:, None] * edge / np.maximum(now.sum(axis=1), 1)).mean(axis=1)
             rates.append(scale * contrib.mean())
-            errors.append(scale * contrib.std() / np.sqrt(n))
+            errors.append(scale * contrib.std() / np.sqrt(len(values)))
         return np.array(rates), np.array(errors)
 
     def thetas_for(self, thresholds, n_components=6):

@@ -15,7 +15,7 @@ import numpy as np
 from ..analog_sum import AnalogSumTrigger
 from ..events import TriggerEvents
 from ..rates import NSBRateEstimator
-from .roi import RoiGeometry, extract_rois, gate_candidates
+from .roi import RoiGeometry, extract_rois, gate_candidates, gather_rois
 
 __all__ = ["Examples", "gamma_examples", "nsb_examples"]
 
@@ -61,14 +61,13 @@ def nsb_examples(estimator: NSBRateEstimator, geometry: RoiGeometry, n_samples, 
     samples = estimator.sample(n_samples, estimator.thetas_for([geometry.gate, geometry.gate + spread]), rng, single_module=True)
     sums = estimator.group_sums(samples)
     k = samples.decision_sample
-    offsets = np.arange(-geometry.n_before, geometry.n_after)
     rois, weights = [], []
     for at in range(k - around, k + around + 1):
         crossing = (sums[:, 0, at - 1] <= geometry.gate) & (sums[:, 0, at] > geometry.gate)
         index = np.nonzero(crossing)[0]
         local = samples.groups[index, 0]  # the chosen group's modules, in increasing module number
-        rois.append(samples.counts[index[:, None, None], local[:, :, None], (at + offsets)[None, None, :]].reshape(len(index), geometry.n_inputs))
+        rois.append(gather_rois(samples.counts, index, local, np.full(len(index), at), geometry))
         weights.append(samples.weight[index])
-    rois, weights = np.concatenate(rois).astype(np.int32), np.concatenate(weights)
+    rois, weights = np.concatenate(rois), np.concatenate(weights)
     weights = weights / weights.mean() if len(weights) else weights
     return Examples(rois, np.zeros(len(rois), dtype=np.int8), weights)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["RoiGeometry", "gate_candidates", "extract_rois"]
+__all__ = ["RoiGeometry", "gate_candidates", "extract_rois", "gather_rois"]
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,14 @@ def gate_candidates(group_sums, gate, decision_range):
     return event[order], group[order], sample[order]
 
 
+def gather_rois(counts, event, modules, sample, geometry: RoiGeometry) -> np.ndarray:
+    """ROIs (m, 3 * window), integer counts, of ``modules`` (m, 3) (indices into axis 1 of ``counts``) around ``sample``."""
+    offsets = np.arange(-geometry.n_before, geometry.n_after)
+    times = np.asarray(sample)[:, None] + offsets[None, :]  # (m, W)
+    rois = counts[np.asarray(event)[:, None, None], modules[:, :, None], times[:, None, :]]
+    return rois.reshape(len(event), geometry.n_inputs).astype(np.int32)
+
+
 def extract_rois(counts, event, group, sample, geometry: RoiGeometry, group_modules) -> np.ndarray:
     """ROIs (m, 3 * window) of the candidates, integer counts, from trigger input (n, 265, n_samples)."""
-    offsets = np.arange(-geometry.n_before, geometry.n_after)
-    modules = group_modules[group]  # (m, 3)
-    times = sample[:, None] + offsets[None, :]  # (m, W)
-    rois = counts[event[:, None, None], modules[:, :, None], times[:, None, :]]
-    return rois.reshape(len(event), geometry.n_inputs).astype(np.int32)
+    return gather_rois(counts, event, group_modules[group], sample, geometry)
