@@ -335,7 +335,6 @@ class EvaluateTool(Tool):
             pair = recalibrate(estimator, estimator.sample(self.n_rate_samples, estimator.thetas_for([geometry.gate, 130], 8), rng, single_module=True), pair, self.target)
         self.log.info("measuring rates on %d independent NSB samples", self.n_rate_samples)
         rates = measure_rates(estimator, pair, self.n_rate_samples, rng)
-        rates.pop("samples")
         rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
         rates["nsb_rate_ghz"] = self.nsb
 

@@ -70,18 +70,17 @@ def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng
     upper = pair.threshold + 12
     samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, upper], n_components=8), rng, single_module=True)
     as_scan = np.arange(pair.geometry.gate - 6, upper + 1) if as_thresholds is None else np.asarray(as_thresholds)
-    as_rates, as_errors = estimator.analog_sum_rates(samples, as_scan)
+    # the scan, the operating point and the gate in one pass over the samples
+    as_rates, as_errors = estimator.analog_sum_rates(samples, np.append(as_scan, [pair.threshold, pair.geometry.gate]))
     nn_scan = np.linspace(pair.nn_threshold - 6, pair.nn_threshold + 6, 25) if nn_thresholds is None else np.asarray(nn_thresholds)
     nn_rates, nn_errors = estimator.gated_rates(samples, pair.geometry, pair.score, np.append(nn_scan, pair.nn_threshold))
-    (base_rate,), (base_err,) = estimator.analog_sum_rates(samples, [pair.threshold])
-    (gate_rate,), (gate_err,) = estimator.analog_sum_rates(samples, [pair.geometry.gate])
+    (base_rate, gate_rate), (base_err, gate_err) = as_rates[-2:], as_errors[-2:]
     return {
-        "samples": samples,
         "analog_sum": {"rate_hz": float(base_rate), "rate_error_hz": float(base_err)},
         "nn": {"rate_hz": float(nn_rates[-1]), "rate_error_hz": float(nn_errors[-1])},
         "gate": {"threshold": pair.geometry.gate, "rate_hz": float(gate_rate), "rate_error_hz": float(gate_err)},
         "scan": {
-            "analog_sum": {"threshold": as_scan.tolist(), "rate_hz": as_rates.tolist(), "rate_error_hz": as_errors.tolist()},
+            "analog_sum": {"threshold": as_scan.tolist(), "rate_hz": as_rates[:-2].tolist(), "rate_error_hz": as_errors[:-2].tolist()},
             "nn": {"threshold": nn_scan.tolist(), "rate_hz": nn_rates[:-1].tolist(), "rate_error_hz": nn_errors[:-1].tolist()},
         },
     }
