@@ -7,7 +7,7 @@ and renamed when complete):
 1. ``hls``    hls4ml project (Vitis), C simulation checked bit for bit against Keras
 2. ``rtl``    da4ml Verilog pipelined for the clock, Verilator emulation checked bit for bit
 3. ``synth``  yosys ``synth_xilinx`` resource estimate of the Verilog
-4. ``vendor`` Vivado / Vitis HLS scripts
+4. ``vendor`` Vivado / Vitis HLS scripts (and with ``board``, the PYNQ board project in ``board/``)
 5. ``report`` ``report.json`` and ``summary.txt``
 """
 
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..deploy.packing import BoardFormat
+from .board import board_spec, write_board_project
 from .errors import BitExactError, BuildError, HardwareError
 from .hls import write_hls_project
 from .model import load_trigger_model
@@ -42,7 +44,7 @@ DEFAULT_PART = "xczu7ev-ffvc1156-2-e"
 DEFAULT_CLOCK_MHZ = 250.0
 DEFAULT_N_CHECK = 2000
 STEPS = ("model", "hls", "rtl", "synth", "vendor", "report")
-OUTPUTS = ("hls", "rtl", "synth", "vendor", "checks", "logs", "report.json", "summary.txt", "build.log")
+OUTPUTS = ("hls", "rtl", "synth", "vendor", "board", "checks", "logs", "report.json", "summary.txt", "build.log")
 
 
 @contextlib.contextmanager
@@ -100,7 +102,7 @@ def _uniform(kifs):
 def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAULT_CLOCK_MHZ,
           n_check: int = DEFAULT_N_CHECK, events=None, seed: int = 0, latency_cutoff: float | None = None,
           synth: bool = True, overwrite: bool = False, yosys: str | None = None, n_jobs: int | None = None,
-          synth_top: bool = True) -> dict:
+          synth_top: bool = True, board: str | None = None, dma_width: int = 128) -> dict:
     """Generate and check the hardware of the trigger model in ``model_dir``; return the report.
 
     Parameters
@@ -116,12 +118,24 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
     synth_top : also estimate the hand-written top around the core (``hdl/``; long, so cached per source and
         parameters); ``resources`` is then the whole top and ``resources_core`` the network alone
     overwrite : replace an earlier build in ``out_dir``
+    board : also write ``board/``, the Vivado project of a PYNQ overlay for this board (``zcu104``, ...;
+        :data:`trigger.hardware.board.BOARDS`); ``part`` is then the board's part
+    dma_width : width in bits of the board's DMA streams into the trigger (32 .. 1024)
 
     Raises ``ModelError`` for an unusable model directory, ``ValueError`` /
     ``FileExistsError`` for bad arguments, ``BuildError`` (with ``.step``) when a
     step fails and ``BitExactError`` when generated code and Keras disagree; in
     that last case all outputs and ``report.json`` are written first.
     """
+    if board is not None:
+        spec = board_spec(board)
+        if part == DEFAULT_PART and spec.part != part:
+            log.info("board %s: part %s", spec.name, spec.part)
+            part = spec.part
+        if part.lower() != spec.part:
+            raise ValueError(f"board {spec.name} carries {spec.part}, not {part}; leave --part out or choose "
+                             "another board")
+        BoardFormat(dma_width)  # a bad width fails before anything is built
     out_dir, clock_mhz = _check_arguments(out_dir, part, clock_mhz, n_check, latency_cutoff, overwrite)
     t_start = time.perf_counter()
     timings = {}
@@ -153,14 +167,14 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
     package_log.addHandler(handler)
     try:
         return _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs,
-                         timings, t_start, events is not None, changed, synth_top)
+                         timings, t_start, events is not None, changed, synth_top, board, dma_width)
     finally:
         package_log.removeHandler(handler)
         handler.close()
 
 
 def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs, timings, t_start,
-              given_events, changed, synth_top):
+              given_events, changed, synth_top, board=None, dma_width=128):
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     bit_exact = {}
@@ -213,8 +227,16 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
     else:
         timings["synth"] = None
 
-    with _step("vendor", timings), staged_dir(out_dir / "vendor") as tmp:
-        vendor_files = write_vendor_scripts(tmp, part, clock_mhz, rtl.top)
+    board_info = None
+    with _step("vendor", timings):
+        with staged_dir(out_dir / "vendor") as tmp:
+            vendor_files = write_vendor_scripts(tmp, part, clock_mhz, rtl.top)
+        if board is not None:
+            with staged_dir(out_dir / "board") as tmp:
+                board_info = write_board_project(tmp, board, part, clock_mhz, top_info["parameters"],
+                                                 dma_width=dma_width)
+            log.info("vendor: board project for %s in board/ (IP %s, DMA %d bits)", board, board_info["vlnv"],
+                     dma_width)
 
     with _step("report", timings):
         period = 1000.0 / clock_mhz
@@ -253,6 +275,7 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
                 "input_kif": _uniform(rtl.input_kif), "output_kif": _uniform(rtl.output_kif),
             },
             "vendor": [f"vendor/{f}" for f in vendor_files],
+            "board": board_info,
             "tools": _versions() | {"verilator": verilator_version(),
                                     "yosys": resources.get("tool") if resources else None},
             "timings_s": timings,

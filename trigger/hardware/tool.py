@@ -51,6 +51,10 @@ class BuildTool(Tool):
     synth = Bool(True, help="Run the yosys resource estimate").tag(config=True)
     synth_top = Bool(True, help="Also estimate the hand-written top around the core (long; cached)").tag(config=True)
     overwrite = Bool(False, help="Replace an earlier build in the output folder").tag(config=True)
+    board = Unicode(None, allow_none=True, help="Also write board/, the Vivado project of a PYNQ overlay for this "
+                    "board (zcu104, zcu102, zcu106, kv260, ultra96v2); make bitstream runs it").tag(config=True)
+    dma_width = Int(128, help="Width in bits of the board's DMA stream into the trigger (32 .. 1024)"
+                    ).tag(config=True)
 
     aliases: ClassVar[dict] = {
         ("o", "out"): "BuildTool.out",
@@ -61,6 +65,8 @@ class BuildTool(Tool):
         "events": "BuildTool.events",
         "seed": "BuildTool.seed",
         "latency-cutoff": "BuildTool.latency_cutoff",
+        "board": "BuildTool.board",
+        "dma-width": "BuildTool.dma_width",
     }
     flags: ClassVar[dict] = {
         "overwrite": ({"BuildTool": {"overwrite": True}}, "Replace an earlier build in the output folder"),
@@ -96,7 +102,7 @@ class BuildTool(Tool):
             self.report = build(self.model_dir, self.out, part=self.part, clock_mhz=self.clock_mhz,
                                 n_check=self.n_check, events=self.event_array, seed=self.seed,
                                 latency_cutoff=self.latency_cutoff, synth=self.synth, overwrite=self.overwrite,
-                                synth_top=self.synth_top)
+                                synth_top=self.synth_top, board=self.board, dma_width=self.dma_width)
         except (ModelError, ValueError, FileExistsError) as err:
             raise ToolConfigurationError(str(err)) from err
         except BuildError as err:
