@@ -109,6 +109,11 @@ class TriggerDevice:
 
     # ------------------------------------------------------------ lifetime
     @property
+    def transport(self):
+        """What moves the words: the PYNQ overlay's DMA and MMIO, or the simulated board."""
+        return self._transport
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
