@@ -39,6 +39,7 @@ HARNESS = Path(__file__).with_name("simboard.cpp")
 RESET_CLOCKS = 8
 POLL_CLOCKS = 4096  # clocks that pass while software polls a DMA channel once
 AXIL_TIMEOUT = 64
+CACHE_KEEP = 8  # builds kept; every retrained core is a new one (about 1.3 MB each)
 DEFAULT_FORMAT = BoardFormat()
 
 
@@ -116,7 +117,17 @@ def build_simboard(hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, cache_dir=No
     except OSError:  # another process finished the same build first
         shutil.rmtree(work, ignore_errors=True)
     log.info("simulated board built in %.0f s: %s", time.perf_counter() - t0, target)
+    _prune(cache, keep=target.parent)
     return target
+
+
+def _prune(cache: Path, keep: Path):
+    """Remove all but the newest builds (never ``keep``), and builds that another process left unfinished."""
+    builds = sorted((p for p in cache.iterdir() if p.is_dir() and (p / "libsimboard.so").is_file()
+                     and not p.name.startswith("build-")), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in builds[CACHE_KEEP:]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _load(path: Path):
