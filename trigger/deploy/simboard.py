@@ -122,7 +122,7 @@ def build_simboard(hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, cache_dir=No
 
 
 def _prune(cache: Path, keep: Path):
-    """Remove all but the newest builds (never ``keep``), and builds that another process left unfinished."""
+    """Remove all but the newest builds (never ``keep``); unfinished ``build-*`` folders may be in progress."""
     builds = sorted((p for p in cache.iterdir() if p.is_dir() and (p / "libsimboard.so").is_file()
                      and not p.name.startswith("build-")), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in builds[CACHE_KEEP:]:
