@@ -71,6 +71,12 @@ def device(board_build):
     dev.close()
 
 
+@pytest.fixture(scope="module")
+def library(device):
+    """The Verilated board of this module: later boards reuse it even if hdl/ changes meanwhile."""
+    return device.transport.library
+
+
 def _scores(model, config, counts):
     """Score integers of the model's candidates on ``counts``, from the project's own functions."""
     from trigger.analog_sum import AnalogSumTrigger
@@ -152,8 +158,8 @@ def test_registers_by_name(device):
         regs["scratch"] = 1.5
 
 
-def test_reset_values_and_counter_clear(board_build):
-    with open_simulated_board(board_build) as dev:
+def test_reset_values_and_counter_clear(board_build, library):
+    with open_simulated_board(board_build, library=library) as dev:
         regs = dev.registers
         # reset: never-triggering thresholds, both triggers off
         assert regs["nn_threshold"] == 0x7FFFFFFF and regs["asum_threshold"] == 0xFFFFFFFF
@@ -165,7 +171,7 @@ def test_reset_values_and_counter_clear(board_build):
         assert regs["event_count"] == 0 and regs["asum_count"] == 0
 
 
-def test_wrong_overlay_is_refused(board_build):
+def test_wrong_overlay_is_refused(board_build, library):
     dma = {"type": "xilinx.com:ip:axi_dma:7.1", "parameters": {"C_SG_LENGTH_WIDTH": "26"}}
     with pytest.raises(OverlayError, match=f"no trigger IP of type {VLNV}.*axi_dma_0"):
         find_trigger_ip({"axi_dma_0": dma})
@@ -185,7 +191,7 @@ def test_wrong_overlay_is_refused(board_build):
         def read(self, offset):
             return 0x12345678 if offset == 0 else super().read(offset)
 
-    board = NotTheTrigger(board_build)
+    board = NotTheTrigger(board_build, library=library)
     with pytest.raises(OverlayError, match="ID reads 0x12345678"):
         TriggerDevice(board)
     board.close()
@@ -193,13 +199,13 @@ def test_wrong_overlay_is_refused(board_build):
         open_simulated_board(board_build / "rtl")
 
 
-def test_buffers_too_large_are_refused(device, board_build, windows):
+def test_buffers_too_large_are_refused(device, board_build, library, windows):
     limit = device.batch_limit(40)
     with pytest.raises(ValueError, match="more than one DMA transfer holds"):
         device.run(windows, windows_per_batch=limit + 1)
     with pytest.raises(ValueError, match="at least 1"):
         device.run(windows, windows_per_batch=0)
-    small = SimulatedBoard(board_build, length_width=13)  # 8191-byte transfers: less than one window
+    small = SimulatedBoard(board_build, length_width=13, library=library)  # 8191-byte transfers: less than one window
     try:
         dev = TriggerDevice(small)
         with pytest.raises(ValueError, match="larger than the DMA's 8191-byte transfer limit"):
@@ -222,8 +228,8 @@ def test_bad_input_names_the_problem(device):
         device.run(np.zeros((1, 265, 40), np.float32))
 
 
-def test_closed_device_refuses_everything(board_build):
-    dev = open_simulated_board(board_build)
+def test_closed_device_refuses_everything(board_build, library):
+    dev = open_simulated_board(board_build, library=library)
     dev.close()
     dev.close()  # twice is harmless
     assert dev.closed
@@ -302,7 +308,7 @@ def test_importing_the_package_does_not_import_pynq():
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def _fake_pynq(board_dir):
+def _fake_pynq(board_dir, library):
     """A stand-in for the pynq package over the simulated board: only what PYNQ's API promises the driver.
 
     Overlay (ip_dict, one attribute per IP, drivers chosen by ``bindto``),
@@ -356,7 +362,7 @@ def _fake_pynq(board_dir):
     class Overlay:
         def __init__(self, bitfile, **kwargs):
             assert Path(bitfile).name == "trigger_board.bit"
-            board = SimulatedBoard(board_dir)
+            board = SimulatedBoard(board_dir, library=library)
             self.ip_dict = {k: v | {"board": board} for k, v in board.ip_dict.items()}
             for name, desc in self.ip_dict.items():
                 if desc["type"].startswith("xilinx.com:ip:axi_dma"):
@@ -369,9 +375,9 @@ def _fake_pynq(board_dir):
     return pynq
 
 
-def test_pynq_driver_code_on_the_simulated_board(board_build, trained, windows, monkeypatch):
+def test_pynq_driver_code_on_the_simulated_board(board_build, library, trained, windows, monkeypatch):
     """TriggerOverlay, TriggerIP and PynqTransport (the board path) over the simulated board, against the model."""
-    monkeypatch.setitem(sys.modules, "pynq", _fake_pynq(board_build))
+    monkeypatch.setitem(sys.modules, "pynq", _fake_pynq(board_build, library))
     monkeypatch.delitem(sys.modules, "trigger.deploy.pynq_overlay", raising=False)
     from trigger.deploy import open_board
     from trigger.deploy.pynq_overlay import TriggerIP

@@ -156,10 +156,19 @@ class SimulatedBoard:
     polls a channel (:data:`POLL_CLOCKS` per poll) or accesses a register.
     """
 
-    def __init__(self, hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, length_width: int = 26, cache_dir=None):
+    def __init__(self, hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, length_width: int = 26, cache_dir=None,
+                 library=None):
         self.format = fmt
         self.max_transfer_bytes = (1 << length_width) - 1
-        self.library = build_simboard(hardware_dir, fmt, cache_dir=cache_dir)
+        if library is None:
+            library = build_simboard(hardware_dir, fmt, cache_dir=cache_dir)
+        else:
+            # another board from a library already built: the same RTL even if hdl/ has changed since
+            params = json.loads((Path(library).parent / "params.json").read_text())["parameters"]
+            if (params["DMA_W"], params["PACKET"]) != (fmt.dma_width, fmt.packet):
+                raise BoardError(f"{library} was built for DMA_W={params['DMA_W']}, PACKET={params['PACKET']}, "
+                                 f"not {fmt.dma_width}, {fmt.packet}")
+        self.library = Path(library)
         self._lib = _load(self.library)
         self._handle = self._lib.sb_open()
         self._keep = {}  # buffers the model reads or writes stay alive while it does
