@@ -14,9 +14,11 @@
 //   the rest          zero
 // A record with bit 7 is not a beat: it asks for the end record (below) once
 // the top's records have left. Software sends it only after STATUS.busy reads
-// 0, because the wrapper cannot see inside the top. The DMA's tlast ends a
-// transfer, not a beat; a transfer that ends inside a record loses that
-// partial record, and the end record counts it.
+// 0, because the wrapper cannot see inside the top. STATUS.busy read through
+// this wrapper also covers the beat waiting here for the top: only one clock,
+// but a read right after the DMA sent the last word can land in it.
+// The DMA's tlast ends a transfer, not a beat; a transfer that ends inside a
+// record loses that partial record, and the end record counts it.
 //
 // Output (m_axis, 128 bits): the top's records unchanged, then per batch one
 // end record:
@@ -27,7 +29,8 @@
 // tlast is set on every PACKET-th record and on the end record: the DMA's
 // receive buffer must hold PACKET records, whatever the batch produces.
 //
-// The AXI-Lite register block of the top is passed through unchanged.
+// The AXI-Lite register block of the top is passed through; only the busy
+// bit of STATUS is widened (above).
 
 `timescale 1 ns / 1 ps
 `default_nettype none
@@ -154,9 +157,25 @@ module trigger_board_top #(
         .s_axil_wdata(s_axil_wdata), .s_axil_wstrb(s_axil_wstrb), .s_axil_wvalid(s_axil_wvalid),
         .s_axil_wready(s_axil_wready), .s_axil_bresp(s_axil_bresp), .s_axil_bvalid(s_axil_bvalid),
         .s_axil_bready(s_axil_bready), .s_axil_araddr(s_axil_araddr), .s_axil_arvalid(s_axil_arvalid),
-        .s_axil_arready(s_axil_arready), .s_axil_rdata(s_axil_rdata), .s_axil_rresp(s_axil_rresp),
+        .s_axil_arready(s_axil_arready), .s_axil_rdata(top_rdata), .s_axil_rresp(s_axil_rresp),
         .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready)
     );
+
+    // STATUS.busy (bit 3) of a read also says whether a beat waits here, sampled
+    // at the address handshake as trigger_regs samples the top's status
+    localparam [7:0] STATUS_ADDR = 8'h0C;
+    wire [31:0] top_rdata;
+    reg         rd_status, rd_busy;
+    always @(posedge aclk) begin
+        if (!aresetn) begin
+            rd_status <= 1'b0;
+            rd_busy   <= 1'b0;
+        end else if (s_axil_arvalid && s_axil_arready) begin
+            rd_status <= s_axil_araddr[7:2] == STATUS_ADDR[7:2];
+            rd_busy   <= beat_valid;
+        end
+    end
+    assign s_axil_rdata = top_rdata | {28'd0, rd_status && rd_busy, 3'd0};
 
     // ------------------------------------------------------ batch bookkeeping
     reg [31:0] batch_beats, batch_records;

@@ -171,6 +171,23 @@ def test_reset_values_and_counter_clear(board_build, library):
         assert regs["event_count"] == 0 and regs["asum_count"] == 0
 
 
+def test_status_busy_covers_the_beat_waiting_in_the_wrapper(board_build, library):
+    """The driver ends a batch when STATUS.busy reads 0: a read just after the last word must still see it."""
+    board = SimulatedBoard(board_build, library=library)
+    try:
+        fmt = board.format
+        buf = board.allocate(fmt.beat_bytes)
+        pack_windows(np.zeros((1, 265, 4), np.uint8), fmt, out=buf)
+        board.send(buf, fmt.beat_bytes)
+        while not board.send_done():  # stops at the clock that takes the last word
+            pass
+        assert board.read(0x0C) >> 3 & 1, "busy missed the beat between the wrapper and the top"
+        board.run(64)
+        assert not board.read(0x0C) >> 3 & 1
+    finally:
+        board.close()
+
+
 def test_wrong_overlay_is_refused(board_build, library):
     dma = {"type": "xilinx.com:ip:axi_dma:7.1", "parameters": {"C_SG_LENGTH_WIDTH": "26"}}
     with pytest.raises(OverlayError, match=f"no trigger IP of type {VLNV}.*axi_dma_0"):

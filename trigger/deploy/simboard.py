@@ -191,6 +191,10 @@ class SimulatedBoard:
         """Clocks since the board was opened."""
         return int(self._lib.sb_cycles(self._h()))
 
+    def run(self, clocks: int) -> int:
+        """Let ``clocks`` clocks pass (the streams move, nothing else is done); returns the clocks run."""
+        return int(self._lib.sb_run(self._h(), int(clocks), 0))
+
     def reset(self):
         """The PL reset: registers to their reset values, transfers in flight dropped."""
         self._lib.sb_reset(self._h(), RESET_CLOCKS)
