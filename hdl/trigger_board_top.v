@@ -97,9 +97,16 @@ module trigger_board_top #(
     reg  [15:0]       partial;     // records cut short by a DMA tlast, this batch
 
     wire              top_s_tready;
+    // Unlike a camera, the DMA can wait: no beat enters the top while its
+    // records cannot leave, so back-pressure from memory never overflows the
+    // top's FIFOs or ages candidates out of the history (one clock late, from
+    // a register: at most one more beat's records, which the FIFOs hold).
+    reg               out_stalled;
+    wire              beat_go = beat_valid && !out_stalled;
+    wire              beat_take = beat_go && top_s_tready;
     wire              at_last = word_no == LAST_WORD;
     // the last word is taken only when the beat register (or the flush flag) is free
-    assign s_axis_tready = aresetn && (!at_last || ((!beat_valid || top_s_tready) && !flush_pending));
+    assign s_axis_tready = aresetn && (!at_last || ((!beat_valid || beat_take) && !flush_pending));
     wire              word_in = s_axis_tvalid && s_axis_tready;
     wire [REC_W-1:0]  record = {s_axis_tdata, acc};
     wire [7:0]        flags = record[BEAT_W +: 8];
@@ -112,7 +119,7 @@ module trigger_board_top #(
             flush_pending <= 1'b0;
             partial       <= 16'd0;
         end else begin
-            if (beat_valid && top_s_tready) beat_valid <= 1'b0;
+            if (beat_take) beat_valid <= 1'b0;
             if (end_load) begin
                 flush_pending <= 1'b0;
                 partial       <= 16'd0;
@@ -150,7 +157,7 @@ module trigger_board_top #(
     ) top (
         .clk(aclk), .rst_n(aresetn),
         .s_axis_tdata(beat_data), .s_axis_tuser(beat_first), .s_axis_tlast(beat_last),
-        .s_axis_tvalid(beat_valid), .s_axis_tready(top_s_tready),
+        .s_axis_tvalid(beat_go), .s_axis_tready(top_s_tready),
         .m_axis_tdata(top_m_tdata), .m_axis_tlast(top_m_tlast), .m_axis_tvalid(top_m_tvalid),
         .m_axis_tready(top_m_tready),
         .s_axil_awaddr(s_axil_awaddr), .s_axil_awvalid(s_axil_awvalid), .s_axil_awready(s_axil_awready),
@@ -187,12 +194,12 @@ module trigger_board_top #(
             first_window <= 16'd0;
         end else begin
             if (end_load) begin
-                batch_beats  <= (beat_valid && top_s_tready) ? 32'd1 : 32'd0;
+                batch_beats  <= beat_take ? 32'd1 : 32'd0;
                 first_window <= next_window;
-            end else if (beat_valid && top_s_tready) begin
+            end else if (beat_take) begin
                 batch_beats <= batch_beats + 32'd1;
             end
-            if (beat_valid && top_s_tready && beat_first) next_window <= next_window + 16'd1;
+            if (beat_take && beat_first) next_window <= next_window + 16'd1;
         end
     end
 
@@ -207,6 +214,11 @@ module trigger_board_top #(
     wire        top_load = out_load && top_m_tvalid;
     assign      end_load = out_load && !top_m_tvalid && flush_pending;
     wire        packet_full = in_packet == PACKET[PW-1:0] - 1'b1;
+
+    always @(posedge aclk) begin
+        if (!aresetn) out_stalled <= 1'b0;
+        else          out_stalled <= out_valid && !m_axis_tready;
+    end
 
     always @(posedge aclk) begin
         if (!aresetn) begin

@@ -157,8 +157,10 @@ class SimulatedBoard:
     """
 
     def __init__(self, hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, length_width: int = 26, cache_dir=None,
-                 library=None):
+                 library=None, software_clocks: int = 0):
         self.format = fmt
+        # clocks that pass while software starts a transfer (Python on a board: tens of microseconds)
+        self.software_clocks = int(software_clocks)
         self.max_transfer_bytes = (1 << length_width) - 1
         if library is None:
             library = build_simboard(hardware_dir, fmt, cache_dir=cache_dir)
@@ -193,7 +195,7 @@ class SimulatedBoard:
 
     def run(self, clocks: int) -> int:
         """Let ``clocks`` clocks pass (the streams move, nothing else is done); returns the clocks run."""
-        return int(self._lib.sb_run(self._h(), int(clocks), 0))
+        return int(self._lib.sb_run(self._h(), int(clocks), 0)) if clocks > 0 else 0
 
     def reset(self):
         """The PL reset: registers to their reset values, transfers in flight dropped."""
@@ -254,6 +256,7 @@ class SimulatedBoard:
         ptr = self._pointer(buffer, nbytes, "send")
         if not self._lib.sb_mm2s_idle(self._handle):
             raise TransferError("send: the MM2S channel is still busy")
+        self.run(self.software_clocks)
         self._keep["send"] = buffer
         self._lib.sb_mm2s_start(self._handle, ptr, nbytes // self.format.word_bytes)
 
@@ -262,6 +265,7 @@ class SimulatedBoard:
         ptr = self._pointer(buffer, buffer.nbytes, "receive")
         if not self._lib.sb_s2mm_idle(self._handle):
             raise TransferError("receive: the S2MM channel is still busy")
+        self.run(self.software_clocks)
         self._keep["receive"] = buffer
         self._lib.sb_s2mm_start(self._handle, ptr, buffer.nbytes // RECORD_BYTES)
 
