@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ctapipe.core import run_tool
 
 from trigger.deploy import (
     REGISTERS,
@@ -34,6 +35,7 @@ from trigger.deploy.simboard import SimulatedBoard
 from trigger.events import read_trigger_events
 from trigger.hardware import build
 from trigger.hardware.board import check_tcl_names, verilog_interface
+from trigger.hardware.tool import BuildTool
 from trigger.hardware.top import register_values
 from trigger.inputs import TriggerInput
 from trigger.nn.model import load_trigger, score_function
@@ -43,8 +45,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def board_build(trigger_model, tmp_path_factory):
+    """``trigger-synth build MODEL --board zcu104`` (the command line), without the yosys estimate."""
     out = tmp_path_factory.mktemp("board_build") / "hw"
-    build(trigger_model, out, n_check=50, synth=False, board="zcu104")
+    code = run_tool(BuildTool(), [str(trigger_model), "--out", str(out), "--n-check", "50", "--no-synth",
+                                  "--board", "zcu104"], raises=True)
+    assert code == 0
     return out
 
 
@@ -303,6 +308,22 @@ def test_board_tcl_names_only_ports_of_the_wrapper(board_build):
     info = json.loads((board / "board.json").read_text())
     assert info["board"]["part"] == "xczu7ev-ffvc1156-2-e" and info["vlnv"] == VLNV
     assert json.loads((board_build / "report.json").read_text())["board"]["dma_width"] == 128
+
+
+@pytest.mark.parametrize("dma_width", [32])  # 64, 128, 1024 were linted by hand (docs/deployment.md)
+def test_wrapper_is_lint_clean(board_build, dma_width):
+    """``verilator --lint-only -Wall`` of the wrapper with the top and the build's core (32 bits: the most words per beat)."""
+    from trigger.deploy.simboard import _verilator, board_sources, core_sources
+    from trigger.hardware.top import verilator_parameters
+
+    exe, root = _verilator()
+    sources = [str(p) for p in (*board_sources(), *core_sources(board_build)) if p.suffix == ".v"]
+    cmd = [str(exe), "--lint-only", "-Wall", f"-I{ROOT / 'hdl'}", str(ROOT / "testbench" / "trigger_top" / "core.vlt"),
+           *sources, "--top-module", "trigger_board_top", f"-GDMA_W={dma_width}",
+           *verilator_parameters(board_build / "report.json").split()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={"PATH": f"{exe.parent}:/usr/bin:/bin", "VERILATOR_ROOT": str(root)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 @pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
