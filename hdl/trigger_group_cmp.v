@@ -5,19 +5,22 @@
 `timescale 1 ns / 1 ps
 `default_nettype none
 
-// One analog-sum group at one sample: the sum of its three modules against
-// the gate (network candidates) and the analog-sum threshold; both
-// comparators share the sum. 3 x 255 = 765 fits 10 bits.
+// One analog-sum group at one sample: the sum of its three modules, taken as
+// a pair sum shared with a neighbouring group (trigger_pair_sum) plus its third
+// module, against the gate (network candidates) and the analog-sum threshold;
+// both comparators share the sum. 3 x 255 = 765 fits 10 bits, so the sum is
+// exact and, with thresholds clipped to 10 bits by the top, so are both
+// comparisons. Sharing the pair saves one of the two adders of a 3-input sum
+// in about half the groups (244 pairs serve 474 groups).
 module trigger_group_cmp (
-    input  wire [7:0] a,
-    input  wire [7:0] b,
+    input  wire [8:0] pair,
     input  wire [7:0] c,
     input  wire [9:0] gate_thr,
     input  wire [9:0] asum_thr,
     output wire       above_gate,
     output wire       above_asum
 );
-    wire [9:0] sum = {2'b00, a} + {2'b00, b} + {2'b00, c};
+    wire [9:0] sum = {1'b0, pair} + {2'b00, c};
     assign above_gate = sum > gate_thr;
     assign above_asum = sum > asum_thr;
 endmodule

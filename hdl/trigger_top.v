@@ -23,11 +23,12 @@
 // Data path (one beat per clock, the core takes one candidate per clock):
 //
 //   s_axis -> S0 register -> history banks (last SPAN*HIST_DEPTH beats)
-//          -> S1 group sums, both comparators, rising edges (per sample)
+//          -> S1 pair sums, group sums, both comparators (per sample)
 //          -> H  hold one beat until the next tells where the window ends
 //          -> analog-sum record (beats with a fire)       -> asum FIFO --+
-//          -> candidate mask of the beat -> candidate queue               |
-//             -> serializer (lowest sample, then lowest group first)      |
+//          -> candidate mask of the beat (rising edges in the decision    |
+//             range) -> trigger_cand_picker: queue, pipelined picker      |
+//             (lowest sample, then lowest group first, one a clock)       |
 //             -> G1 bank addresses -> G2 bank read -> G3 module select    |
 //             -> G4 ROI -> trigger_nn (NN_LATENCY) -> threshold -> NN FIFO+-> m_axis
 //
@@ -62,6 +63,7 @@ module trigger_top #(
     parameter integer N_BEFORE = 10,        // ROI samples before the candidate sample
     parameter integer N_AFTER = 6,          // ROI samples from the candidate sample on
     parameter integer HIST_DEPTH = 32,      // beats per history bank (power of two)
+    parameter integer HIST_BLOCK_BANKS = 1, // history banks in block RAM (the others in LUT-RAM)
     parameter integer QUEUE_DEPTH = 16,     // beats with candidates waiting (power of two)
     parameter integer OUT_DEPTH = 32,       // records per output FIFO (power of two)
     parameter integer NN_LATENCY = 4,       // register stages of trigger_nn (report.json latency_cycles)
@@ -111,7 +113,6 @@ module trigger_top #(
     // beats a window of WINDOW samples can touch, whatever its offset in a beat;
     // one history bank per such beat, so each bank is read once per candidate
     localparam integer SPAN = (WINDOW + 2 * SPB - 2) / SPB;
-    localparam integer HIST_BEATS = SPAN * HIST_DEPTH;
     localparam integer HAW = $clog2(HIST_DEPTH);
     localparam integer CAND_W = SPB * N_GROUPS;
     localparam integer GW = $clog2(N_GROUPS);
@@ -152,9 +153,28 @@ module trigger_top #(
     wire [9:0] gate_thr = clip10(gate_threshold);
     wire [9:0] asum_thr = clip10(asum_threshold);
 
-    function automatic integer group_module(input integer g, input integer slot);
-        group_module = {{(32 - MODULE_BITS){1'b0}}, GROUP_TABLE[(3 * g + slot) * MODULE_BITS +: MODULE_BITS]};
-    endfunction
+    // Module numbers come from the tables as localparams, not through constant
+    // functions: yosys evaluates a function call per use, which made elaborating
+    // the top's thousands of instances take minutes.
+    // The pair table is generated separately from the group table: a group whose
+    // pair and third module are not its three modules stops elaboration (the same
+    // sums of first, second and third powers mean the same three numbers).
+    genvar gv;
+    generate
+        for (gv = 0; gv < N_GROUPS; gv = gv + 1) begin : group_check
+            localparam integer P = {{(32 - PAIR_BITS){1'b0}}, GROUP_PAIR[gv * PAIR_BITS +: PAIR_BITS]};
+            localparam integer A = {{(32 - MODULE_BITS){1'b0}}, PAIR_TABLE[(2 * P) * MODULE_BITS +: MODULE_BITS]};
+            localparam integer B = {{(32 - MODULE_BITS){1'b0}}, PAIR_TABLE[(2 * P + 1) * MODULE_BITS +: MODULE_BITS]};
+            localparam integer C = {{(32 - MODULE_BITS){1'b0}}, GROUP_THIRD[gv * MODULE_BITS +: MODULE_BITS]};
+            localparam integer M0 = {{(32 - MODULE_BITS){1'b0}}, GROUP_TABLE[(3 * gv) * MODULE_BITS +: MODULE_BITS]};
+            localparam integer M1 = {{(32 - MODULE_BITS){1'b0}}, GROUP_TABLE[(3 * gv + 1) * MODULE_BITS +: MODULE_BITS]};
+            localparam integer M2 = {{(32 - MODULE_BITS){1'b0}}, GROUP_TABLE[(3 * gv + 2) * MODULE_BITS +: MODULE_BITS]};
+            if (A + B + C != M0 + M1 + M2 || A * A + B * B + C * C != M0 * M0 + M1 * M1 + M2 * M2
+                || A * A * A + B * B * B + C * C * C != M0 * M0 * M0 + M1 * M1 * M1 + M2 * M2 * M2) begin : bad
+                trigger_top_pair_table_does_not_match_the_groups unsupported_group_table ();
+            end
+        end
+    endgenerate
 
     // ------------------------------------------------------------ S0: input beat
     reg running;  // one clock after reset, so tready is low throughout reset
@@ -213,29 +233,38 @@ module trigger_top #(
     end
     assign event_strobe = s0_valid && s0_first;
 
-    // newest beat in the history (valid once beat_count > 0)
-    wire [31:0] newest_beat = beat_count - 32'd1;
+    // newest beat in the history (beat_count - 1, valid once a beat is taken), a
+    // register so that the picker's age checks start at flip-flops
+    reg [31:0] newest_beat;
+    always @(posedge clk) begin
+        if (!rst_n)     newest_beat <= 32'hFFFF_FFFF;
+        else if (beat)  newest_beat <= beat_count;
+    end
 
     // ---------------------------------------------------- history: SPAN banks
     // Beat b lives in bank b mod SPAN at address b / SPAN: the SPAN consecutive
     // beats of one ROI are in different banks, so every bank needs one write
     // and one read port, and the history holds SPAN*HIST_DEPTH beats.
     reg [HAW-1:0]    g1_bank_addr [0:SPAN-1];
-    reg [BEAT_W-1:0] g2_bank_data [0:SPAN-1];  // the banks' read registers
+    // the banks' read registers, bank r at [r*BEAT_W +: BEAT_W]; vectors, not
+    // arrays: yosys turns a wire array into a memory, and thousands of part
+    // selects of one made elaborating the top take many minutes
+    wire [SPAN*BEAT_W-1:0] g2_bank_data;
 
     genvar gb;
     generate
         for (gb = 0; gb < SPAN; gb = gb + 1) begin : bank
-            wire [BEAT_W-1:0] rdata;
-            trigger_hist_bank #(.WIDTH(BEAT_W), .DEPTH(HIST_DEPTH)) ram (
+            trigger_hist_bank #(.WIDTH(BEAT_W), .DEPTH(HIST_DEPTH), .BLOCK((gb < HIST_BLOCK_BANKS) ? 1 : 0)) ram (
                 .clk(clk), .we(beat && wr_bank == gb[RW-1:0]), .waddr(wr_addr), .wdata(s_axis_tdata),
-                .raddr(g1_bank_addr[gb]), .rdata(rdata));
-            always @(*) g2_bank_data[gb] = rdata;
+                .raddr(g1_bank_addr[gb]), .rdata(g2_bank_data[gb * BEAT_W +: BEAT_W]));
         end
     endgenerate
 
     // --------------------------------- S1: group sums, comparators, rising edges
-    reg [CAND_W-1:0] s1_rising;
+    // the comparisons themselves go on; the rising edge is taken in H together
+    // with the decision range, one LUT per candidate bit instead of two
+    reg [CAND_W-1:0] s1_above;
+    reg [N_GROUPS-1:0] s1_prev;      // gate comparison of the sample before the beat
     reg [SPB-1:0]    s1_asum;
     reg              s1_valid, s1_inwin, s1_first, s1_last;
     reg [15:0]       s1_window, s1_sample;
@@ -247,22 +276,30 @@ module trigger_top #(
     wire [CAND_W-1:0] above_gate;
     wire [CAND_W-1:0] above_asum;
     wire [SPB-1:0]    any_above_asum;
-    genvar g, j;
+    wire [SPB*9*N_PAIRS-1:0] pair_sum;  // sample j, pair p at [(j*N_PAIRS + p)*9 +: 9]
+    genvar g, j, gp;
     generate
         for (j = 0; j < SPB; j = j + 1) begin : sample
+            for (gp = 0; gp < N_PAIRS; gp = gp + 1) begin : pair
+                localparam integer A = {{(32 - MODULE_BITS){1'b0}}, PAIR_TABLE[(2 * gp) * MODULE_BITS +: MODULE_BITS]};
+                localparam integer B = {{(32 - MODULE_BITS){1'b0}}, PAIR_TABLE[(2 * gp + 1) * MODULE_BITS +: MODULE_BITS]};
+                trigger_pair_sum add (
+                    .a(s0_data[(j * N_MODULES + A) * BITS +: BITS]),
+                    .b(s0_data[(j * N_MODULES + B) * BITS +: BITS]),
+                    .sum(pair_sum[(j * N_PAIRS + gp) * 9 +: 9]));
+            end
             for (g = 0; g < N_GROUPS; g = g + 1) begin : group
+                localparam integer P = {{(32 - PAIR_BITS){1'b0}}, GROUP_PAIR[g * PAIR_BITS +: PAIR_BITS]};
+                localparam integer C = {{(32 - MODULE_BITS){1'b0}}, GROUP_THIRD[g * MODULE_BITS +: MODULE_BITS]};
                 trigger_group_cmp cmp (
-                    .a(s0_data[(j * N_MODULES + group_module(g, 0)) * BITS +: BITS]),
-                    .b(s0_data[(j * N_MODULES + group_module(g, 1)) * BITS +: BITS]),
-                    .c(s0_data[(j * N_MODULES + group_module(g, 2)) * BITS +: BITS]),
+                    .pair(pair_sum[(j * N_PAIRS + P) * 9 +: 9]),
+                    .c(s0_data[(j * N_MODULES + C) * BITS +: BITS]),
                     .gate_thr(gate_thr), .asum_thr(asum_thr),
                     .above_gate(above_gate[j * N_GROUPS + g]), .above_asum(above_asum[j * N_GROUPS + g]));
             end
             assign any_above_asum[j] = |above_asum[j * N_GROUPS +: N_GROUPS];
         end
     endgenerate
-    // sample j rises where it is above the gate and sample j-1 was not
-    wire [CAND_W-1:0] rising = above_gate & ~{above_gate[CAND_W-N_GROUPS-1:0], prev_above_gate};
 
     always @(posedge clk) begin
         if (!rst_n) begin
@@ -271,7 +308,8 @@ module trigger_top #(
         end else begin
             s1_valid <= s0_valid;
             if (s0_valid) begin
-                s1_rising <= rising;
+                s1_above  <= above_gate;
+                s1_prev   <= prev_above_gate;
                 s1_asum   <= any_above_asum;
                 s1_inwin  <= s0_inwin;
                 s1_first  <= s0_first;
@@ -291,7 +329,8 @@ module trigger_top #(
     // the next beat settles it: the window goes on past this beat when this
     // beat is not its last and the next does not start a new one, and past the
     // next beat when, in addition, the next is not the last.
-    reg [CAND_W-1:0] h_rising;
+    reg [CAND_W-1:0] h_above;
+    reg [N_GROUPS-1:0] h_prev;
     reg [SPB-1:0]    h_asum;
     reg              h_valid, h_inwin, h_last;
     reg [15:0]       h_window, h_sample;
@@ -317,11 +356,15 @@ module trigger_top #(
     end
     wire finalize = h_valid && s1_valid;
 
+    // each sample's comparison at the sample before it
+    wire [CAND_W-1:0] h_before = {h_above[CAND_W-N_GROUPS-1:0], h_prev};
     reg [CAND_W-1:0] cand_mask;
     integer jm;
     always @(*) begin
         for (jm = 0; jm < SPB; jm = jm + 1)
-            cand_mask[jm * N_GROUPS +: N_GROUPS] = h_rising[jm * N_GROUPS +: N_GROUPS]
+            // sample j rises where it is above the gate and sample j-1 was not
+            cand_mask[jm * N_GROUPS +: N_GROUPS] = h_above[jm * N_GROUPS +: N_GROUPS]
+                                                   & ~h_before[jm * N_GROUPS +: N_GROUPS]
                                                    & {N_GROUPS{in_range[jm] && nn_enable}};
     end
     wire [SPB-1:0] asum_mask = h_asum & in_range & {SPB{asum_enable}};
@@ -331,7 +374,8 @@ module trigger_top #(
             h_valid <= 1'b0;
         end else if (s1_valid) begin
             h_valid  <= 1'b1;
-            h_rising <= s1_rising;
+            h_above  <= s1_above;
+            h_prev   <= s1_prev;
             h_asum   <= s1_asum;
             h_inwin  <= s1_inwin;
             h_last   <= s1_last;
@@ -358,119 +402,36 @@ module trigger_top #(
     assign asum_strobe = asum_push && !asum_full;
     assign asum_lost_strobe = asum_push && asum_full;
 
-    // --------------------------------------------------------- candidate queue
-    // One entry per beat with candidates: its mask and where its data sits.
+    // ------------------------------------- candidate queue and picker (pipelined)
     localparam integer CNT_W = $clog2(CAND_W + 1);
-    localparam integer Q_W = CAND_W + 32 + RW + HAW + 16 + 16;
-
-    function automatic [CNT_W-1:0] popcount(input [CAND_W-1:0] v);
-        integer i;
-        begin
-            popcount = {CNT_W{1'b0}};
-            for (i = 0; i < CAND_W; i = i + 1)
-                popcount = popcount + {{(CNT_W - 1){1'b0}}, v[i]};
-        end
-    endfunction
-
     wire           q_push = finalize && |cand_mask;
-    wire           q_empty, q_full;
-    wire [Q_W-1:0] q_head;
-    reg            q_pop;
+    wire           q_overflow, c_issue, c_drop, picker_busy;
+    wire [CNT_W-1:0] q_lost;
     wire [$clog2(QUEUE_DEPTH):0] q_count;
-    trigger_fifo #(.WIDTH(Q_W), .DEPTH(QUEUE_DEPTH)) cand_queue (
-        .clk(clk), .rst_n(rst_n), .push(q_push),
-        .wr_data({cand_mask, h_beat, h_bank, h_addr, h_window, h_sample}),
-        .pop(q_pop), .rd_data(q_head), .empty(q_empty), .full(q_full), .count(q_count));
-    wire q_overflow = q_push && q_full;
-    wire [CNT_W-1:0] q_lost = q_overflow ? popcount(cand_mask) : {CNT_W{1'b0}};
-
-    // ----------------------------------------------- serializer: one candidate a clock
-    reg              c_valid;
-    reg [CAND_W-1:0] c_mask;
-    reg [31:0]       c_beat;
-    reg [RW-1:0]     c_bank;
-    reg [HAW-1:0]    c_addr;
-    reg [15:0]       c_window, c_sample;
-
-    // lowest set bit = lowest sample, then lowest group: the golden model's order
-    localparam integer CHUNK = 32;
-    localparam integer N_CHUNKS = (N_GROUPS + CHUNK - 1) / CHUNK;
-    function automatic [GW-1:0] first_group(input [N_GROUPS-1:0] v);
-        reg [N_CHUNKS*CHUNK-1:0] padded;
-        reg [CHUNK-1:0] chunk;
-        integer c, i, hit;
-        begin
-            padded = {{(N_CHUNKS * CHUNK - N_GROUPS){1'b0}}, v};
-            hit = 0;
-            for (c = N_CHUNKS - 1; c >= 0; c = c - 1)
-                if (|padded[c * CHUNK +: CHUNK]) hit = c;
-            chunk = padded[hit * CHUNK +: CHUNK];
-            first_group = {GW{1'b0}};
-            for (i = CHUNK - 1; i >= 0; i = i - 1)
-                if (chunk[i]) first_group = hit[GW-1:0] * CHUNK[GW-1:0] + i[GW-1:0];
-        end
-    endfunction
-
-    reg [JW-1:0] c_j;
-    integer js;
-    always @(*) begin
-        c_j = {JW{1'b0}};
-        for (js = SPB - 1; js >= 0; js = js - 1)
-            if (|c_mask[js * N_GROUPS +: N_GROUPS]) c_j = js[JW-1:0];
-    end
-    wire [N_GROUPS-1:0] c_slice = c_mask[c_j * N_GROUPS +: N_GROUPS];
-    wire [GW-1:0]       c_g = first_group(c_slice);
-    wire [31:0]         c_index = {{(32 - JW){1'b0}}, c_j} * N_GROUPS + {{(32 - GW){1'b0}}, c_g};
-    wire [CAND_W-1:0]   c_onehot = {{(CAND_W - 1){1'b0}}, 1'b1} << c_index;
-
-    // beats the ROI of sample j starts before (floor) and ends after the candidate's beat
-    function automatic integer roi_first_offset(input integer jj);
-        roi_first_offset = (jj - N_BEFORE >= 0) ? (jj - N_BEFORE) / SPB
-                                                : -((N_BEFORE - jj + SPB - 1) / SPB);
-    endfunction
-    reg signed [7:0] c_first_off, c_last_off;
-    integer jo, first_off, last_off;
-    always @(*) begin
-        c_first_off = 8'sd0;
-        c_last_off  = 8'sd0;
-        first_off = 0;
-        last_off = 0;
-        for (jo = 0; jo < SPB; jo = jo + 1)
-            if (c_j == jo[JW-1:0]) begin
-                first_off = roi_first_offset(jo);
-                last_off  = (jo + N_AFTER - 1) / SPB;
-                c_first_off = first_off[7:0];
-                c_last_off  = last_off[7:0];
-            end
-    end
-    wire [31:0] c_first_beat = c_beat + {{24{c_first_off[7]}}, c_first_off};
-    wire [31:0] c_last_beat  = c_beat + {{24{c_last_off[7]}}, c_last_off};
-    // all its beats have arrived / its oldest beat is still in the history
-    wire c_complete = $signed(newest_beat - c_last_beat) >= 0;
-    wire c_stale    = (newest_beat - c_first_beat) > (HIST_BEATS - 1 - STALE_MARGIN);
+    wire [GW-1:0]  c_group;
+    wire [JW-1:0]  c_offset;
+    wire [RW-1:0]  c_first_bank;
+    wire [HAW-1:0] c_first_addr;
+    wire [15:0]    c_window, c_sample;
+    wire [31:0]    c_time;
 
     // A place in the NN FIFO is reserved for every candidate in flight.
     reg [7:0] in_flight;
     wire [$clog2(OUT_DEPTH):0] nn_count;
     wire credit = {24'd0, in_flight} + {{(31 - $clog2(OUT_DEPTH)){1'b0}}, nn_count} < OUT_DEPTH;
 
-    wire c_drop  = c_valid && c_stale;
-    wire c_issue = c_valid && !c_stale && c_complete && credit;
-    wire [CAND_W-1:0] c_rest = c_mask & ~c_onehot;
-
-    always @(*) q_pop = !q_empty && (!c_valid || ((c_drop || c_issue) && c_rest == {CAND_W{1'b0}}));
-
-    always @(posedge clk) begin
-        if (!rst_n) begin
-            c_valid <= 1'b0;
-        end else if (q_pop) begin
-            c_valid <= 1'b1;
-            {c_mask, c_beat, c_bank, c_addr, c_window, c_sample} <= q_head;
-        end else if (c_drop || c_issue) begin
-            c_mask  <= c_rest;
-            c_valid <= c_rest != {CAND_W{1'b0}};
-        end
-    end
+    trigger_cand_picker #(
+        .SPB(SPB), .N_GROUPS(N_GROUPS), .N_BEFORE(N_BEFORE), .N_AFTER(N_AFTER), .SPAN(SPAN),
+        .HIST_DEPTH(HIST_DEPTH), .QUEUE_DEPTH(QUEUE_DEPTH), .STALE_MARGIN(STALE_MARGIN)
+    ) picker (
+        .clk(clk), .rst_n(rst_n),
+        .push(q_push), .push_mask(cand_mask), .push_beat(h_beat), .push_bank(h_bank), .push_addr(h_addr),
+        .push_window(h_window), .push_sample(h_sample),
+        .newest_beat(newest_beat), .credit(credit),
+        .issue(c_issue), .drop(c_drop), .cand_group(c_group), .cand_offset(c_offset),
+        .cand_first_bank(c_first_bank), .cand_first_addr(c_first_addr), .cand_window(c_window),
+        .cand_sample(c_sample), .cand_time(c_time),
+        .overflow(q_overflow), .lost(q_lost), .queue_count(q_count), .busy(picker_busy));
 
     assign cand_lost_inc = {{(16 - CNT_W){1'b0}}, q_lost} + {15'd0, c_drop};
 
@@ -482,22 +443,6 @@ module trigger_top #(
     reg [15:0]     g1_window, g1_sample;
     reg [31:0]     g1_time;
 
-    // (bank, address) of the first beat: the candidate's, moved back by |c_first_off| < SPAN beats
-    wire signed [7:0] c_bank_back = $signed({{(8 - RW){1'b0}}, c_bank}) + c_first_off;
-    wire [RW-1:0]  c_first_bank = (c_bank_back < 0) ? c_bank_back[RW-1:0] + SPAN[RW-1:0] : c_bank_back[RW-1:0];
-    wire [HAW-1:0] c_first_addr = (c_bank_back < 0) ? c_addr - 1'b1 : c_addr;
-    integer jf, offset;
-    reg [JW-1:0] c_offset;
-    always @(*) begin
-        c_offset = {JW{1'b0}};
-        offset = 0;
-        for (jf = 0; jf < SPB; jf = jf + 1)
-            if (c_j == jf[JW-1:0]) begin
-                offset = jf - N_BEFORE - SPB * roi_first_offset(jf);
-                c_offset = offset[JW-1:0];
-            end
-    end
-
     integer rb;
     always @(posedge clk) begin
         if (!rst_n) begin
@@ -505,12 +450,12 @@ module trigger_top #(
         end else begin
             g1_valid <= c_issue;
             if (c_issue) begin
-                g1_group      <= c_g;
+                g1_group      <= c_group;
                 g1_offset     <= c_offset;
                 g1_first_bank <= c_first_bank;
                 g1_window     <= c_window;
-                g1_sample     <= c_sample + {{(16 - JW){1'b0}}, c_j};
-                g1_time       <= {c_beat[29:0], 2'b00} + {{(32 - JW){1'b0}}, c_j};
+                g1_sample     <= c_sample;
+                g1_time       <= c_time;
                 // banks below the first beat's hold the later beats, one address on
                 for (rb = 0; rb < SPAN; rb = rb + 1)
                     g1_bank_addr[rb] <= (rb < c_first_bank) ? c_first_addr + 1'b1 : c_first_addr;
@@ -521,8 +466,8 @@ module trigger_top #(
     // ---------------------------------------- G2: bank outputs (read above), G3: modules
     reg            g2_valid, g3_valid;
     reg [GW-1:0]   g2_group, g3_group;
-    reg [JW-1:0]   g2_offset, g3_offset;
-    reg [RW-1:0]   g2_first_bank, g3_first_bank;
+    reg [JW-1:0]   g2_offset;
+    reg [RW-1:0]   g2_first_bank;
     reg [15:0]     g2_window, g2_sample, g3_window, g3_sample;
     reg [31:0]     g2_time, g3_time;
 
@@ -531,43 +476,42 @@ module trigger_top #(
     // (module order) is that module's colour, both looked up during the bank read.
     reg [CINDEX_BITS-1:0] g2_cindex [0:N_COLOURS-1];
     reg [1:0]             g2_slot_colour [0:2];
+    // both per group in one ROM (474 words): a variable part-select of the
+    // packed tables would be a 10k-bit shifter
+    localparam integer ROM_W = N_COLOURS * CINDEX_BITS + 3 * 2;
+    reg [ROM_W-1:0] group_rom [0:N_GROUPS-1];
+    integer gi;
+    initial
+        for (gi = 0; gi < N_GROUPS; gi = gi + 1)
+            group_rom[gi] = {GROUP_SLOT_COLOUR[3 * 2 * gi +: 3 * 2], GROUP_CINDEX[N_COLOURS * CINDEX_BITS * gi +: N_COLOURS * CINDEX_BITS]};
+    wire [ROM_W-1:0] g1_rom = group_rom[g1_group];
     localparam integer WORD_W = SPB * BITS;  // one module's SPB samples of one beat
-    wire [WORD_W-1:0] colour_word [0:N_COLOURS*SPAN-1];
+    wire [N_COLOURS*SPAN*WORD_W-1:0] colour_words;  // word (colour c, bank r) at (c*SPAN + r)*WORD_W
 
-    function automatic integer colour_module(input integer c, input integer k);
-        reg [MODULE_BITS-1:0] m;
-        begin
-            m = (c == 0) ? COLOUR_MODULES_0[k * MODULE_BITS +: MODULE_BITS]
-              : (c == 1) ? COLOUR_MODULES_1[k * MODULE_BITS +: MODULE_BITS]
-                         : COLOUR_MODULES_2[k * MODULE_BITS +: MODULE_BITS];
-            colour_module = {{(32 - MODULE_BITS){1'b0}}, m};
-        end
-    endfunction
-    function automatic integer colour_size(input integer c);
-        colour_size = (c == 0) ? COLOUR_SIZE_0 : (c == 1) ? COLOUR_SIZE_1 : COLOUR_SIZE_2;
-    endfunction
-
+    // the three classes one after the other
+    localparam [(COLOUR_SIZE_0 + COLOUR_SIZE_1 + COLOUR_SIZE_2)*MODULE_BITS-1:0] COLOUR_MODULES =
+        {COLOUR_MODULES_2, COLOUR_MODULES_1, COLOUR_MODULES_0};
     genvar gc, gr, gk, gj;
     generate
         for (gc = 0; gc < N_COLOURS; gc = gc + 1) begin : colour
-            localparam integer NC = colour_size(gc);
+            localparam integer NC = (gc == 0) ? COLOUR_SIZE_0 : (gc == 1) ? COLOUR_SIZE_1 : COLOUR_SIZE_2;
+            localparam integer COLOUR_BASE = (gc == 0) ? 0 : (gc == 1) ? COLOUR_SIZE_0 : COLOUR_SIZE_0 + COLOUR_SIZE_1;
             for (gr = 0; gr < SPAN; gr = gr + 1) begin : bank
                 wire [NC*WORD_W-1:0] words;
                 for (gk = 0; gk < NC; gk = gk + 1) begin : word
+                    localparam integer M = {{(32 - MODULE_BITS){1'b0}},
+                                            COLOUR_MODULES[(COLOUR_BASE + gk) * MODULE_BITS +: MODULE_BITS]};
                     for (gj = 0; gj < SPB; gj = gj + 1) begin : smp
-                        assign words[(gk * SPB + gj) * BITS +: BITS] =
-                            g2_bank_data[gr][(gj * N_MODULES + colour_module(gc, gk)) * BITS +: BITS];
+                        assign words[(gk * SPB + gj) * BITS +: BITS] = g2_bank_data[gr * BEAT_W + (gj * N_MODULES + M) * BITS +: BITS];
                     end
                 end
                 trigger_word_mux #(.N(NC), .W(WORD_W), .SW(CINDEX_BITS)) select (
-                    .words(words), .sel(g2_cindex[gc]), .word(colour_word[gc * SPAN + gr]));
+                    .words(words), .sel(g2_cindex[gc]), .word(colour_words[(gc * SPAN + gr) * WORD_W +: WORD_W]));
             end
         end
     endgenerate
 
-    // g3_modules[slot][bank][j]: sample j of the slot's module in that bank's beat
-    reg [BITS-1:0] g3_modules [0:3*SPAN*SPB-1];
-    integer s3, r3, j3, c2;
+    integer s3, c2;
     always @(posedge clk) begin
         if (!rst_n) begin
             g2_valid <= 1'b0;
@@ -579,39 +523,26 @@ module trigger_top #(
         g2_group <= g1_group;  g2_offset <= g1_offset;  g2_first_bank <= g1_first_bank;
         g2_window <= g1_window;  g2_sample <= g1_sample;  g2_time <= g1_time;
         for (c2 = 0; c2 < N_COLOURS; c2 = c2 + 1)
-            g2_cindex[c2] <= GROUP_CINDEX[(N_COLOURS * g1_group + c2) * CINDEX_BITS +: CINDEX_BITS];
+            g2_cindex[c2] <= g1_rom[c2 * CINDEX_BITS +: CINDEX_BITS];
         for (s3 = 0; s3 < 3; s3 = s3 + 1)
-            g2_slot_colour[s3] <= GROUP_SLOT_COLOUR[(3 * g1_group + s3) * 2 +: 2];
-        g3_group <= g2_group;  g3_offset <= g2_offset;  g3_first_bank <= g2_first_bank;
-        g3_window <= g2_window;  g3_sample <= g2_sample;  g3_time <= g2_time;
-        for (s3 = 0; s3 < 3; s3 = s3 + 1)
-            for (r3 = 0; r3 < SPAN; r3 = r3 + 1)
-                for (j3 = 0; j3 < SPB; j3 = j3 + 1)
-                    g3_modules[(s3 * SPAN + r3) * SPB + j3] <=
-                        colour_word[g2_slot_colour[s3] * SPAN + r3][j3 * BITS +: BITS];
+            g2_slot_colour[s3] <= g1_rom[N_COLOURS * CINDEX_BITS + s3 * 2 +: 2];
+        g3_group <= g2_group;  g3_window <= g2_window;  g3_sample <= g2_sample;  g3_time <= g2_time;
     end
 
-    // -------------------------------------------- G4: the ROI in the network's order
-    // input (slot * WINDOW + t) = sample t of the window of the slot's module, which
-    // is sample (offset + t) of the span: beat i = (offset + t) / SPB, in bank
-    // (first_bank + i) mod SPAN
+    // ------------------------- G3, G4: the ROI in the network's order (trigger_roi_window)
     reg               g4_valid;
-    reg [NN_IN_W-1:0] g4_roi;
+    wire [NN_IN_W-1:0] g4_roi;
     reg [GW-1:0]      g4_group;
     reg [15:0]        g4_window, g4_sample;
     reg [31:0]        g4_time;
-    integer s4, t4, o4, f4;
+    trigger_roi_window #(.SPB(SPB), .SPAN(SPAN), .WINDOW(WINDOW), .N_COLOURS(N_COLOURS), .BITS(BITS)) window (
+        .clk(clk), .colour_words(colour_words),
+        .slot_colour({g2_slot_colour[2], g2_slot_colour[1], g2_slot_colour[0]}),
+        .offset(g2_offset), .first_bank(g2_first_bank), .roi(g4_roi));
     always @(posedge clk) begin
         if (!rst_n) g4_valid <= 1'b0;
         else        g4_valid <= g3_valid;
         g4_group <= g3_group;  g4_window <= g3_window;  g4_sample <= g3_sample;  g4_time <= g3_time;
-        for (s4 = 0; s4 < 3; s4 = s4 + 1)
-            for (t4 = 0; t4 < WINDOW; t4 = t4 + 1)
-                for (o4 = 0; o4 < SPB; o4 = o4 + 1)
-                    for (f4 = 0; f4 < SPAN; f4 = f4 + 1)
-                        if (g3_offset == o4[JW-1:0] && g3_first_bank == f4[RW-1:0])
-                            g4_roi[(s4 * WINDOW + t4) * BITS +: BITS] <=
-                                g3_modules[(s4 * SPAN + (f4 + (o4 + t4) / SPB) % SPAN) * SPB + (o4 + t4) % SPB];
     end
 
     // ------------------------------------------------------------- network core
@@ -701,14 +632,13 @@ module trigger_top #(
             sticky_asum_lost <= sticky_asum_lost || asum_lost_strobe;
         end
     end
-    wire busy = s0_valid || s1_valid || !q_empty || c_valid || in_flight != 8'd0 || !nn_empty || !asum_empty
+    wire busy = s0_valid || s1_valid || picker_busy || in_flight != 8'd0 || !nn_empty || !asum_empty
                 || out_valid;
     wire [7:0] queue_level = {{(7 - $clog2(QUEUE_DEPTH)){1'b0}}, q_count};
     assign status = {in_flight, queue_level, 12'd0, busy, sticky_asum_lost, sticky_stale, sticky_overflow};
 
     // nn_full cannot be reached (places are reserved); beat bits above 29 wrap the time stamp
-    wire unused_ok = &{1'b0, nn_full, asum_count, c_beat[31:30], h_beat[31:30], first_off[31:8], last_off[31:8],
-                       offset[31:JW]};
+    wire unused_ok = &{1'b0, nn_full, asum_count};
 
 endmodule
 

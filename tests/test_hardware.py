@@ -295,15 +295,52 @@ def test_register_values_and_budget():
 
 
 def test_module_colouring_and_slice_plan(instrument):
-    from trigger.hardware.top import module_colours, slice_plan
+    import re
+
+    from trigger.hardware.top import HDL_DIR, TOP, TOP_REST, TOP_SOURCES, module_colours, pair_cover, slice_plan
 
     gm = np.asarray(instrument.group_modules)
     colour = module_colours(gm)
     # every group takes one module of each colour: the ROI gathering selects each slot from one class
     assert all(sorted(colour[row]) == [0, 1, 2] for row in gm)
+    # every group sum is one shared pair sum plus its third module; a pair serves at most two groups
+    pairs, group_pair, third = pair_cover(gm)
+    for g, row in enumerate(gm):
+        assert sorted([*pairs[group_pair[g]], third[g]]) == sorted(int(m) for m in row)
+    assert len(gm) / 2 <= len(pairs) <= 0.52 * len(gm)
     plan = slice_plan()
-    assert sum(p["count"] for p in plan if p["module"] == "trigger_group_cmp") == 4 * len(gm)
-    assert sum(p["parameters"].get("N", 0) for p in plan if p["module"] == "trigger_word_mux") == gm.max() + 1
+    by_module = {}
+    for p in plan:
+        by_module.setdefault(p["module"], []).append(p)
+    assert sum(p["count"] for p in by_module["trigger_group_cmp"]) == 4 * len(gm)
+    assert sum(p["count"] for p in by_module["trigger_pair_sum"]) == 4 * len(pairs)
+    assert sum(p["parameters"].get("N", 0) for p in by_module["trigger_word_mux"]) == gm.max() + 1
+    # the estimate is of the whole top: every module trigger_top instantiates is a part of the plan
+    # (the network core is estimated on its own), and the top itself is the last part
+    top_text = (HDL_DIR / "trigger_top.v").read_text()
+    instantiated = {m for m in re.findall(r"^\s*(trigger_\w+)\s*(?:#\s*\(|\w+\s*\()", top_text, re.M)
+                    if m != "trigger_nn" and not m.startswith("trigger_top_")}  # trigger_top_*: parameter checks
+    assert instantiated and instantiated <= set(by_module), instantiated - set(by_module)
+    assert plan[-1]["module"] == TOP and plan[-1]["name"] == TOP_REST
+    assert {p["module"] + ".v" for p in plan if p["module"] != TOP} <= set(TOP_SOURCES)
+
+
+def test_top_parameters_go_into_the_copy_defaults():
+    from trigger.hardware.top import HDL_DIR, with_defaults
+
+    text = with_defaults((HDL_DIR / "trigger_top.v").read_text(), {"NN_LATENCY": 7, "NN_OUT_W": 19})
+    assert "parameter integer NN_LATENCY = 7," in text and "parameter integer NN_OUT_W = 19," in text
+    with pytest.raises(ValueError, match="NO_SUCH"):
+        with_defaults(text, {"NO_SUCH": 1})
+
+
+def test_blackbox_stubs_keep_ports_and_drop_bodies():
+    from trigger.hardware.top import HDL_DIR, blackbox_stubs
+
+    stub = blackbox_stubs([HDL_DIR / "trigger_group_cmp.v", HDL_DIR / "trigger_fifo.v"])
+    assert stub.count("(* blackbox *)") == 2 and stub.count("endmodule") == 2
+    assert "output wire       above_asum" in stub and "parameter integer DEPTH = 16" in stub
+    assert "assign" not in stub and "always" not in stub
 
 
 def test_top_slice_synthesizes(tmp_path):

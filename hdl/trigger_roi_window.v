@@ -1,0 +1,65 @@
+// ROI window of the trigger top (trigger_top.v), stages G3 and G4 of the ROI
+// gathering: a module of its own so that its logic is synthesized and counted
+// on its own (docs/hardware.md, Resources).
+//
+// In: the word of each colour class in each bank's beat (SPB samples of the
+// module of that colour, from trigger_word_mux), the colour of each of the
+// three slots (module order), and where the ROI starts: bank of its first beat
+// and sample within that beat. Out, two clocks later: the ROI in the network's
+// order, input (slot * WINDOW + t) = sample t of the slot's module.
+
+`timescale 1 ns / 1 ps
+`default_nettype none
+
+module trigger_roi_window #(
+    parameter integer SPB = 4,
+    parameter integer SPAN = 5,
+    parameter integer WINDOW = 16,
+    parameter integer N_COLOURS = 3,
+    parameter integer BITS = 8,
+    parameter integer JW = (SPB > 1) ? $clog2(SPB) : 1,
+    parameter integer RW = $clog2(SPAN)
+) (
+    input  wire                              clk,
+    input  wire [N_COLOURS*SPAN*SPB*BITS-1:0] colour_words, // word (colour c, bank r) at (c*SPAN + r)*SPB*BITS
+    input  wire [3*2-1:0]                    slot_colour,  // colour of slot s at [2*s +: 2]
+    input  wire [JW-1:0]                     offset,
+    input  wire [RW-1:0]                     first_bank,
+    output reg  [3*WINDOW*BITS-1:0]          roi
+);
+    // G3: slot s takes the words of its colour, one per bank (a 3-to-1 selection)
+    reg [SPAN*SPB*BITS-1:0] g3_words [0:2];   // bank r at [r*SPB*BITS +: SPB*BITS]
+    reg [JW-1:0]            g3_offset;
+    reg [RW-1:0]            g3_first_bank;
+    integer s3;
+    always @(posedge clk) begin
+        g3_offset     <= offset;
+        g3_first_bank <= first_bank;
+        for (s3 = 0; s3 < 3; s3 = s3 + 1)
+            g3_words[s3] <= colour_words[slot_colour[2 * s3 +: 2] * SPAN * SPB * BITS +: SPAN * SPB * BITS];
+    end
+
+    // G4: the ROI's beat i is in bank (first_bank + i) mod SPAN; rotating the
+    // banks into beat order and then shifting by the offset are two small
+    // selections (5-to-1, 4-to-1) where one 20-to-1 per sample would be
+    reg [RW-1:0] beat_bank [0:SPAN-1];
+    integer i4;
+    always @(*)
+        for (i4 = 0; i4 < SPAN; i4 = i4 + 1)
+            beat_bank[i4] = ({1'b0, g3_first_bank} + i4[RW:0] >= SPAN[RW:0])
+                          ? g3_first_bank + i4[RW-1:0] - SPAN[RW-1:0] : g3_first_bank + i4[RW-1:0];
+
+    reg [SPAN*SPB*BITS-1:0] span [0:2];       // slot s: samples of the ROI's beats in time order
+    integer s4, b4;
+    always @(*)
+        for (s4 = 0; s4 < 3; s4 = s4 + 1)
+            for (b4 = 0; b4 < SPAN; b4 = b4 + 1)
+                span[s4][b4 * SPB * BITS +: SPB * BITS] = g3_words[s4][beat_bank[b4] * SPB * BITS +: SPB * BITS];
+
+    integer s5;
+    always @(posedge clk)
+        for (s5 = 0; s5 < 3; s5 = s5 + 1)
+            roi[s5 * WINDOW * BITS +: WINDOW * BITS] <= span[s5][g3_offset * BITS +: WINDOW * BITS];
+endmodule
+
+`default_nettype wire
