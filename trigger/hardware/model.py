@@ -33,6 +33,8 @@ class InputSpec:
     n_inputs: int
     bits: int
     signed: bool
+    # the network saturates its inputs here on purpose (trigger.json "clip"); None: it sees the full range
+    clip: int | None = None
 
     @property
     def low(self) -> int:
@@ -68,7 +70,11 @@ class InputSpec:
             raise ModelError(f"{source}: input.signed must be true or false, got {signed!r}")
         if signed and bits < 2:
             raise ModelError(f"{source}: a signed input needs at least 2 bits, got {bits}")
-        return cls(n_inputs=n_inputs, bits=bits, signed=signed)
+        clip = spec.get("clip")
+        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, int) or not low < clip <= high):
+            raise ModelError(f"{source}: input.clip must be null or an integer within {low + 1}..{high}, got {clip!r}")
+        return cls(n_inputs=n_inputs, bits=bits, signed=signed, clip=clip)
 
     def validate(self, x, what="events") -> np.ndarray:
         """``x`` as an (n, n_inputs) float32 array of in-range integers, or a clear error."""
@@ -107,9 +113,10 @@ class TriggerModel:
         """How many (input, value) pairs of the declared range the model's first quantizer alters.
 
         Non-zero means the network does not see the counts the hardware
-        delivers (e.g. a trainable input quantizer that learned too few integer
-        bits and wraps): still bit-exact, but most likely a training mistake.
-        None when the first layer has no input quantizer to ask.
+        delivers, or the declared clip (e.g. a trainable input quantizer that
+        learned too few integer bits and wraps): still bit-exact, but most
+        likely a training mistake. None when the first layer has no input
+        quantizer to ask.
         """
         # the first layer that quantizes: shape-only layers before it (Reshape of the 48 counts into
         # (modules, samples) for the shared kernel-1 convolution) pass the counts through unchanged
@@ -136,7 +143,8 @@ class TriggerModel:
         except Exception as err:  # noqa: BLE001  (an unusual quantizer must not block the build; the checks still run)
             log.debug("cannot evaluate the input quantizer alone: %s", err)
             return None
-        return int(np.count_nonzero(quantized != grid))
+        expected = grid if self.input.clip is None else np.minimum(grid, self.input.clip)
+        return int(np.count_nonzero(quantized != expected))
 
     def predict(self, x) -> np.ndarray:
         """Keras outputs, (n, n_outputs) float64: the reference every generated code must match bit for bit."""

@@ -35,7 +35,9 @@ class TriggerModelError(Exception):
     """A saved trigger model is missing, incomplete or inconsistent."""
 
 
-def build_model(n_inputs, input_bits=8, hidden=(16,), beta0=1e-6, seed=0, module_features=0, n_modules=3) -> keras.Model:
+def build_model(
+    n_inputs, input_bits=8, hidden=(16,), beta0=1e-6, seed=0, module_features=0, n_modules=3, clip_bits=None
+) -> keras.Model:
     """Input (n_inputs unsigned ``input_bits`` integers) -> quantized ReLU layers -> one logit.
 
     With ``module_features`` > 0 the first layer is one small dense layer
@@ -50,9 +52,10 @@ def build_model(n_inputs, input_bits=8, hidden=(16,), beta0=1e-6, seed=0, module
     from hgq.layers import QConv1D, QDense
 
     keras.utils.set_random_seed(seed)
-    # the input is what the hardware receives: fixed, unsigned, integer, saturating
+    # the input is what the hardware receives: fixed, unsigned, integer, saturating; with clip_bits the
+    # network sees min(count, 2**clip_bits - 1), so one bright module sample cannot outweigh spread light
     input_q = QuantizerConfig(
-        "kif", "datalane", k0=False, i0=input_bits, f0=0, trainable=False, round_mode="TRN", overflow_mode="SAT"
+        "kif", "datalane", k0=False, i0=clip_bits or input_bits, f0=0, trainable=False, round_mode="TRN", overflow_mode="SAT"
     )
     # first-layer weights act on counts of ~16-100: start with fine fractional bits
     first_kq = QuantizerConfig("kbi", "weight", b0=8, i0=0)
