@@ -223,6 +223,7 @@ class TrainTool(Tool):
         "epochs": "TriggerTraining.epochs",
         "hidden": "TriggerTraining.hidden",
         "module-features": "TriggerTraining.module_features",
+        "clip-bits": "TriggerTraining.clip_bits",
         "nsb-weighting": "TriggerTraining.nsb_weighting",
         "n-nsb-examples": "TriggerTraining.n_nsb_examples",
         "n-calibration": "TriggerTraining.n_calibration",
@@ -332,7 +333,7 @@ class EvaluateTool(Tool):
         same_point = np.isclose(self.nsb, point["nsb_rate_ghz"]) and np.isclose(self.target, point["target_rate_hz"])
         if not same_point:
             self.log.info("recalibrating both thresholds for %.4g Hz at NSB %.4g p.e./ns", self.target, self.nsb)
-            pair = recalibrate(estimator, estimator.sample(self.n_rate_samples, estimator.thetas_for([geometry.gate, 130], 8), rng, single_module=True), pair, self.target)
+            pair = recalibrate(estimator, pair, self.target, self.n_rate_samples, rng)
         self.log.info("measuring rates on %d independent NSB samples", self.n_rate_samples)
         rates = measure_rates(estimator, pair, self.n_rate_samples, rng)
         rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
@@ -420,7 +421,8 @@ def format_model(config, output) -> str:
         f"  input: {config['input']['bits']}-bit module sums, gain {config['input']['gain']} counts/p.e., "
         f"ROI {config['roi']['n_before'] + config['roi']['n_after']} samples x 3 modules",
         f"  gate: group sum > {config['roi']['gate']} counts ({point['gate_rate_hz']:.3g} Hz NSB)",
-        f"  network: {config['architecture'].get('module_features', 0)} features per module, hidden "
+        f"  network: inputs clipped at {config['input'].get('clip') or 'no'} counts, "
+        f"{config['architecture'].get('module_features', 0)} features per module, hidden "
         f"{config['architecture']['hidden']}, {config['architecture']['ebops']:.0f} EBOPs",
         f"  analog sum: threshold {a['threshold']} counts, {a['rate_hz']:.3g} ± {a['rate_error_hz']:.2g} Hz",
         f"  NN:         threshold {n['threshold']:.5g}, {n['rate_hz']:.3g} ± {n['rate_error_hz']:.2g} Hz",

@@ -13,7 +13,7 @@ import numpy as np
 
 from .rates import NSBRateEstimator, RateSamples
 
-__all__ = ["OperatingPoint", "analog_sum_threshold", "gate_threshold", "nn_threshold"]
+__all__ = ["OperatingPoint", "analog_sum_threshold", "gate_threshold", "nn_threshold", "adapted_samples"]
 
 
 @dataclass
@@ -44,10 +44,12 @@ def gate_threshold(estimator: NSBRateEstimator, samples: RateSamples, gate_rate_
     return int(analog_sum_threshold(estimator, samples, gate_rate_hz).threshold)
 
 
-def nn_threshold(estimator: NSBRateEstimator, samples: RateSamples, geometry, score, target_hz, n_grid=2000) -> OperatingPoint:
+def nn_threshold(
+    estimator: NSBRateEstimator, samples: RateSamples, geometry, score, target_hz, n_grid=2000, scores=None
+) -> OperatingPoint:
     """Lowest score threshold whose gated rate is <= ``target_hz`` (searched over the scores NSB reaches)."""
     # the candidates are scored once; their scores are the only values where the rate changes
-    scores = estimator.gated_scores(samples, geometry, score)
+    scores = estimator.gated_scores(samples, geometry, score) if scores is None else scores
     values = np.unique(scores[np.isfinite(scores)])
     if len(values) == 0:
         values = np.zeros(1)
@@ -64,3 +66,34 @@ def nn_threshold(estimator: NSBRateEstimator, samples: RateSamples, geometry, sc
         r = np.maximum.accumulate(r[::-1])[::-1]
         point = _lowest_below(fine, r, e, target_hz)
     return point
+
+
+def adapted_samples(
+    estimator: NSBRateEstimator, geometry, score, n_samples, rng, thetas, target_hz=None, level=None, n_pilot=None,
+    min_passing=200,
+) -> RateSamples:
+    """Importance samples whose tilts also cover the NSB windows the network accepts near its operating point.
+
+    The fixed tilts push the group sum up; a network that weighs light by
+    module and sample accepts other windows, and a rate estimated from the
+    fixed tilts alone is then dominated by a few heavy samples. A pilot run
+    finds the NSB windows that pass near ``target_hz`` (default: the
+    baseline's rate on the pilot) and adds tilts aimed at them
+    (:meth:`NSBRateEstimator.adapted_components`); the returned samples use
+    both, so analog-sum rates from them stay as good as before. A known
+    score threshold ``level`` replaces the search for the target.
+    """
+    pilot = estimator.sample(n_pilot or max(n_samples // 4, 10_000), thetas, rng, single_module=True)
+    scores = estimator.gated_scores(pilot, geometry, score)
+    if level is None:
+        if target_hz is None:
+            target_hz = analog_sum_threshold(estimator, pilot, 1e3).rate_hz
+        level = nn_threshold(estimator, pilot, geometry, score, target_hz, scores=scores).threshold
+    # the chosen group's best candidate per window; aim at the target, or lower if too few windows get there
+    best = scores[:, 0, 1:].max(axis=1)
+    finite = np.sort(best[np.isfinite(best)])
+    if len(finite) == 0:
+        return estimator.sample(n_samples, thetas, rng, single_module=True)
+    level = min(level, finite[-min(min_passing, len(finite))])
+    extra = np.vstack([estimator.adapted_components(pilot, best >= level, window) for window in (1, 2)])
+    return estimator.sample(n_samples, thetas, rng, single_module=True, extra_components=extra)

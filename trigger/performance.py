@@ -31,7 +31,7 @@ from .instrument import LSTInstrument
 from .nn.model import score_function
 from .nn.roi import RoiGeometry
 from .nn.trigger import analog_sum_first, nn_candidates, nn_first
-from .operating_point import analog_sum_threshold, nn_threshold
+from .operating_point import adapted_samples, analog_sum_threshold, nn_threshold
 from .rates import NSBRateEstimator
 
 __all__ = ["TriggerPair", "ShowerResult", "evaluate_showers", "measure_rates", "telescope_decisions"]
@@ -68,7 +68,8 @@ def telescope_decisions(pair: TriggerPair, events: TriggerEvents) -> dict:
 def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng, nn_thresholds=None, as_thresholds=None):
     """Rates of both triggers at their thresholds and along threshold scans, on fresh importance samples."""
     upper = pair.threshold + 12
-    samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, upper], n_components=8), rng, single_module=True)
+    thetas = estimator.thetas_for([pair.geometry.gate, upper], n_components=8)
+    samples = adapted_samples(estimator, pair.geometry, pair.score, n_samples, rng, thetas, level=pair.nn_threshold)
     as_scan = np.arange(pair.geometry.gate - 6, upper + 1) if as_thresholds is None else np.asarray(as_thresholds)
     # the scan, the operating point and the gate in one pass over the samples
     as_rates, as_errors = estimator.analog_sum_rates(samples, np.append(as_scan, [pair.threshold, pair.geometry.gate]))
@@ -86,8 +87,12 @@ def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng
     }
 
 
-def recalibrate(estimator, samples, pair: TriggerPair, target_hz) -> TriggerPair:
+def recalibrate(estimator, pair: TriggerPair, target_hz, n_samples, rng) -> TriggerPair:
     """Both thresholds for another accidental rate (or NSB level), the NN at the baseline's achieved rate."""
+    thetas = estimator.thetas_for([pair.geometry.gate, 130], n_components=8)
+    pilot = estimator.sample(max(n_samples // 4, 10_000), thetas, rng, single_module=True)
+    target = analog_sum_threshold(estimator, pilot, target_hz).rate_hz
+    samples = adapted_samples(estimator, pair.geometry, pair.score, n_samples, rng, thetas, target_hz=target)
     base = analog_sum_threshold(estimator, samples, target_hz)
     nn = nn_threshold(estimator, samples, pair.geometry, pair.score, base.rate_hz)
     return TriggerPair(pair.analog_sum, int(base.threshold), pair.model, pair.geometry, float(nn.threshold))

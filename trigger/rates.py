@@ -34,6 +34,13 @@ __all__ = ["ModuleNoise", "RateSamples", "NSBRateEstimator"]
 
 SAMPLING_HZ = 1.024e9
 DECISION_SAMPLE = 24  # the decision sample inside the simulated 40-sample window
+# what a tilt acts on: the decision sample alone (the analog sum), or the samples around it where a network
+# reading a window of samples sees light: the seven around the decision, or the fourteen its ROIs mostly share
+TILT_WINDOWS = (
+    (DECISION_SAMPLE,),
+    tuple(range(DECISION_SAMPLE - 3, DECISION_SAMPLE + 4)),
+    tuple(range(DECISION_SAMPLE - 8, DECISION_SAMPLE + 6)),
+)
 
 
 class ModuleNoise:
@@ -48,40 +55,47 @@ class ModuleNoise:
         self.amplitudes, self.amplitude_prob = camera.spe_amplitudes, camera.spe_probabilities
         self.mean_per_bin = self.rate * FINE_BIN_NS
 
-    def _tilt_tables(self, theta, sample):
-        """Per fine bin: rate multiplier M_j and tilted amplitude CDF, for a tilt towards ``sample``."""
-        k = self.kernel[:, sample]  # (n_fine,)
+    def tilt_kernel(self, window) -> np.ndarray:
+        """Per fine bin: the mean pulse over the samples of ``window`` (the statistic a tilt acts on)."""
+        return self.kernel[:, list(np.atleast_1d(window))].mean(axis=1)
+
+    def _tilt_tables(self, theta, window):
+        """Per fine bin: rate multiplier M_j and tilted amplitude CDF, for a tilt towards ``window``."""
+        k = self.tilt_kernel(window)  # (n_fine,)
         expo = np.exp(theta * np.outer(k, self.amplitudes))  # (n_fine, n_amp)
         weighted = expo * self.amplitude_prob
         multiplier = weighted.sum(axis=1)
         cdf = np.cumsum(weighted / multiplier[:, None], axis=1)
         return multiplier, cdf
 
-    def tilted_mean(self, theta, sample=DECISION_SAMPLE):
-        """Mean noise-free signal of one module at ``sample`` under tilt ``theta`` (p.e. per sample)."""
-        k = self.kernel[:, sample]
+    def tilted_mean(self, theta, window=DECISION_SAMPLE):
+        """Mean noise-free signal of one module over ``window`` under tilt ``theta`` (p.e. per sample)."""
+        k = self.tilt_kernel(window)
         expo = np.exp(theta * np.outer(k, self.amplitudes))
         return self.mean_per_bin * float(np.sum((k[:, None] * self.amplitudes) * expo * self.amplitude_prob))
 
-    def theta_for(self, mean_signal, sample=DECISION_SAMPLE):
-        """The tilt whose mean module signal is ``mean_signal`` (bisection; mean grows with theta)."""
+    def theta_for(self, mean_signal, window=DECISION_SAMPLE):
+        """The tilt whose mean module signal over ``window`` is ``mean_signal`` (bisection; mean grows with theta)."""
         lo, hi = 0.0, 1.0
-        while self.tilted_mean(hi, sample) < mean_signal:
+        while self.tilted_mean(hi, window) < mean_signal:
             hi *= 2
         for _ in range(50):
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if self.tilted_mean(mid, sample) < mean_signal else (lo, mid)
+            lo, hi = (mid, hi) if self.tilted_mean(mid, window) < mean_signal else (lo, mid)
         return (lo + hi) / 2
 
-    def log_normaliser(self, theta, sample):
+    def log_normaliser(self, theta, window=DECISION_SAMPLE):
         """Cumulant of the tilted statistic for one module: sum_j mu_j (M_j(theta) - 1)."""
-        multiplier, _ = self._tilt_tables(theta, sample)
+        multiplier, _ = self._tilt_tables(theta, window)
         return self.mean_per_bin * float(np.sum(multiplier - 1.0))
 
-    def sample(self, shape, rng, theta=None, sample=DECISION_SAMPLE):
+    def sample(self, shape, rng, theta=None, window=DECISION_SAMPLE, windows=None):
         """Module sums of shape (*shape, n_samples); with ``theta`` (broadcast to ``shape``), tilted.
 
-        Returns the sums and the noise-free signal each module gives the tilted sample.
+        A tilt acts on the module's noise-free signal averaged over a window
+        of samples: ``window`` for all, or ``windows[i]`` for the modules
+        where the integer array ``window`` (broadcast to ``shape``) is i.
+        Returns the sums and the noise-free signals (*shape, n_samples).
         """
         n_fine, n_samples = self.kernel.shape
         shape = tuple(shape)
@@ -90,10 +104,14 @@ class ModuleNoise:
             counts = rng.poisson(self.mean_per_bin, size=(n_mod, n_fine))
             cdf_rows = None
         else:
+            if windows is None:
+                windows, window = [window], 0
             theta = np.broadcast_to(np.asarray(theta, dtype=float), shape).ravel()
-            thetas, which = np.unique(theta, return_inverse=True)
-            tables = [self._tilt_tables(t, sample) for t in thetas]
-            multipliers = np.stack([m for m, _ in tables])  # (n_theta, n_fine)
+            kind = np.broadcast_to(np.asarray(window), shape).ravel()
+            keys, which = np.unique(np.stack([theta, kind]), axis=1, return_inverse=True)
+            which = which.ravel()
+            tables = [self._tilt_tables(t, windows[int(w)]) for t, w in keys.T]
+            multipliers = np.stack([m for m, _ in tables])  # (n_tilts, n_fine)
             counts = rng.poisson(self.mean_per_bin * multipliers[which])
             cdf_rows = (np.stack([c for _, c in tables]), which)
         module_idx, fine_idx = np.nonzero(counts)
@@ -113,9 +131,8 @@ class ModuleNoise:
         amp = self.amplitudes[np.clip(amp_idx, 0, n_amp - 1)]
         hist = np.bincount(module_idx * n_fine + fine_idx, weights=amp, minlength=n_mod * n_fine).reshape(n_mod, n_fine)
         clean = hist @ self.kernel
-        signal = clean[:, sample].reshape(shape)
         sums = clean - self.baseline + rng.normal(0.0, self.noise, clean.shape)
-        return sums.reshape(*shape, n_samples), signal
+        return sums.reshape(*shape, n_samples), clean.reshape(*shape, n_samples)
 
 
 @dataclass
@@ -168,8 +185,9 @@ class NSBRateEstimator:
         self.max_groups = max(len(g) for g in self.neighbour_groups)
         self.max_modules = max(len(m) for m in self.neighbour_modules)
 
-    def sample(self, n, thetas, rng, single_module=False) -> RateSamples:
-        """``n`` windows, the chosen group's modules tilted by a mixture of ``thetas`` (0 = untilted).
+    def components(self, thetas, single_module=False) -> np.ndarray:
+        """Tilts (n_components, 4) for a mixture of ``thetas`` (0 = untilted): the chosen group's three
+        modules' tilts and the index of the window in ``TILT_WINDOWS`` they act on (0 here, the decision sample).
 
         With ``single_module``, every tilt also has a variant that puts the
         same group excess into one module only: the NSB tail at trigger level
@@ -177,26 +195,38 @@ class NSBRateEstimator:
         tilt spread evenly over three modules rarely produces.
         """
         thetas = np.asarray(thetas, dtype=float)
-        masks = [np.ones(3)] * len(thetas)
-        per_module = list(thetas)
+        rows = [np.full(3, t) for t in thetas]
         if single_module:
             baseline = self.noise.tilted_mean(0.0)
             for t in thetas[thetas > 0]:
                 single = self.noise.theta_for(3 * self.noise.tilted_mean(t) - 2 * baseline)
-                for m in range(3):
-                    per_module.append(single)
-                    masks.append(np.eye(3)[m])
-        theta_values, masks = np.asarray(per_module), np.asarray(masks)
-        components = theta_values[:, None] * masks  # (n_components, 3) tilt of each group module
+                rows.extend(single * np.eye(3))
+        return np.column_stack([np.asarray(rows), np.zeros(len(rows))])
+
+    def sample(self, n, thetas, rng, single_module=False, extra_components=None) -> RateSamples:
+        """``n`` windows, the chosen group's modules tilted by a mixture (see :meth:`components`).
+
+        ``extra_components`` (c, 4) adds tilts, e.g. from :meth:`adapted_components`.
+        ``extra["signal"]`` (n, 3, len(TILT_WINDOWS)) keeps each tilted module's
+        noise-free signal averaged over each tilt window: what the tilts act on.
+        """
+        components = self.components(thetas, single_module)
+        if extra_components is not None:
+            components = np.vstack([components, np.asarray(extra_components, dtype=float).reshape(-1, 4)])
+        theta, window = components[:, :3], components[:, 3].astype(int)
         group = rng.integers(0, len(self.group_modules), n)
         component = rng.integers(0, len(components), n)
-        tilted, signal = self.noise.sample((n, 3), rng, theta=components[component])
+        tilted, clean = self.noise.sample(
+            (n, 3), rng, theta=theta[component], window=window[component][:, None], windows=TILT_WINDOWS
+        )
         others, _ = self.noise.sample((n, self.max_modules - 3), rng)
         sums = np.concatenate([tilted, others], axis=1)
-        # the balance heuristic: w = 1 / sum_i alpha_i q_i/p, q_i/p = exp(sum_m theta_im s_m - Lambda(theta_im))
-        unit = {t: self.noise.log_normaliser(t, DECISION_SAMPLE) for t in np.unique(theta_values)}
-        log_norm = np.array([sum(unit[t] for t in row if t > 0) for row in components])
-        log_ratio = signal @ components.T - log_norm[None, :]
+        signal = np.stack([clean[:, :, list(w)].mean(axis=2) for w in TILT_WINDOWS], axis=2)  # (n, 3, n_windows)
+        # the balance heuristic: w = 1 / sum_c alpha_c q_c/p, q_c/p = exp(sum_m theta_cm s_m(window_c) - Lambda)
+        log_norm = np.array([
+            sum(self.noise.log_normaliser(t, TILT_WINDOWS[w]) for t in row if t > 0) for row, w in zip(theta, window)
+        ])
+        log_ratio = np.einsum("nmc,cm->nc", signal[:, :, window], theta) - log_norm[None, :]
         top = log_ratio.max(axis=1)
         weight = np.exp(-top) / np.mean(np.exp(log_ratio - top[:, None]), axis=1)
 
@@ -209,7 +239,38 @@ class NSBRateEstimator:
             for k, h in enumerate(self.neighbour_groups[g]):
                 groups[i, k] = [local[m] for m in self.group_modules[h]]
         counts = self.trigger_input.quantize(sums)
-        return RateSamples(counts, modules, groups, weight, group, len(self.group_modules))
+        return RateSamples(counts, modules, groups, weight, group, len(self.group_modules), extra={"signal": signal})
+
+    def adapted_components(self, samples: RateSamples, passed, window=1, scales=(0.7, 1.0), n_clusters=4) -> np.ndarray:
+        """Tilts (6 * len(scales) * n_clusters, 4) aimed at the windows that ``passed`` (cross-entropy adaptive sampling).
+
+        The tilt that best mimics the NSB windows a trigger accepts has, per
+        module, the mean signal of those windows (weighted by their likelihood
+        ratios) over the tilt window ``TILT_WINDOWS[window]``. A network
+        accepts several kinds of NSB window (one bright module; two; three
+        medium ones), and one mean tilt between them leaves the others to a
+        few heavy samples: the accepted windows' module signals, ranked, are
+        grouped into ``n_clusters`` kinds (weighted k-means) with one tilt
+        each. The six orders of each ranked tilt keep the mixture symmetric
+        in the modules; ``scales`` add tilts towards fractions of each mean
+        excess, for accepted windows fainter than their kind's mean.
+        """
+        passed = np.asarray(passed, dtype=bool)
+        weight = samples.weight[passed]
+        if weight.sum() <= 0:
+            raise ValueError("no importance sample passes: nothing to adapt the tilts to")
+        ranked = -np.sort(-samples.extra["signal"][passed, :, window], axis=1)
+        means = _weighted_kmeans(ranked, weight, n_clusters)
+        span = TILT_WINDOWS[window]
+        floor = self.noise.tilted_mean(0.0, span)
+        orders = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+        rows = []
+        for mean in means:
+            for scale in scales:
+                target = floor + scale * (mean - floor)
+                theta = np.array([self.noise.theta_for(m, span) if m > floor else 0.0 for m in target])
+                rows.append(np.column_stack([theta[orders], np.full(6, window)]))
+        return np.vstack(rows)
 
     @staticmethod
     def group_sums(samples: RateSamples) -> np.ndarray:
@@ -292,6 +353,18 @@ class NSBRateEstimator:
         above = (np.linspace(np.min(thresholds), np.max(thresholds), n_components) - pedestal) / self.trigger_input.gain
         targets = (np.maximum(above, 0.5) + baseline) / 3 + 0.1
         return np.concatenate([[0.0], [self.noise.theta_for(t) for t in targets]])
+
+
+def _weighted_kmeans(points, weight, k, iterations=20) -> np.ndarray:
+    """Up to ``k`` weighted cluster means of ``points`` (n, d); fewer when there are fewer distinct points."""
+    # start from points spread along the brightest coordinate, deterministic
+    order = np.argsort(points[:, 0])
+    centres = points[order[np.linspace(0, len(points) - 1, min(k, len(points))).astype(int)]]
+    for _ in range(iterations):
+        label = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+        keep = [j for j in range(len(centres)) if weight[label == j].sum() > 0]
+        centres = np.array([weight[label == j] @ points[label == j] / weight[label == j].sum() for j in keep])
+    return centres
 
 
 def brute_force_rate(trigger_input: TriggerInput, nsb_rate, thresholds, n_windows, rng, camera=None, chunk=64):

@@ -18,7 +18,7 @@ from ctapipe.core.traits import Float, Int, List, Unicode
 from ..analog_sum import AnalogSumTrigger
 from ..events import TriggerEvents
 from ..inputs import TriggerInput
-from ..operating_point import analog_sum_threshold, gate_threshold, nn_threshold
+from ..operating_point import adapted_samples, analog_sum_threshold, gate_threshold, nn_threshold
 from ..rates import NSBRateEstimator
 from .dataset import Examples, gamma_examples, nsb_examples
 from .model import build_model, ebops, score_function
@@ -52,6 +52,11 @@ class TriggerTraining(Component):
     module_features = Int(
         4, help="Features per module of a first layer shared by the ROI's modules (0: plain dense first layer)"
     ).tag(config=True)
+    clip_bits = Int(
+        5,
+        help="The network sees min(count, 2**clip_bits - 1): with the pedestal at 16 counts, 5 bits keep 15 counts "
+        "(3.75 p.e.) of excess per module sample; 0: the full input range",
+    ).tag(config=True)
     epochs = Int(40, help="Training epochs").tag(config=True)
     batch_size = Int(256, help="Batch size").tag(config=True)
     learning_rate = Float(3e-3, help="Adam learning rate").tag(config=True)
@@ -76,6 +81,11 @@ class TriggerTraining(Component):
         if not 0 < self.accidental_rate < self.gate_rate:
             raise ValueError(f"need 0 < accidental_rate ({self.accidental_rate}) < gate_rate ({self.gate_rate})")
         self.trigger_input = trigger_input if trigger_input is not None else TriggerInput(parent=self)
+        if self.clip_bits and not self.trigger_input.pedestal < 2**self.clip_bits - 1 <= 2**self.trigger_input.bits - 1:
+            raise ValueError(
+                f"clip_bits={self.clip_bits} clips at {2**self.clip_bits - 1} counts: it must lie above the pedestal "
+                f"({self.trigger_input.pedestal}) and within the {self.trigger_input.bits}-bit input"
+            )
         # p.e./ns per pixel; the instrument gives it as a Quantity
         nsb = nsb_rate if nsb_rate is not None else self.trigger_input.instrument.nsb_rate
         self.nsb_rate = float(u.Quantity(nsb, 1 / u.ns).to_value(1 / u.ns))
@@ -117,7 +127,8 @@ class TriggerTraining(Component):
         x = data.rois.astype(np.float32)
         y = data.labels.astype(np.float32)[:, None]
         model = build_model(
-            geometry.n_inputs, self.trigger_input.bits, tuple(self.hidden), self.beta_start, self.seed, self.module_features
+            geometry.n_inputs, self.trigger_input.bits, tuple(self.hidden), self.beta_start, self.seed, self.module_features,
+            clip_bits=self.clip_bits or None,
         )
         model.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate),
@@ -131,13 +142,15 @@ class TriggerTraining(Component):
             epochs=self.epochs, batch_size=self.batch_size, verbose=2 if progress else 0, callbacks=[schedule, FreeEBOPs()],
         )
         # operating point on samples the network has not seen; the same rate as the baseline achieves
-        samples = self.estimator.sample(
-            self.n_calibration, self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8), rng, single_module=True
-        )
         score = score_function(model)
+        thetas = self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8)
+        samples = adapted_samples(self.estimator, geometry, score, self.n_calibration, rng, thetas, target_hz=baseline.rate_hz)
         nn = nn_threshold(self.estimator, samples, geometry, score, baseline.rate_hz)
         config = {
-            "input": {**self.trigger_input.describe(), "n_inputs": geometry.n_inputs, "signed": False},
+            "input": {
+                **self.trigger_input.describe(), "n_inputs": geometry.n_inputs, "signed": False,
+                "clip": 2**self.clip_bits - 1 if self.clip_bits else None,
+            },
             "roi": geometry.describe(),
             "operating_point": {
                 "nsb_rate_ghz": self.nsb_rate,
@@ -146,7 +159,10 @@ class TriggerTraining(Component):
                 "analog_sum": {"threshold": int(baseline.threshold), "rate_hz": baseline.rate_hz, "rate_error_hz": baseline.rate_error_hz},
                 "nn": {"threshold": float(nn.threshold), "rate_hz": nn.rate_hz, "rate_error_hz": nn.rate_error_hz},
             },
-            "architecture": {"hidden": list(self.hidden), "module_features": self.module_features, "ebops": ebops(model)},
+            "architecture": {
+                "hidden": list(self.hidden), "module_features": self.module_features, "clip_bits": self.clip_bits,
+                "ebops": ebops(model),
+            },
             "training": {
                 "n_signal": int((data.labels == 1).sum()),
                 "n_background": int((data.labels == 0).sum()),
