@@ -29,10 +29,12 @@ from .nn.train import TriggerTraining
 from .paths import DataFolderError
 from .performance import (
     TriggerPair,
+    analog_sum_at,
     evaluate_showers,
     gamma_summary,
     measure_rates,
     proton_summary,
+    rate_matched_baseline,
     real_event_decisions,
     recalibrate,
 )
@@ -365,6 +367,14 @@ class EvaluateTool(Tool):
             }
         a, n = summary["analog_sum"]["energy_threshold_gev"], summary["nn"]["energy_threshold_gev"]
         summary["threshold_ratio"] = n / a if a and n else None
+        matched = rate_matched_baseline(rates)
+        if matched is not None:
+            threshold, rate, error = matched
+            decided = analog_sum_at(gamma, pair, threshold, self.instrument)
+            at = gamma_summary(gamma, bins, {"matched": decided})["matched"]
+            summary["analog_sum_at_nn_rate"] = {"threshold": threshold, "rate_hz": rate, "rate_error_hz": error, **at}
+            m = at["energy_threshold_gev"]
+            summary["threshold_ratio_at_nn_rate"] = n / m if m and n else None
         if self.proton is not None:
             self.log.info("proton showers: %s", self.proton)
             summary["proton"] = proton_summary(evaluate_showers(self.proton, pair, self.trigger_input, self.instrument))
@@ -442,11 +452,21 @@ def format_evaluation(summary, output) -> str:
         )
     ratio = summary["threshold_ratio"]
     lines.append(f"threshold_ratio (NN / analog sum) = {ratio:.3f}" if ratio else "threshold_ratio: n/a")
-    lines += ["", "array efficiency per true-energy bin:", f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}"]
+    matched = summary.get("analog_sum_at_nn_rate")
+    if matched:
+        e, r = matched["energy_threshold_gev"], summary.get("threshold_ratio_at_nn_rate")
+        lines.append(
+            f"analog sum at the NN's measured rate: threshold {matched['threshold']}, {matched['rate_hz']:.3g} ± "
+            f"{matched['rate_error_hz']:.2g} Hz, energy threshold {f'{e:.1f} GeV' if e else 'n/a'}, "
+            f"ratio {f'{r:.3f}' if r else 'n/a'}"
+        )
+    header = f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}" + (f" {'asum@NN rate':>13}" if matched else "")
+    lines += ["", "array efficiency per true-energy bin:", header]
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     for i in range(len(bins) - 1):
         a, n = summary["analog_sum"]["efficiency"][i], summary["nn"]["efficiency"][i]
-        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        lines.append(f"{bins[i]:7.1f}-{bins[i + 1]:7.1f} {summary['nn']['n_showers'][i]:>8} {fmt(a):>11} {fmt(n):>8}")
+        row = f"{bins[i]:7.1f}-{bins[i + 1]:7.1f} {summary['nn']['n_showers'][i]:>8} {fmt(a):>11} {fmt(n):>8}"
+        lines.append(row + (f" {fmt(matched['efficiency'][i]):>13}" if matched else ""))
     if "proton" in summary:
         p = summary["proton"]
         lines.append("")

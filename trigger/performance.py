@@ -123,13 +123,45 @@ def evaluate_showers(path, pair: TriggerPair, trigger_input, instrument: LSTInst
     return ShowerResult(Path(path), run, triggered, first, events)
 
 
-def gamma_summary(result: ShowerResult, bins_tev) -> dict:
-    """Efficiency per energy bin and energy threshold of each trigger (the summary.json fields)."""
+def analog_sum_at(result: ShowerResult, pair: TriggerPair, threshold, instrument: LSTInstrument, min_telescopes=2):
+    """Array decisions per shower of the analog sum alone at another threshold, on the same telescope events."""
+    events = result.events
+    first = analog_sum_first(pair.analog_sum, events.counts, threshold, pair.geometry.decision_range(events.counts.shape[-1]))
+    delays = plane_front_delays(instrument.subarray(4), result.run.pointing_alt, result.run.pointing_az)
+    decided = array_decisions(events, first, delays, min_telescopes)
+    return np.array([decided.get(k, False) for k in result.run.keys()])
+
+
+def rate_matched_baseline(rates: dict) -> tuple[int, float, float] | None:
+    """The analog-sum threshold whose measured rate is closest to the NN's measured rate: (threshold, rate, error).
+
+    The NN threshold is set on importance samples whose estimate of the
+    gated rate is heavy-tailed, so the independent measurement may find
+    the NN at a rate other than the baseline's; comparing with the baseline
+    at the NN's measured rate keeps the comparison fair either way.
+    """
+    scan = rates["scan"]["analog_sum"]
+    nn = rates["nn"]["rate_hz"]
+    if not nn > 0:
+        return None
+    thresholds, values, errors = (np.asarray(scan[k]) for k in ("threshold", "rate_hz", "rate_error_hz"))
+    ok = values > 0
+    if not ok.any():
+        return None
+    i = np.flatnonzero(ok)[np.argmin(np.abs(np.log(values[ok] / nn)))]
+    return int(thresholds[i]), float(values[i]), float(errors[i])
+
+
+def gamma_summary(result: ShowerResult, bins_tev, triggered=None) -> dict:
+    """Efficiency per energy bin and energy threshold of each trigger (the summary.json fields).
+
+    ``triggered`` (name -> decision per shower) replaces the triggers of ``result``.
+    """
     out = {}
-    for name in TRIGGERS:
-        eff, err, total = efficiency(result.run.energy, result.triggered[name], bins_tev)
-        threshold, params = energy_threshold(result.run, result.triggered[name], CRAB_INDEX)
-        rate, rate_err = spectrum_rate(result.run, result.triggered[name], CRAB_NORM, CRAB_INDEX)
+    for name, decided in (triggered or result.triggered).items():
+        eff, err, total = efficiency(result.run.energy, decided, bins_tev)
+        threshold, params = energy_threshold(result.run, decided, CRAB_INDEX)
+        rate, rate_err = spectrum_rate(result.run, decided, CRAB_NORM, CRAB_INDEX)
         out[name] = {
             "energy_threshold_gev": threshold * 1e3 if np.isfinite(threshold) else None,
             "efficiency": [None if not np.isfinite(e) else float(e) for e in eff],

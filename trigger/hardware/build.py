@@ -298,9 +298,9 @@ def _whole_top(core: dict, top_logic: dict, top: str) -> dict:
     """The top's own logic (core as a blackbox) plus the core: yosys flattens neither into the other."""
     keys = ("lut", "ff", "dsp", "bram", "lut_logic", "lut_memory", "carry")
     whole = {k: core.get(k, 0) + top_logic.get(k, 0) for k in keys}
-    whole["source"] = f"{core['source']}: network core + {top}'s repeated slices x counts (resources_top_logic)"
-    whole["of"] = (f"rtl/src/ (network core) + rtl/hdl/ ({top}: its repeated slices, scaled by count; the rest of "
-                   "its logic not included, see resources_top_logic.not_included), estimated separately and added")
+    whole["source"] = f"{core['source']}: network core + {top} part by part (resources_top_logic)"
+    whole["of"] = (f"rtl/src/ (network core) + rtl/hdl/ ({top}: every module it instantiates synthesized once and "
+                   "scaled by its count, plus the rest of the top with those as black boxes), estimated separately and added")
     return whole
 
 
