@@ -35,7 +35,12 @@ def plot_efficiency(summary, path):
     ax.set_xscale("log")
     ax.set_xlabel("true energy [GeV]")
     ax.set_ylabel("array trigger efficiency (2 of 4 LSTs)")
-    ax.set_title(f"gammas, both at {summary['accidental_rate_hz']:.3g} Hz NSB rate per telescope")
+    a, n = summary["analog_sum"], summary["nn"]
+    ax.set_title(
+        f"gammas; NSB rate per telescope: analog sum {a['rate_hz']:.3g} ± {a['rate_error_hz']:.2g} Hz, "
+        f"NN {n['rate_hz']:.3g} ± {n['rate_error_hz']:.2g} Hz",
+        fontsize=9,
+    )
     ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
