@@ -73,6 +73,10 @@ class TriggerTraining(Component):
         "true", help="'tilted': NSB examples as sampled (weights the tail the threshold cuts into); 'true': NSB distribution"
     ).tag(config=True)
     seed = Int(0, help="Seed of sampling and training").tag(config=True)
+    restarts = Int(2, help="Retrainings from the next seeds when a run ends below min_val_accuracy").tag(config=True)
+    min_val_accuracy = Float(0.6, help="Weighted validation accuracy below which a training run counts as failed").tag(
+        config=True
+    )
 
     def __init__(self, config=None, parent=None, trigger_input=None, nsb_rate=None, **kwargs):
         super().__init__(config=config, parent=parent, **kwargs)
@@ -111,10 +115,28 @@ class TriggerTraining(Component):
         background.weights = background.weights * (len(signal) + len(background)) / (2 * background.weights.sum())
         return Examples.concatenate([signal, background])
 
-    def train(self, gamma: TriggerEvents, progress=True) -> TrainedTrigger:
+    def _fit(self, geometry, x, y, weights, train, val, seed, progress):
         import keras
         from hgq.utils.sugar import BetaScheduler, FreeEBOPs
 
+        model = build_model(
+            geometry.n_inputs, self.trigger_input.bits, tuple(self.hidden), self.beta_start, seed, self.module_features,
+            clip_bits=self.clip_bits or None,
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            weighted_metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
+        )
+        ratio = self.beta_end / self.beta_start
+        schedule = BetaScheduler(lambda epoch: self.beta_start * ratio ** (epoch / max(self.epochs - 1, 1)))
+        history = model.fit(
+            x[train], y[train], sample_weight=weights[train], validation_data=(x[val], y[val], weights[val]),
+            epochs=self.epochs, batch_size=self.batch_size, verbose=2 if progress else 0, callbacks=[schedule, FreeEBOPs()],
+        )
+        return model, history
+
+    def train(self, gamma: TriggerEvents, progress=True) -> TrainedTrigger:
         rng = np.random.default_rng(self.seed)
         t0 = time.perf_counter()
         gate, baseline = self.operating_points(rng, max(self.n_calibration // 2, 10_000))
@@ -126,21 +148,22 @@ class TriggerTraining(Component):
         val, train = order[:n_val], order[n_val:]
         x = data.rois.astype(np.float32)
         y = data.labels.astype(np.float32)[:, None]
-        model = build_model(
-            geometry.n_inputs, self.trigger_input.bits, tuple(self.hidden), self.beta_start, self.seed, self.module_features,
-            clip_bits=self.clip_bits or None,
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate),
-            loss=keras.losses.BinaryCrossentropy(from_logits=True),
-            weighted_metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
-        )
-        ratio = self.beta_end / self.beta_start
-        schedule = BetaScheduler(lambda epoch: self.beta_start * ratio ** (epoch / max(self.epochs - 1, 1)))
-        history = model.fit(
-            x[train], y[train], sample_weight=data.weights[train], validation_data=(x[val], y[val], data.weights[val]),
-            epochs=self.epochs, batch_size=self.batch_size, verbose=2 if progress else 0, callbacks=[schedule, FreeEBOPs()],
-        )
+        # a ReLU network can die in training (every unit off for every ROI, one constant score): such a run
+        # ends near chance on the validation set; retrain from another seed rather than calibrate a dead network
+        attempts, best = [], None
+        for attempt in range(self.restarts + 1):
+            seed = self.seed + attempt
+            model, history = self._fit(geometry, x, y, data.weights, train, val, seed, progress)
+            accuracy = float(history.history["val_binary_accuracy"][-1])
+            attempts.append({"seed": seed, "val_binary_accuracy": accuracy})
+            if accuracy >= self.min_val_accuracy:
+                break
+            log.warning("training with seed %d ended at validation accuracy %.2f (< %.2f): %s", seed, accuracy,
+                        self.min_val_accuracy, "retrying with another seed" if attempt < self.restarts else "keeping the best")
+            if best is None or accuracy > best[2]:
+                best = (model, history, accuracy)
+        else:
+            model, history, _ = best
         # operating point on samples the network has not seen; the same rate as the baseline achieves
         score = score_function(model)
         thetas = self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8)
@@ -168,6 +191,7 @@ class TriggerTraining(Component):
                 "n_background": int((data.labels == 0).sum()),
                 "epochs": self.epochs,
                 "seed": self.seed,
+                "attempts": attempts,
                 "nsb_weighting": self.nsb_weighting,
                 "final": {k: float(v[-1]) for k, v in history.history.items()},
                 "seconds": time.perf_counter() - t0,
