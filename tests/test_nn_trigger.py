@@ -36,6 +36,9 @@ def test_saved_model_describes_input_roi_and_operating_point(loaded):
     assert np.isfinite(nn["threshold"]) and nn["rate_hz"] <= base["rate_hz"]
     assert config["architecture"]["ebops"] > 0
     assert config["training"]["n_signal"] > 0 and config["training"]["n_background"] > 0
+    attempts = config["training"]["attempts"]
+    assert [a["seed"] for a in attempts] == [3, 4]
+    assert config["training"]["final"]["val_binary_accuracy"] == pytest.approx(max(a["val_binary_accuracy"] for a in attempts))
 
 
 def test_scores_are_fixed_point_and_survive_saving(loaded, trigger_model):
