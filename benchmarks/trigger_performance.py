@@ -14,6 +14,7 @@ points see only the training set and NSB importance samples.
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -33,6 +34,25 @@ def run(args, timings, label):
         raise SystemExit(f"trigger-synth {args[0]} failed with exit code {code}")
 
 
+def _simulate(args):
+    timings = {}
+    run(args, timings, "simulate")
+    return timings["simulate"]
+
+
+def simulate_sets(jobs, timings, n_jobs):
+    """The simulation is single-threaded and the sets are independent: one process per set, n_jobs at a time."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+        futures = {label: pool.submit(_simulate, args) for label, args in jobs}
+        for label, future in futures.items():
+            timings[label] = future.result()
+    timings[f"simulation wall ({n_jobs} processes)"] = round(time.perf_counter() - t0, 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=Path("docs"), help="where the report and figures go")
@@ -42,6 +62,7 @@ def main():
     parser.add_argument("--n-proton", type=int, default=3000, help="test proton showers (100 GeV-10 TeV)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--n-rate-samples", type=int, default=100_000, help="importance samples per rate measurement")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="simulation processes at a time")
     parser.add_argument("--reuse", action="store_true", help="reuse simulated files already in --work")
     parser.add_argument("--reuse-model", action="store_true", help="also reuse the trained model in --work (evaluate only)")
     args = parser.parse_args()
@@ -55,12 +76,15 @@ def main():
         ("test", ["gamma"], args.n_test, "5 GeV", "500 GeV", 202),
         ("test", ["proton"], args.n_proton, "100 GeV", "10 TeV", 303),
     ]
-    for folder, particles, n, e_min, e_max, seed in sets:
-        target = work / folder / f"{particles[0]}.dl1.h5"
-        if args.reuse and target.exists():
-            continue
-        run(["simulate", "--particles", ",".join(particles), "--n-events", n, "--energy-min", e_min, "--energy-max", e_max,
-             "--seed", seed, "--output", work / folder, "--overwrite", "--no-progress"], timings, f"simulate {folder} {particles[0]}")
+    jobs = [
+        (f"simulate {folder} {particles[0]}",
+         ["simulate", "--particles", ",".join(particles), "--n-events", n, "--energy-min", e_min, "--energy-max", e_max,
+          "--seed", seed, "--output", work / folder, "--overwrite", "--no-progress"])
+        for folder, particles, n, e_min, e_max, seed in sets
+        if not (args.reuse and (work / folder / f"{particles[0]}.dl1.h5").exists())
+    ]
+    if jobs:
+        simulate_sets(jobs, timings, max(1, min(args.jobs, len(jobs))))
     if not (args.reuse_model and (work / "model/trigger.json").exists()):
         run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", work / "model", "--epochs", args.epochs,
              "--n-nsb-examples", args.n_rate_samples, "--n-calibration", args.n_rate_samples, "--no-progress", "--overwrite"],
