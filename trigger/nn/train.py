@@ -143,6 +143,8 @@ class TriggerTraining(Component):
         geometry = RoiGeometry(gate, self.n_before, self.n_after)
         log.info("gate %d counts (%.3g Hz), baseline threshold %d counts (%.3g Hz)", gate, self.gate_rate, baseline.threshold, baseline.rate_hz)
         data = self.examples(gamma, geometry, rng)
+        log.info("%d gamma and %d NSB training ROIs (%.0f s)", (data.labels == 1).sum(), (data.labels == 0).sum(),
+                 time.perf_counter() - t0)
         order = rng.permutation(len(data))
         n_val = max(len(data) // 5, 1)
         val, train = order[:n_val], order[n_val:]
@@ -164,6 +166,7 @@ class TriggerTraining(Component):
                 best = (model, history, accuracy)
         else:
             model, history, _ = best
+        log.info("network trained (%.0f s); calibrating its threshold", time.perf_counter() - t0)
         # operating point on samples the network has not seen; the same rate as the baseline achieves
         score = score_function(model)
         thetas = self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8)
