@@ -150,14 +150,18 @@ def report(result, args) -> str:
         "",
         "## Array efficiency per true-energy bin (2 of 4 LSTs)",
         "",
-        "| E [GeV] | showers | analog sum | NN | analog sum at the NN's rate |",
-        "|---|---|---|---|---|",
+        "Showers only one trigger fires on (the NN, or the analog sum at the NN's rate) carry the whole difference "
+        "between the two (same showers for both): with b and c such counts, the excess b - c has error sqrt(b + c).",
+        "",
+        "| E [GeV] | showers | analog sum | NN | analog sum at the NN's rate | only NN / only analog sum at the NN's rate |",
+        "|---|---|---|---|---|---|",
     ]
     bins = s["energy_bins_gev"]
     for i in range(len(bins) - 1):
         at = fmt(matched["efficiency"][i], "{:.3f}") if matched else "-"
+        only = f"{matched['showers_nn_only'][i]} / {matched['showers_analog_sum_only'][i]}" if matched and "showers_nn_only" in matched else "-"
         lines.append(f"| {bins[i]:.1f}-{bins[i + 1]:.1f} | {a['n_showers'][i]} | {fmt(a['efficiency'][i], '{:.3f}')} "
-                     f"| {fmt(n['efficiency'][i], '{:.3f}')} | {at} |")
+                     f"| {fmt(n['efficiency'][i], '{:.3f}')} | {at} | {only} |")
     if "real_events" in s:
         lines += ["", "## Real sim_telarray LST events", "", "| file | telescope events | analog sum triggers | NN triggers |",
                   "|---|---|---|---|"]

@@ -161,6 +161,13 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
     ratio = summary["threshold_ratio"]
     a, n = summary["analog_sum"]["energy_threshold_gev"], summary["nn"]["energy_threshold_gev"]
     assert ratio is None or ratio == pytest.approx(n / a)
+    matched = summary.get("analog_sum_at_nn_rate")
+    if matched:
+        # paired counts: NN minus rate-matched baseline showers per bin is exactly the discordant difference
+        for i, total in enumerate(matched["n_showers"]):
+            if total:
+                difference = (summary["nn"]["efficiency"][i] - matched["efficiency"][i]) * total
+                assert difference == pytest.approx(matched["showers_nn_only"][i] - matched["showers_analog_sum_only"][i])
     assert summary["proton"]["analog_sum"]["array_rate_hz"] >= 0
     # every real sim_telarray file went through both triggers
     real = summary["real_events"]
@@ -182,3 +189,15 @@ def test_cli_errors_are_clear(args, message, capsys, simulated):
     args = [a.format(gamma=simulated["gamma"]) for a in args]
     assert main(args) != 0
     assert message in capsys.readouterr().err
+
+
+def test_discordant_showers_count_each_side_per_bin():
+    from types import SimpleNamespace
+
+    from trigger.performance import discordant_showers
+
+    result = SimpleNamespace(run=SimpleNamespace(energy=np.array([0.01, 0.02, 0.05, 0.2, 0.3])))
+    nn = np.array([True, True, False, True, False])
+    baseline = np.array([True, False, True, False, False])
+    counts = discordant_showers(result, np.array([0.005, 0.1, 1.0]), nn, baseline)
+    assert counts == {"first_only": [1, 1], "second_only": [1, 0]}

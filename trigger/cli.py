@@ -30,6 +30,7 @@ from .paths import DataFolderError
 from .performance import (
     TriggerPair,
     analog_sum_at,
+    discordant_showers,
     evaluate_showers,
     gamma_summary,
     measure_rates,
@@ -372,7 +373,11 @@ class EvaluateTool(Tool):
             threshold, rate, error = matched
             decided = analog_sum_at(gamma, pair, threshold, self.instrument)
             at = gamma_summary(gamma, bins, {"matched": decided})["matched"]
-            summary["analog_sum_at_nn_rate"] = {"threshold": threshold, "rate_hz": rate, "rate_error_hz": error, **at}
+            paired = discordant_showers(gamma, bins, gamma.triggered["nn"], decided)
+            summary["analog_sum_at_nn_rate"] = {
+                "threshold": threshold, "rate_hz": rate, "rate_error_hz": error, **at,
+                "showers_nn_only": paired["first_only"], "showers_analog_sum_only": paired["second_only"],
+            }
             m = at["energy_threshold_gev"]
             summary["threshold_ratio_at_nn_rate"] = n / m if m and n else None
         if self.proton is not None:
@@ -460,13 +465,18 @@ def format_evaluation(summary, output) -> str:
             f"{matched['rate_error_hz']:.2g} Hz, energy threshold {f'{e:.1f} GeV' if e else 'n/a'}, "
             f"ratio {f'{r:.3f}' if r else 'n/a'}"
         )
-    header = f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}" + (f" {'asum@NN rate':>13}" if matched else "")
+    paired = matched and "showers_nn_only" in matched
+    header = (f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}" + (f" {'asum@NN rate':>13}" if matched else "")
+              + (f" {'only NN / only asum@NN':>23}" if paired else ""))
     lines += ["", "array efficiency per true-energy bin:", header]
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     for i in range(len(bins) - 1):
         a, n = summary["analog_sum"]["efficiency"][i], summary["nn"]["efficiency"][i]
         row = f"{bins[i]:7.1f}-{bins[i + 1]:7.1f} {summary['nn']['n_showers'][i]:>8} {fmt(a):>11} {fmt(n):>8}"
-        lines.append(row + (f" {fmt(matched['efficiency'][i]):>13}" if matched else ""))
+        row += f" {fmt(matched['efficiency'][i]):>13}" if matched else ""
+        if paired:
+            row += f" {matched['showers_nn_only'][i]:>11} / {matched['showers_analog_sum_only'][i]:<9}"
+        lines.append(row)
     if "proton" in summary:
         p = summary["proton"]
         lines.append("")

@@ -174,6 +174,19 @@ def gamma_summary(result: ShowerResult, bins_tev, triggered=None) -> dict:
     return out
 
 
+def discordant_showers(result: ShowerResult, bins_tev, first, second) -> dict:
+    """Per energy bin, the showers only ``first`` triggers and those only ``second`` triggers.
+
+    Both triggers see the same showers, so their difference is measured by
+    these discordant counts alone (McNemar): the variance of
+    (``first`` triggered - ``second`` triggered) is their sum.
+    """
+    energy = result.run.energy
+    first, second = np.asarray(first, bool), np.asarray(second, bool)
+    only = lambda a, b: np.histogram(energy[a & ~b], bins=bins_tev)[0].astype(int).tolist()  # noqa: E731
+    return {"first_only": only(first, second), "second_only": only(second, first)}
+
+
 def proton_summary(result: ShowerResult) -> dict:
     out = {}
     for name in TRIGGERS:
