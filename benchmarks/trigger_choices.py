@@ -31,6 +31,7 @@ VARIANTS = {
     "6-bit clip": ["--clip-bits", 6],
     "plain MLP (no shared module layer)": ["--module-features", 0],
     "tilted NSB weights": ["--nsb-weighting", "tilted"],
+    "gate at 25 MHz": ["--gate-rate", "2.5e7"],
 }
 GAIN_RANGE_GEV = (12.5, 80.0)
 
