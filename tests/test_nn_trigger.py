@@ -13,7 +13,7 @@ from trigger.nn.model import TriggerModelError, load_trigger, score_function
 from trigger.nn.roi import RoiGeometry
 from trigger.nn.trigger import analog_sum_first, nn_candidates, nn_first
 from trigger.operating_point import adapted_samples, analog_sum_threshold, nn_threshold
-from trigger.rates import NSBRateEstimator
+from trigger.rates import NSBRateEstimator, brute_force_gated_rate
 
 DARK = 0.233591
 
@@ -85,6 +85,23 @@ def test_adapted_tilts_leave_the_rates_unbiased(loaded):
     ]:
         pulls = (a[0] - b[0]) / np.hypot(a[1], b[1])
         assert np.all(a[0] > 0) and np.all(np.abs(pulls) < 4), (a, b)
+
+
+def test_gated_rate_agrees_with_counting(loaded):
+    """The importance-sampled NN rate against counting NN triggers in plain NSB windows (MHz rates)."""
+    model, config = loaded
+    geometry, score = RoiGeometry(**config["roi"]), score_function(model)
+    trigger_input = TriggerInput()
+    rng = np.random.default_rng(21)
+    _, _, pilot = brute_force_gated_rate(trigger_input, DARK, geometry, score, [np.inf], 150, rng)
+    thresholds = np.quantile(pilot, [0.3, 0.7])
+    counted, counted_err, scores = brute_force_gated_rate(trigger_input, DARK, geometry, score, thresholds, 800, rng)
+    assert len(scores) > 20 and np.all(counted > 3e5)
+    estimator = NSBRateEstimator(trigger_input, DARK)
+    samples = estimator.sample(8000, estimator.thetas_for([geometry.gate - 12, geometry.gate + 2]), rng)
+    rates, errors = estimator.gated_rates(samples, geometry, score, thresholds)
+    pulls = (rates - counted) / np.hypot(errors, counted_err)
+    assert np.all(np.abs(pulls) < 4), (rates, counted)
 
 
 def test_model_folder_errors(tmp_path, trigger_model):

@@ -367,22 +367,59 @@ def _weighted_kmeans(points, weight, k, iterations=20) -> np.ndarray:
     return centres
 
 
-def brute_force_rate(trigger_input: TriggerInput, nsb_rate, thresholds, n_windows, rng, camera=None, chunk=64):
-    """Count rising edges of the analog-sum OR in plain NSB camera windows (for validation)."""
+HISTORY_SAMPLES = 12  # plain windows: from this sample on, the simulated NSB history is complete
+
+
+def plain_nsb_windows(trigger_input: TriggerInput, nsb_rate, n_windows, rng, camera=None, chunk=64):
+    """Quantized counts (n, 265, n_samples) of plain (untilted) NSB camera windows, ``chunk`` at a time."""
     camera = camera if camera is not None else CameraResponse(trigger_input.instrument, nsb_rate)
     noise = ModuleNoise(camera)
-    trigger = AnalogSumTrigger(instrument=trigger_input.instrument)
-    thresholds = np.atleast_1d(thresholds)
-    counts = np.zeros(len(thresholds))
-    first, last = 12, camera.n_samples  # decisions where the full NSB history is simulated
     done = 0
     while done < n_windows:
         n = min(chunk, n_windows - done)
         sums, _ = noise.sample((n, 265), rng)
-        g = trigger.group_sums(trigger_input.quantize(sums))
+        yield trigger_input.quantize(sums)
+        done += n
+
+
+def brute_force_rate(trigger_input: TriggerInput, nsb_rate, thresholds, n_windows, rng, camera=None, chunk=64):
+    """Count rising edges of the analog-sum OR in plain NSB camera windows (for validation)."""
+    trigger = AnalogSumTrigger(instrument=trigger_input.instrument)
+    thresholds = np.atleast_1d(thresholds)
+    counts = np.zeros(len(thresholds))
+    first, last = HISTORY_SAMPLES, trigger_input.instrument.n_samples
+    for block in plain_nsb_windows(trigger_input, nsb_rate, n_windows, rng, camera, chunk):
+        g = trigger.group_sums(block)
         for i, u in enumerate(thresholds):
             fired = (g > u).any(axis=1)  # (n, n_samples)
             counts[i] += np.count_nonzero(fired[:, first:last] & ~fired[:, first - 1 : last - 1])
-        done += n
     live = n_windows * (last - first) / SAMPLING_HZ
     return counts / live, np.sqrt(np.maximum(counts, 1)) / live
+
+
+def brute_force_gated_rate(trigger_input: TriggerInput, nsb_rate, geometry, score, thresholds, n_windows, rng, camera=None,
+                           chunk=64):
+    """Count rising edges of the gated NN trigger (a gate candidate scoring above t) in plain NSB windows.
+
+    The same trigger code as on showers (:func:`trigger.nn.trigger.nn_candidates`); only where counting
+    is possible (MHz rates), to validate :meth:`NSBRateEstimator.gated_rates`. Also returns every
+    candidate's score, from which such thresholds can be chosen.
+    """
+    from .nn.trigger import nn_candidates
+
+    trigger = AnalogSumTrigger(instrument=trigger_input.instrument)
+    thresholds = np.atleast_1d(thresholds)
+    counts = np.zeros(len(thresholds))
+    n_samples = trigger_input.instrument.n_samples
+    first, last = max(HISTORY_SAMPLES, geometry.n_before + 1), geometry.decision_range(n_samples)[1]
+    scores = []
+    for block in plain_nsb_windows(trigger_input, nsb_rate, n_windows, rng, camera, chunk):
+        cand = nn_candidates(trigger, block, geometry, score)
+        scores.append(cand.score)
+        for i, t in enumerate(thresholds):
+            passed = np.zeros((len(block), n_samples), bool)
+            keep = cand.score > t
+            passed[cand.event[keep], cand.sample[keep]] = True
+            counts[i] += np.count_nonzero(passed[:, first:last] & ~passed[:, first - 1 : last - 1])
+    live = n_windows * (last - first) / SAMPLING_HZ
+    return counts / live, np.sqrt(np.maximum(counts, 1)) / live, np.concatenate(scores)
