@@ -2,10 +2,11 @@
 
 Counts rising edges of the NN trigger (a gate candidate whose ROI scores
 above t) in plain simulated NSB camera windows, through the same trigger
-code as on showers, at three thresholds chosen from the counted candidates'
-scores (50 %, 80 % and 95 % quantiles), and compares them with the
-importance-sampled rate of :meth:`NSBRateEstimator.gated_rates` at the same
-thresholds. Writes ``OUTPUT/nn_rate_check.md`` and ``.json``.
+code as on showers, at thresholds chosen from the counted candidates' scores (quantiles from
+50 % to 99.7 %), and compares them with the importance-sampled rate of
+:meth:`NSBRateEstimator.gated_rates` at the same thresholds, from two
+samplers: tilts around the gate, and the adapted sampler ``evaluate`` uses
+for the NN's rate at its operating point (aimed at each threshold). Writes ``OUTPUT/nn_rate_check.md`` and ``.json``.
 
     CTAPIPE_SVC_PATH=../shared/data/instrument python benchmarks/nn_rate_check.py MODEL --output docs/
 """
@@ -24,16 +25,17 @@ from _common import metadata_markdown, run_metadata  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.nn.model import load_trigger, score_function  # noqa: E402
 from trigger.nn.roi import RoiGeometry  # noqa: E402
+from trigger.operating_point import adapted_samples  # noqa: E402
 from trigger.rates import NSBRateEstimator, brute_force_gated_rate  # noqa: E402
 
-QUANTILES = (0.5, 0.8, 0.95)
+QUANTILES = (0.5, 0.8, 0.95, 0.99, 0.997)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="a trigger model folder (trigger-synth train)")
     parser.add_argument("--output", type=Path, default=Path("docs"))
-    parser.add_argument("--n-windows", type=int, default=4000, help="plain NSB camera windows counted")
+    parser.add_argument("--n-windows", type=int, default=20_000, help="plain NSB camera windows counted")
     parser.add_argument("--n-samples", type=int, default=40_000, help="importance samples")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
@@ -50,18 +52,31 @@ def main():
     t_count = time.perf_counter() - t0
     t0 = time.perf_counter()
     estimator = NSBRateEstimator(trigger_input, nsb)
-    # tilts around the gate: these thresholds pass most gate candidates
+    # tilts around the gate: the lower thresholds pass most gate candidates
     samples = estimator.sample(args.n_samples, estimator.thetas_for([geometry.gate - 12, geometry.gate + 2]), rng)
-    rates, errors = estimator.gated_rates(samples, geometry, score, thresholds)
+    gate_rates, gate_errors = estimator.gated_rates(samples, geometry, score, thresholds)
     t_is = time.perf_counter() - t0
-    pulls = (rates - counted) / np.hypot(errors, counted_err)
+    t0 = time.perf_counter()
+    # evaluate's sampler (trigger.performance.measure_rates), aimed at each threshold in turn
+    thetas = estimator.thetas_for([geometry.gate, config["operating_point"]["analog_sum"]["threshold"] + 12], n_components=8)
+    adapted = [
+        estimator.gated_rates(adapted_samples(estimator, geometry, score, args.n_samples, rng, thetas, level=t), geometry, score, [t])
+        for t in thresholds
+    ]
+    adapted_rates, adapted_errors = (np.array([a[i][0] for a in adapted]) for i in (0, 1))
+    t_adapted = time.perf_counter() - t0
+    pull = lambda r, e: (r - counted) / np.hypot(e, counted_err)  # noqa: E731
     result = {
         "metadata": meta, "model": str(args.model), "n_windows": args.n_windows, "n_samples": args.n_samples,
-        "seconds": {"counting": round(t_count, 1), "importance_sampling": round(t_is, 1)},
+        "seconds": {"counting": round(t_count, 1), "gate_tilts": round(t_is, 1), "adapted": round(t_adapted, 1)},
         "rows": [
             {"quantile": q, "threshold": float(t), "counted_hz": float(c), "counted_error_hz": float(ce),
-             "sampled_hz": float(r), "sampled_error_hz": float(e), "pull": float(p)}
-            for q, t, c, ce, r, e, p in zip(QUANTILES, thresholds, counted, counted_err, rates, errors, pulls)
+             "gate_tilts_hz": float(r), "gate_tilts_error_hz": float(e), "gate_tilts_pull": float(p),
+             "adapted_hz": float(ra), "adapted_error_hz": float(ea), "adapted_pull": float(pa)}
+            for q, t, c, ce, r, e, p, ra, ea, pa in zip(
+                QUANTILES, thresholds, counted, counted_err, gate_rates, gate_errors, pull(gate_rates, gate_errors),
+                adapted_rates, adapted_errors, pull(adapted_rates, adapted_errors),
+            )
         ],
     }
     args.output.mkdir(parents=True, exist_ok=True)
@@ -80,15 +95,18 @@ def report(result) -> str:
         "",
         *metadata_markdown(result["metadata"]),
         f"- model: `{result['model']}`; {result['n_windows']} plain NSB camera windows counted "
-        f"({result['seconds']['counting']} s), {result['n_samples']} importance samples ({result['seconds']['importance_sampling']} s)",
+        f"({result['seconds']['counting']} s); {result['n_samples']} importance samples with tilts around the gate "
+        f"({result['seconds']['gate_tilts']} s) and as many per threshold from evaluate's adapted sampler "
+        f"({result['seconds']['adapted']} s in all)",
         "",
-        "| candidates passing | NN threshold | counted [MHz] | importance sampling [MHz] | pull |",
-        "|---|---|---|---|---|",
+        "| candidates passing | NN threshold | counted [kHz] | gate tilts [kHz] | pull | adapted sampler [kHz] | pull |",
+        "|---|---|---|---|---|---|---|",
     ]
+    k = lambda r, key: f"{r[key] / 1e3:.4g} ± {r[key.replace('_hz', '_error_hz')] / 1e3:.2g}"  # noqa: E731
     for r in result["rows"]:
         lines.append(
-            f"| {100 * (1 - r['quantile']):.0f} % | {r['threshold']:.4g} | {r['counted_hz'] / 1e6:.3g} ± {r['counted_error_hz'] / 1e6:.2g} "
-            f"| {r['sampled_hz'] / 1e6:.3g} ± {r['sampled_error_hz'] / 1e6:.2g} | {r['pull']:+.2f} |"
+            f"| {100 * (1 - r['quantile']):.1f} % | {r['threshold']:.4g} | {k(r, 'counted_hz')} | {k(r, 'gate_tilts_hz')} "
+            f"| {r['gate_tilts_pull']:+.2f} | {k(r, 'adapted_hz')} | {r['adapted_pull']:+.2f} |"
         )
     return "\n".join(lines)
 
