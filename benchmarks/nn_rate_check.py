@@ -38,6 +38,7 @@ def main():
     parser.add_argument("--n-windows", type=int, default=20_000, help="plain NSB camera windows counted")
     parser.add_argument("--n-samples", type=int, default=40_000, help="importance samples")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--quantiles", type=float, nargs="+", default=QUANTILES, help="score quantiles of the candidates")
     args = parser.parse_args()
     meta = run_metadata()
     model, config = load_trigger(args.model)
@@ -47,7 +48,7 @@ def main():
 
     t0 = time.perf_counter()
     _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng)
-    thresholds = np.quantile(pilot, QUANTILES)
+    thresholds = np.quantile(pilot, args.quantiles)
     counted, counted_err, _ = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, args.n_windows, rng)
     t_count = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -74,7 +75,7 @@ def main():
              "gate_tilts_hz": float(r), "gate_tilts_error_hz": float(e), "gate_tilts_pull": float(p),
              "adapted_hz": float(ra), "adapted_error_hz": float(ea), "adapted_pull": float(pa)}
             for q, t, c, ce, r, e, p, ra, ea, pa in zip(
-                QUANTILES, thresholds, counted, counted_err, gate_rates, gate_errors, pull(gate_rates, gate_errors),
+                args.quantiles, thresholds, counted, counted_err, gate_rates, gate_errors, pull(gate_rates, gate_errors),
                 adapted_rates, adapted_errors, pull(adapted_rates, adapted_errors),
             )
         ],
