@@ -26,28 +26,41 @@ from _common import metadata_markdown, run_metadata  # noqa: E402
 from trigger.cli import main as trigger_synth  # noqa: E402
 
 
-def run(args, timings, label):
+def run(args, timings, label) -> float:
     t0 = time.perf_counter()
     code = trigger_synth([str(a) for a in args])
     timings[label] = round(time.perf_counter() - t0, 1)
     if code != 0:
         raise SystemExit(f"trigger-synth {args[0]} failed with exit code {code}")
+    return timings[label]
 
 
-def _simulate(args):
-    timings = {}
-    run(args, timings, "simulate")
-    return timings["simulate"]
+def training_set(n):
+    """The NN's training gammas: (folder, particle, showers, E min, E max, seed), shared by the trigger benchmarks."""
+    return ("train", "gamma", n, "10 GeV", "1 TeV", 101)
 
 
-def simulate_sets(jobs, timings, n_jobs):
-    """The simulation is single-threaded and the sets are independent: one process per set, n_jobs at a time."""
+def simulate_sets(work, sets, timings, n_jobs, reuse):
+    """Simulate ``sets`` (as :func:`training_set`) into ``work``, skipping files already there when ``reuse``.
+
+    The simulation is single-threaded and the sets are independent: one process per set, ``n_jobs`` at a time.
+    """
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    jobs = [
+        (f"simulate {folder} {particle}",
+         ["simulate", "--particles", particle, "--n-events", n, "--energy-min", e_min, "--energy-max", e_max,
+          "--seed", seed, "--output", work / folder, "--overwrite", "--no-progress"])
+        for folder, particle, n, e_min, e_max, seed in sets
+        if not (reuse and (work / folder / f"{particle}.dl1.h5").exists())
+    ]
+    if not jobs:
+        return
+    n_jobs = max(1, min(n_jobs, len(jobs)))
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-        futures = {label: pool.submit(_simulate, args) for label, args in jobs}
+        futures = {label: pool.submit(run, args, {}, label) for label, args in jobs}
         for label, future in futures.items():
             timings[label] = future.result()
     timings[f"simulation wall ({n_jobs} processes)"] = round(time.perf_counter() - t0, 1)
@@ -72,19 +85,11 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
     sets = [
-        ("train", ["gamma"], args.n_train, "10 GeV", "1 TeV", 101),
-        ("test", ["gamma"], args.n_test, "5 GeV", "500 GeV", 202),
-        ("test", ["proton"], args.n_proton, "100 GeV", "10 TeV", 303),
+        training_set(args.n_train),
+        ("test", "gamma", args.n_test, "5 GeV", "500 GeV", 202),
+        ("test", "proton", args.n_proton, "100 GeV", "10 TeV", 303),
     ]
-    jobs = [
-        (f"simulate {folder} {particles[0]}",
-         ["simulate", "--particles", ",".join(particles), "--n-events", n, "--energy-min", e_min, "--energy-max", e_max,
-          "--seed", seed, "--output", work / folder, "--overwrite", "--no-progress"])
-        for folder, particles, n, e_min, e_max, seed in sets
-        if not (args.reuse and (work / folder / f"{particles[0]}.dl1.h5").exists())
-    ]
-    if jobs:
-        simulate_sets(jobs, timings, max(1, min(args.jobs, len(jobs))))
+    simulate_sets(work, sets, timings, args.jobs, args.reuse)
     if not (args.reuse_model and (work / "model/trigger.json").exists()):
         run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", work / "model", "--epochs", args.epochs,
              "--n-nsb-examples", args.n_rate_samples, "--n-calibration", args.n_rate_samples, "--no-progress", "--overwrite"],
@@ -159,7 +164,7 @@ def report(result, args) -> str:
     bins = s["energy_bins_gev"]
     for i in range(len(bins) - 1):
         at = fmt(matched["efficiency"][i], "{:.3f}") if matched else "-"
-        only = f"{matched['showers_nn_only'][i]} / {matched['showers_analog_sum_only'][i]}" if matched and "showers_nn_only" in matched else "-"
+        only = f"{matched['showers_nn_only'][i]} / {matched['showers_analog_sum_only'][i]}" if matched else "-"
         lines.append(f"| {bins[i]:.1f}-{bins[i + 1]:.1f} | {a['n_showers'][i]} | {fmt(a['efficiency'][i], '{:.3f}')} "
                      f"| {fmt(n['efficiency'][i], '{:.3f}')} | {at} | {only} |")
     if "real_events" in s:

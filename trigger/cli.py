@@ -465,17 +465,16 @@ def format_evaluation(summary, output) -> str:
             f"{matched['rate_error_hz']:.2g} Hz, energy threshold {f'{e:.1f} GeV' if e else 'n/a'}, "
             f"ratio {f'{r:.3f}' if r else 'n/a'}"
         )
-    paired = matched and "showers_nn_only" in matched
-    header = (f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}" + (f" {'asum@NN rate':>13}" if matched else "")
-              + (f" {'only NN / only asum@NN':>23}" if paired else ""))
+    header = (f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}"
+              + (f" {'asum@NN rate':>13} {'only NN / only asum@NN':>23}" if matched else ""))
     lines += ["", "array efficiency per true-energy bin:", header]
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     for i in range(len(bins) - 1):
         a, n = summary["analog_sum"]["efficiency"][i], summary["nn"]["efficiency"][i]
         row = f"{bins[i]:7.1f}-{bins[i + 1]:7.1f} {summary['nn']['n_showers'][i]:>8} {fmt(a):>11} {fmt(n):>8}"
-        row += f" {fmt(matched['efficiency'][i]):>13}" if matched else ""
-        if paired:
-            row += f" {matched['showers_nn_only'][i]:>11} / {matched['showers_analog_sum_only'][i]:<9}"
+        if matched:
+            row += (f" {fmt(matched['efficiency'][i]):>13} {matched['showers_nn_only'][i]:>11} / "
+                    f"{matched['showers_analog_sum_only'][i]:<9}")
         lines.append(row)
     if "proton" in summary:
         p = summary["proton"]

@@ -158,14 +158,13 @@ class TriggerTraining(Component):
             model, history = self._fit(geometry, x, y, data.weights, train, val, seed, progress)
             accuracy = float(history.history["val_binary_accuracy"][-1])
             attempts.append({"seed": seed, "val_binary_accuracy": accuracy})
+            if best is None or accuracy > best[2]:
+                best = (model, history, accuracy)
             if accuracy >= self.min_val_accuracy:
                 break
             log.warning("training with seed %d ended at validation accuracy %.2f (< %.2f): %s", seed, accuracy,
                         self.min_val_accuracy, "retrying with another seed" if attempt < self.restarts else "keeping the best")
-            if best is None or accuracy > best[2]:
-                best = (model, history, accuracy)
-        else:
-            model, history, _ = best
+        model, history, _ = best
         log.info("network trained (%.0f s); calibrating its threshold", time.perf_counter() - t0)
         # operating point on samples the network has not seen; the same rate as the baseline achieves
         score = score_function(model)
