@@ -13,7 +13,7 @@ from trigger.nn.model import TriggerModelError, load_trigger, score_function
 from trigger.nn.roi import RoiGeometry
 from trigger.nn.trigger import analog_sum_first, nn_candidates, nn_first
 from trigger.operating_point import adapted_samples, analog_sum_threshold, nn_threshold
-from trigger.rates import NSBRateEstimator, brute_force_gated_rate
+from trigger.rates import NSBRateEstimator, brute_force_gated_rate, tilt_values
 
 DARK = 0.233591
 
@@ -73,12 +73,12 @@ def test_adapted_tilts_leave_the_rates_unbiased(loaded):
     rng = np.random.default_rng(5)
     thetas = estimator.thetas_for([geometry.gate, 105], n_components=6)
     fixed = estimator.sample(8000, thetas, rng, single_module=True)
-    adapted = adapted_samples(estimator, geometry, score, 8000, rng, thetas, target_hz=1e5, n_pilot=4000)
     level = nn_threshold(estimator, fixed, geometry, score, 1e5).threshold
-    # the added tilts: one ranked tilt in all six orders of the modules, at least one module pushed up
+    # one tilt per kind of accepted window and one for their mean, each pushing some module's light up
     passed = estimator.gated_scores(fixed, geometry, score)[:, 0, 1:].max(axis=1) > level
-    extra = estimator.adapted_components(fixed, passed, scales=(1.0,), n_clusters=1)
-    assert extra.shape == (6, 4) and np.all(np.sort(extra[:, :3], axis=1) == np.sort(extra[0, :3])) and extra[:, :3].max() > 0
+    tilts = estimator.adapted_tilts(fixed, passed, n_clusters=2)
+    assert tilts.shape == (3, 3, estimator.noise.kernel.shape[0]) and tilt_values(tilts)[0].max() > 0
+    adapted = adapted_samples(estimator, geometry, score, 8000, rng, thetas, level=level, n_pilot=4000, refinements=1)
     for a, b in [
         (estimator.analog_sum_rates(fixed, [geometry.gate, 100]), estimator.analog_sum_rates(adapted, [geometry.gate, 100])),
         (estimator.gated_rates(fixed, geometry, score, [level]), estimator.gated_rates(adapted, geometry, score, [level])),

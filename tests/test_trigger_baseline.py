@@ -6,7 +6,7 @@ import pytest
 from trigger.analog_sum import AnalogSumTrigger, array_trigger, compare_with_simtel_traces
 from trigger.inputs import TriggerInput
 from trigger.nn.roi import RoiGeometry, extract_rois, gate_candidates
-from trigger.rates import NSBRateEstimator, brute_force_rate
+from trigger.rates import NSBRateEstimator, brute_force_rate, tilt_keys, tilt_values
 
 DARK = 0.233591
 
@@ -110,6 +110,30 @@ def test_rate_estimator_agrees_with_counting(trigger_input, estimator):
     assert np.all(counted > 1e6)
     pulls = (rates - counted) / np.hypot(errors, counted_err)
     assert np.all(np.abs(pulls) < 4), (rates, counted)
+
+
+def test_solved_tilt_reproduces_its_target_with_exact_weights(estimator):
+    """A tilt fitted to per-bin targets (the cross-entropy step) hits them, and its likelihood ratios average to 1."""
+    noise, rng, n = estimator.noise, np.random.default_rng(13), 6000
+    phi, psi = estimator.bin_light, estimator.bin_big
+
+    def stats(keys):
+        unique, index = np.unique(keys, return_inverse=True)
+        _, _, hist, n_big = noise.sample((n,), rng, noise.tables(unique), np.broadcast_to(index, (n, len(keys))), histograms=True)
+        return hist, n_big, np.hstack([hist @ phi, n_big @ psi])
+
+    # the targets: what a known tilt gives (more light around the decision, afterpulses just before it)
+    x_light, x_big = np.zeros(phi.shape[1]), np.zeros(psi.shape[1])
+    x_light[3:6], x_big[3] = 0.08, 4.0
+    target = stats(tilt_keys(phi @ x_light, psi @ x_big))[2]
+    keys = estimator.solve_tilt(*np.split(target.mean(axis=0), 2))
+    hist, n_big, got = stats(keys)
+    pulls = (got.mean(axis=0) - target.mean(axis=0)) / np.hypot(got.std(axis=0), target.std(axis=0)) * np.sqrt(n)
+    assert np.all(np.abs(pulls) < 5), (got.mean(axis=0), target.mean(axis=0))
+    assert target.mean(axis=0)[phi.shape[1] + 3] > 0.1  # the afterpulse bin is really tilted
+    c, b = tilt_values(keys)
+    weight = np.exp(-(hist @ c + n_big @ b - noise.log_normaliser(keys)))
+    assert abs(weight.mean() - 1) < 5 * weight.std() / np.sqrt(n)
 
 
 def test_rate_estimator_reaches_1khz_with_10_percent(estimator):

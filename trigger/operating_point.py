@@ -70,30 +70,42 @@ def nn_threshold(
 
 def adapted_samples(
     estimator: NSBRateEstimator, geometry, score, n_samples, rng, thetas, target_hz=None, level=None, n_pilot=None,
-    min_passing=200,
+    rho=0.1, refinements=2, max_steps=8, n_clusters=8,
 ) -> RateSamples:
     """Importance samples whose tilts also cover the NSB windows the network accepts near its operating point.
 
     The fixed tilts push the group sum up; a network that weighs light by
-    module and sample accepts other windows, and a rate estimated from the
-    fixed tilts alone is then dominated by a few heavy samples. A pilot run
-    finds the NSB windows that pass near ``target_hz`` (default: the
-    baseline's rate on the pilot) and adds tilts aimed at them
-    (:meth:`NSBRateEstimator.adapted_components`); the returned samples use
-    both, so analog-sum rates from them stay as good as before. A known
-    score threshold ``level`` replaces the search for the target.
+    module and sample accepts other windows (an afterpulse in one module
+    with light in the others, two afterpulses...), and a rate estimated from
+    the fixed tilts alone is then dominated by a few heavy samples.
+    Multilevel cross-entropy: pilot runs raise a score level step by step
+    (the top ``rho`` of the candidates each time) and fit tilts to the
+    windows above it (:meth:`NSBRateEstimator.adapted_tilts`), then refine
+    them ``refinements`` times at the target level. The returned samples
+    draw from both the fixed and the adapted tilts, so analog-sum rates from
+    them stay as good as before. The target level is the score threshold
+    whose rate is ``target_hz`` on the first pilot (default: the baseline's
+    rate there), or a known ``level``.
     """
-    pilot = estimator.sample(n_pilot or max(n_samples // 4, 10_000), thetas, rng, single_module=True)
+    n_pilot = n_pilot or max(n_samples // 4, 10_000)
+    pilot = estimator.sample(n_pilot, thetas, rng, single_module=True)
     scores = estimator.gated_scores(pilot, geometry, score)
     if level is None:
         if target_hz is None:
             target_hz = analog_sum_threshold(estimator, pilot, 1e3).rate_hz
         level = nn_threshold(estimator, pilot, geometry, score, target_hz, scores=scores).threshold
-    # the chosen group's best candidate per window; aim at the target, or lower if too few windows get there
-    best = scores[:, 0, 1:].max(axis=1)
-    finite = np.sort(best[np.isfinite(best)])
-    if len(finite) == 0:
-        return estimator.sample(n_samples, thetas, rng, single_module=True)
-    level = min(level, finite[-min(min_passing, len(finite))])
-    extra = np.vstack([estimator.adapted_components(pilot, best >= level, window) for window in (1, 2)])
-    return estimator.sample(n_samples, thetas, rng, single_module=True, extra_components=extra)
+    tilts, left = None, refinements
+    for _ in range(max_steps + refinements):
+        best = scores[:, 0, 1:].max(axis=1)  # the chosen group's candidate at the tilted sample, if any
+        finite = best[np.isfinite(best)]
+        if len(finite) == 0:
+            break
+        step = min(level, float(np.quantile(finite, 1 - rho)))
+        tilts = estimator.adapted_tilts(pilot, best >= step, n_clusters)
+        if step >= level:
+            left -= 1
+            if left < 0:
+                break
+        pilot = estimator.sample(n_pilot, thetas, rng, single_module=True, extra_tilts=tilts)
+        scores = estimator.gated_scores(pilot, geometry, score)
+    return estimator.sample(n_samples, thetas, rng, single_module=True, extra_tilts=tilts)

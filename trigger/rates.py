@@ -34,17 +34,35 @@ __all__ = ["ModuleNoise", "RateSamples", "NSBRateEstimator"]
 
 SAMPLING_HZ = 1.024e9
 DECISION_SAMPLE = 24  # the decision sample inside the simulated 40-sample window
-# what a tilt acts on: the decision sample alone (the analog sum), or the samples around it where a network
-# reading a window of samples sees light: the seven around the decision, or the fourteen its ROIs mostly share
-TILT_WINDOWS = (
-    (DECISION_SAMPLE,),
-    tuple(range(DECISION_SAMPLE - 3, DECISION_SAMPLE + 4)),
-    tuple(range(DECISION_SAMPLE - 8, DECISION_SAMPLE + 6)),
-)
+BIG_PE = 4.0  # p.e. of at least this amplitude (afterpulses) get their own tilt: the NSB tail that networks accept
+# tilts live on grids so that sampling needs one amplitude table per distinct (c, b): c multiplies the
+# amplitude in the exponent, b is added for big p.e.; c is capped where the afterpulse tail would explode
+C_STEP, C_RANGE = 0.002, (-2.0, 0.5)
+B_STEP, B_RANGE = 0.01, (-5.0, 12.0)
+_NB = int(round((B_RANGE[1] - B_RANGE[0]) / B_STEP)) + 1
+
+
+def tilt_keys(c, b=0.0) -> np.ndarray:
+    """Grid keys of per-fine-bin tilts: amplitude coefficient ``c`` and big-p.e. log-boost ``b`` (broadcast)."""
+    c, b = np.broadcast_arrays(np.clip(c, *C_RANGE), np.clip(b, *B_RANGE))
+    return np.rint(c / C_STEP).astype(np.int64) * _NB + np.rint((b - B_RANGE[0]) / B_STEP).astype(np.int64)
+
+
+def tilt_values(keys) -> tuple[np.ndarray, np.ndarray]:
+    """(c, b) of grid keys."""
+    keys = np.asarray(keys)
+    return (keys // _NB) * C_STEP, (keys % _NB) * B_STEP + B_RANGE[0]
 
 
 class ModuleNoise:
-    """NSB-only module sums (p.e. per sample) with optional tilt towards one sample."""
+    """NSB-only module sums (p.e. per sample), plain or under a tilt given per fine time bin.
+
+    A tilt multiplies the NSB intensity at fine bin j and amplitude a by
+    ``exp(c_j * a + b_j * [a >= BIG_PE])``: ``c`` pushes light up where the
+    pulse of bin j lands, ``b`` makes afterpulse-sized p.e. more frequent.
+    The likelihood ratio of a window is then ``exp(c . H + b . G - Lambda)``
+    with H the amplitude sum and G the number of big p.e. per fine bin.
+    """
 
     def __init__(self, camera: CameraResponse, pixels_per_module=7):
         self.camera = camera
@@ -52,27 +70,22 @@ class ModuleNoise:
         self.noise = camera.noise_pe * np.sqrt(pixels_per_module)
         self.baseline = camera.nsb_baseline * pixels_per_module
         self.kernel = camera.kernel.astype(np.float64)  # (n_fine, n_samples)
-        self.amplitudes, self.amplitude_prob = camera.spe_amplitudes, camera.spe_probabilities
+        self.amplitudes = camera.spe_amplitudes
+        self.amplitude_prob = camera.spe_probabilities / np.sum(camera.spe_probabilities)
+        self.big = (self.amplitudes >= BIG_PE).astype(float)
         self.mean_per_bin = self.rate * FINE_BIN_NS
 
     def tilt_kernel(self, window) -> np.ndarray:
-        """Per fine bin: the mean pulse over the samples of ``window`` (the statistic a tilt acts on)."""
+        """Per fine bin: the mean pulse over the samples of ``window``."""
         return self.kernel[:, list(np.atleast_1d(window))].mean(axis=1)
 
-    def _tilt_tables(self, theta, window):
-        """Per fine bin: rate multiplier M_j and tilted amplitude CDF, for a tilt towards ``window``."""
-        k = self.tilt_kernel(window)  # (n_fine,)
-        expo = np.exp(theta * np.outer(k, self.amplitudes))  # (n_fine, n_amp)
-        weighted = expo * self.amplitude_prob
-        multiplier = weighted.sum(axis=1)
-        cdf = np.cumsum(weighted / multiplier[:, None], axis=1)
-        return multiplier, cdf
+    def _exponent(self, c, b):
+        return np.exp(np.outer(c, self.amplitudes) + np.outer(b, self.big)) * self.amplitude_prob
 
     def tilted_mean(self, theta, window=DECISION_SAMPLE):
-        """Mean noise-free signal of one module over ``window`` under tilt ``theta`` (p.e. per sample)."""
+        """Mean noise-free signal of one module over ``window`` under ``c = theta * tilt_kernel(window)``."""
         k = self.tilt_kernel(window)
-        expo = np.exp(theta * np.outer(k, self.amplitudes))
-        return self.mean_per_bin * float(np.sum((k[:, None] * self.amplitudes) * expo * self.amplitude_prob))
+        return self.mean_per_bin * float(np.sum(k * (self._exponent(theta * k, np.zeros_like(k)) @ self.amplitudes)))
 
     def theta_for(self, mean_signal, window=DECISION_SAMPLE):
         """The tilt whose mean module signal over ``window`` is ``mean_signal`` (bisection; mean grows with theta)."""
@@ -84,55 +97,54 @@ class ModuleNoise:
             lo, hi = (mid, hi) if self.tilted_mean(mid, window) < mean_signal else (lo, mid)
         return (lo + hi) / 2
 
-    def log_normaliser(self, theta, window=DECISION_SAMPLE):
-        """Cumulant of the tilted statistic for one module: sum_j mu_j (M_j(theta) - 1)."""
-        multiplier, _ = self._tilt_tables(theta, window)
-        return self.mean_per_bin * float(np.sum(multiplier - 1.0))
+    def tables(self, keys) -> tuple[np.ndarray, np.ndarray]:
+        """Per key: intensity multiplier M and tilted amplitude CDF (n_keys, n_amplitudes)."""
+        weighted = self._exponent(*tilt_values(keys))
+        multiplier = weighted.sum(axis=1)
+        return multiplier, np.cumsum(weighted / multiplier[:, None], axis=1)
 
-    def sample(self, shape, rng, theta=None, window=DECISION_SAMPLE, windows=None):
-        """Module sums of shape (*shape, n_samples); with ``theta`` (broadcast to ``shape``), tilted.
+    def log_normaliser(self, keys) -> np.ndarray:
+        """Lambda = sum over fine bins (last axis) of mu (M - 1), for tilt keys (..., n_fine)."""
+        unique, index = np.unique(keys, return_inverse=True)
+        multiplier, _ = self.tables(unique)
+        return self.mean_per_bin * (multiplier[index.reshape(np.shape(keys))] - 1.0).sum(axis=-1)
 
-        A tilt acts on the module's noise-free signal averaged over a window
-        of samples: ``window`` for all, or ``windows[i]`` for the modules
-        where the integer array ``window`` (broadcast to ``shape``) is i.
-        Returns the sums and the noise-free signals (*shape, n_samples).
+    def sample(self, shape, rng, tables=None, index=None, histograms=False):
+        """Module sums (*shape, n_samples) and noise-free signals; tilted with ``tables`` (from :meth:`tables`) and
+        ``index`` (*shape, n_fine), each fine bin's row in them. With ``histograms`` also H and G (*shape, n_fine).
         """
         n_fine, n_samples = self.kernel.shape
         shape = tuple(shape)
         n_mod = int(np.prod(shape))
-        if theta is None:
+        if tables is None:
             counts = rng.poisson(self.mean_per_bin, size=(n_mod, n_fine))
-            cdf_rows = None
         else:
-            if windows is None:
-                windows, window = [window], 0
-            theta = np.broadcast_to(np.asarray(theta, dtype=float), shape).ravel()
-            kind = np.broadcast_to(np.asarray(window), shape).ravel()
-            keys, which = np.unique(np.stack([theta, kind]), axis=1, return_inverse=True)
-            which = which.ravel()
-            tables = [self._tilt_tables(t, windows[int(w)]) for t, w in keys.T]
-            multipliers = np.stack([m for m, _ in tables])  # (n_tilts, n_fine)
-            counts = rng.poisson(self.mean_per_bin * multipliers[which])
-            cdf_rows = (np.stack([c for _, c in tables]), which)
+            multiplier, cdfs = tables
+            index = np.asarray(index).reshape(n_mod, n_fine)
+            counts = rng.poisson(self.mean_per_bin * multiplier[index])
         module_idx, fine_idx = np.nonzero(counts)
         reps = counts[module_idx, fine_idx]
         module_idx = np.repeat(module_idx, reps)
         fine_idx = np.repeat(fine_idx, reps)
         u = rng.uniform(size=len(fine_idx))
         n_amp = len(self.amplitudes)
-        if cdf_rows is None:
-            amp_idx = np.searchsorted(np.cumsum(self.amplitude_prob), u * np.sum(self.amplitude_prob))
+        if tables is None:
+            amp_idx = np.searchsorted(np.cumsum(self.amplitude_prob), u * (1 - 1e-12))
         else:
             # one searchsorted over all rows: row r's CDF is shifted to (r, r + 1]
-            cdfs, which = cdf_rows
-            row = which[module_idx] * n_fine + fine_idx
-            flat = (cdfs.reshape(-1, n_amp) + np.arange(cdfs.shape[0] * n_fine)[:, None]).ravel()
+            row = index[module_idx, fine_idx]
+            flat = (cdfs + np.arange(len(cdfs))[:, None]).ravel()
             amp_idx = np.searchsorted(flat, row + u * (1 - 1e-12)) - row * n_amp
-        amp = self.amplitudes[np.clip(amp_idx, 0, n_amp - 1)]
-        hist = np.bincount(module_idx * n_fine + fine_idx, weights=amp, minlength=n_mod * n_fine).reshape(n_mod, n_fine)
+        amp_idx = np.clip(amp_idx, 0, n_amp - 1)
+        where = module_idx * n_fine + fine_idx
+        hist = np.bincount(where, weights=self.amplitudes[amp_idx], minlength=n_mod * n_fine).reshape(n_mod, n_fine)
         clean = hist @ self.kernel
         sums = clean - self.baseline + rng.normal(0.0, self.noise, clean.shape)
-        return sums.reshape(*shape, n_samples), clean.reshape(*shape, n_samples)
+        out = (sums.reshape(*shape, n_samples), clean.reshape(*shape, n_samples))
+        if histograms:
+            big = np.bincount(where, weights=self.big[amp_idx], minlength=n_mod * n_fine)
+            out += (hist.reshape(*shape, n_fine), big.reshape(*shape, n_fine))
+        return out
 
 
 @dataclass
@@ -184,10 +196,19 @@ class NSBRateEstimator:
             self.neighbour_modules.append(np.array(modules))
         self.max_groups = max(len(g) for g in self.neighbour_groups)
         self.max_modules = max(len(m) for m in self.neighbour_modules)
+        # what adapted tilts act on, per module: light summed over bins of 3 samples around the decision sample
+        # (those a network's ROIs read), and big p.e. in the bin their pulse lands in most
+        kernel = self.noise.kernel
+        bins = [list(range(s, s + 3)) for s in range(DECISION_SAMPLE - 13, DECISION_SAMPLE + 10, 3)]
+        self.bin_light = np.stack([kernel[:, b].sum(axis=1) for b in bins], axis=1)  # (n_fine, n_bins)
+        owner = np.argmax(self.bin_light, axis=1)
+        inside = self.bin_light.max(axis=1) > 0.5 * self.bin_light.max()
+        self.bin_big = np.zeros_like(self.bin_light)
+        self.bin_big[np.nonzero(inside)[0], owner[inside]] = 1.0
 
     def components(self, thetas, single_module=False) -> np.ndarray:
-        """Tilts (n_components, 4) for a mixture of ``thetas`` (0 = untilted): the chosen group's three
-        modules' tilts and the index of the window in ``TILT_WINDOWS`` they act on (0 here, the decision sample).
+        """Tilt keys (n_components, 3, n_fine) of the chosen group's three modules for a mixture of ``thetas``
+        (0 = untilted), each pushing the signal at the decision sample up.
 
         With ``single_module``, every tilt also has a variant that puts the
         same group excess into one module only: the NSB tail at trigger level
@@ -201,35 +222,45 @@ class NSBRateEstimator:
             for t in thetas[thetas > 0]:
                 single = self.noise.theta_for(3 * self.noise.tilted_mean(t) - 2 * baseline)
                 rows.extend(single * np.eye(3))
-        return np.column_stack([np.asarray(rows), np.zeros(len(rows))])
+        kernel = self.noise.tilt_kernel(DECISION_SAMPLE)
+        return tilt_keys(np.asarray(rows)[:, :, None] * kernel)
 
-    def sample(self, n, thetas, rng, single_module=False, extra_components=None) -> RateSamples:
+    def sample(self, n, thetas, rng, single_module=False, extra_tilts=None, extra_share=0.7, chunk=4096) -> RateSamples:
         """``n`` windows, the chosen group's modules tilted by a mixture (see :meth:`components`).
 
-        ``extra_components`` (c, 4) adds tilts, e.g. from :meth:`adapted_components`.
-        ``extra["signal"]`` (n, 3, len(TILT_WINDOWS)) keeps each tilted module's
-        noise-free signal averaged over each tilt window: what the tilts act on.
+        ``extra_tilts`` (c, 3, n_fine) adds tilt keys, e.g. from
+        :meth:`adapted_tilts`, drawn for ``extra_share`` of the windows. Each
+        window's weight is the balance heuristic over the whole mixture, so
+        the fixed tilts keep covering what the added ones miss.
+        ``extra["stats"]`` (n, 3, 2 * n_bins) keeps what the adapted tilts act
+        on: per module, the light and the number of big p.e. in each time bin.
         """
-        components = self.components(thetas, single_module)
-        if extra_components is not None:
-            components = np.vstack([components, np.asarray(extra_components, dtype=float).reshape(-1, 4)])
-        theta, window = components[:, :3], components[:, 3].astype(int)
-        group = rng.integers(0, len(self.group_modules), n)
-        component = rng.integers(0, len(components), n)
-        tilted, clean = self.noise.sample(
-            (n, 3), rng, theta=theta[component], window=window[component][:, None], windows=TILT_WINDOWS
-        )
-        others, _ = self.noise.sample((n, self.max_modules - 3), rng)
-        sums = np.concatenate([tilted, others], axis=1)
-        signal = np.stack([clean[:, :, list(w)].mean(axis=2) for w in TILT_WINDOWS], axis=2)  # (n, 3, n_windows)
-        # the balance heuristic: w = 1 / sum_c alpha_c q_c/p, q_c/p = exp(sum_m theta_cm s_m(window_c) - Lambda)
-        log_norm = np.array([
-            sum(self.noise.log_normaliser(t, TILT_WINDOWS[w]) for t in row if t > 0) for row, w in zip(theta, window)
-        ])
-        log_ratio = np.einsum("nmc,cm->nc", signal[:, :, window], theta) - log_norm[None, :]
-        top = log_ratio.max(axis=1)
-        weight = np.exp(-top) / np.mean(np.exp(log_ratio - top[:, None]), axis=1)
+        keys = self.components(thetas, single_module)
+        alpha = np.full(len(keys), 1.0 / len(keys))
+        if extra_tilts is not None and len(extra_tilts):
+            extra = np.asarray(extra_tilts).reshape(-1, *keys.shape[1:])
+            alpha = np.concatenate([(1 - extra_share) * alpha, np.full(len(extra), extra_share / len(extra))])
+            keys = np.vstack([keys, extra])
+        unique, index = np.unique(keys, return_inverse=True)
+        index = index.reshape(keys.shape)
+        tables = self.noise.tables(unique)
+        log_norm = (self.noise.mean_per_bin * (tables[0][index] - 1.0).sum(axis=-1)).sum(axis=-1)  # (C,)
+        c, b = (v.reshape(len(keys), -1).T for v in tilt_values(keys))  # (3 * n_fine, C)
+        parts = []
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            component = rng.choice(len(keys), size=m, p=alpha)
+            tilted, _, hist, big = self.noise.sample((m, 3), rng, tables, index[component], histograms=True)
+            others, _ = self.noise.sample((m, self.max_modules - 3), rng)
+            # the balance heuristic: w = 1 / sum_c alpha_c q_c/p, log q_c/p = c_c . H + b_c . G - Lambda_c
+            log_ratio = hist.reshape(m, -1) @ c + big.reshape(m, -1) @ b - log_norm[None, :]
+            top = log_ratio.max(axis=1)
+            weight = np.exp(-top) / (np.exp(log_ratio - top[:, None]) @ alpha)
+            stats = np.concatenate([hist @ self.bin_light, big @ self.bin_big], axis=2)
+            parts.append((np.concatenate([tilted, others], axis=1), weight, stats))
+        sums, weight, stats = (np.concatenate(p) for p in zip(*parts))
 
+        group = rng.integers(0, len(self.group_modules), n)
         modules = np.full((n, self.max_modules), -1)
         groups = np.full((n, self.max_groups, 3), -1)
         for i, g in enumerate(group):
@@ -239,38 +270,65 @@ class NSBRateEstimator:
             for k, h in enumerate(self.neighbour_groups[g]):
                 groups[i, k] = [local[m] for m in self.group_modules[h]]
         counts = self.trigger_input.quantize(sums)
-        return RateSamples(counts, modules, groups, weight, group, len(self.group_modules), extra={"signal": signal})
+        return RateSamples(counts, modules, groups, weight, group, len(self.group_modules), extra={"stats": stats})
 
-    def adapted_components(self, samples: RateSamples, passed, window=1, scales=(0.7, 1.0), n_clusters=4) -> np.ndarray:
-        """Tilts (6 * len(scales) * n_clusters, 4) aimed at the windows that ``passed`` (cross-entropy adaptive sampling).
+    def solve_tilt(self, light, big, ridge=1e-3) -> np.ndarray:
+        """Tilt keys (n_fine,) of one module whose mean light and big-p.e. count per time bin are ``light``, ``big``.
 
-        The tilt that best mimics the NSB windows a trigger accepts has, per
-        module, the mean signal of those windows (weighted by their likelihood
-        ratios) over the tilt window ``TILT_WINDOWS[window]``. A network
-        accepts several kinds of NSB window (one bright module; two; three
-        medium ones), and one mean tilt between them leaves the others to a
-        few heavy samples: the accepted windows' module signals, ranked, are
-        grouped into ``n_clusters`` kinds (weighted k-means) with one tilt
-        each. The six orders of each ranked tilt keep the mixture symmetric
-        in the modules; ``scales`` add tilts towards fractions of each mean
-        excess, for accepted windows fainter than their kind's mean.
+        The tilt is ``c = bin_light @ x``, ``b = bin_big @ y``: the exponential
+        family whose sufficient statistics are those per-bin sums, so the
+        moment match is the cross-entropy optimum within it. Newton on the
+        convex dual ``Lambda(x, y) - x . light - y . big``, damped to keep c
+        and b inside their grids; a small ridge keeps unreachable targets finite.
+        """
+        phi, psi, mu = self.bin_light, self.bin_big, self.noise.mean_per_bin
+        n_bins = phi.shape[1]
+        x = np.zeros(2 * n_bins)
+        a, is_big = self.noise.amplitudes, self.noise.big
+        target = np.concatenate([light, big])
+        for _ in range(200):
+            c, b = phi @ x[:n_bins], psi @ x[n_bins:]
+            e = self.noise._exponent(c, b)
+            m1, m2, g1, ga = e @ a, e @ a**2, e @ is_big, e @ (is_big * a)
+            grad = mu * np.concatenate([phi.T @ m1, psi.T @ g1]) - target + ridge * x
+            if np.max(np.abs(grad)) < 1e-6 * (1 + np.max(np.abs(target))):
+                break
+            hessian = mu * np.block([[(phi.T * m2) @ phi, (phi.T * ga) @ psi], [(psi.T * ga) @ phi, (psi.T * g1) @ psi]])
+            step = np.linalg.solve(hessian + ridge * np.eye(2 * n_bins), grad)
+            t = 1.0
+            while t > 1e-4:
+                c_new, b_new = phi @ (x - t * step)[:n_bins], psi @ (x - t * step)[n_bins:]
+                if C_RANGE[0] <= c_new.min() and c_new.max() <= C_RANGE[1] and B_RANGE[0] < b_new.min() and b_new.max() < B_RANGE[1]:
+                    break
+                t /= 2
+            x = x - t * step
+        return tilt_keys(phi @ x[:n_bins], psi @ x[n_bins:])
+
+    def adapted_tilts(self, samples: RateSamples, passed, n_clusters=8, smooth=0.1) -> np.ndarray:
+        """Tilt keys (n_clusters + 1, 3, n_fine) aimed at the windows that ``passed`` (cross-entropy step).
+
+        The windows a network accepts are of several kinds (an afterpulse in
+        one module with light in the others, two afterpulses, light spread
+        over all three...): their per-bin statistics, weighted by likelihood
+        ratio, are grouped into ``n_clusters`` kinds (weighted k-means), plus
+        their overall mean, and each gets the tilt that reproduces its mean
+        (:meth:`solve_tilt`). ``smooth`` mixes in the untilted means, so that
+        no bin aims at exactly zero big p.e.
         """
         passed = np.asarray(passed, dtype=bool)
         weight = samples.weight[passed]
         if weight.sum() <= 0:
             raise ValueError("no importance sample passes: nothing to adapt the tilts to")
-        ranked = -np.sort(-samples.extra["signal"][passed, :, window], axis=1)
-        means = _weighted_kmeans(ranked, weight, n_clusters)
-        span = TILT_WINDOWS[window]
-        floor = self.noise.tilted_mean(0.0, span)
-        orders = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
-        rows = []
-        for mean in means:
-            for scale in scales:
-                target = floor + scale * (mean - floor)
-                theta = np.array([self.noise.theta_for(m, span) if m > floor else 0.0 for m in target])
-                rows.append(np.column_stack([theta[orders], np.full(6, window)]))
-        return np.vstack(rows)
+        stats = samples.extra["stats"][passed].reshape(passed.sum(), -1)
+        centres = np.vstack([_weighted_kmeans(stats, weight, n_clusters), weight @ stats / weight.sum()])
+        e = self.noise._exponent(np.zeros(len(self.bin_light)), np.zeros(len(self.bin_light)))
+        plain = self.noise.mean_per_bin * np.concatenate([self.bin_light.T @ (e @ self.noise.amplitudes), self.bin_big.T @ (e @ self.noise.big)])
+        n_bins = self.bin_light.shape[1]
+        tilts = []
+        for centre in centres:
+            target = (1 - smooth) * centre.reshape(3, 2 * n_bins) + smooth * plain
+            tilts.append([self.solve_tilt(t[:n_bins], t[n_bins:]) for t in target])
+        return np.array(tilts)
 
     @staticmethod
     def group_sums(samples: RateSamples) -> np.ndarray:
@@ -298,7 +356,7 @@ class NSBRateEstimator:
             errors.append(scale * contrib.std() / np.sqrt(len(contrib)))
         return np.array(rates), np.array(errors)
 
-    def gated_scores(self, samples: RateSamples, geometry, score, spread=3) -> np.ndarray:
+    def gated_scores(self, samples: RateSamples, geometry, score, spread=0) -> np.ndarray:
         """Scores (n, n_groups, 2 * spread + 2) of every gate candidate around the tilted sample; -inf: none.
 
         ``geometry`` is a :class:`trigger.nn.roi.RoiGeometry`; ``score`` maps
@@ -319,14 +377,16 @@ class NSBRateEstimator:
                 values[event, local, j] = score(rois)
         return values
 
-    def gated_rates(self, samples: RateSamples, geometry, score, thresholds, spread=3, scores=None) -> tuple[np.ndarray, np.ndarray]:
+    def gated_rates(self, samples: RateSamples, geometry, score, thresholds, spread=0, scores=None) -> tuple[np.ndarray, np.ndarray]:
         """Camera rate (Hz) of a gated second level: gate candidate and ``score(roi) > t``, for each t.
 
         The likelihood ratio holds for the whole window, so rising edges at the
         ``2 * spread + 1`` samples around the tilted one are all unbiased
-        estimates: averaging them uses the tilted light that a pulse spreads
-        over several samples. ``scores`` from :meth:`gated_scores` (same
-        ``spread``) spare scoring the candidates again.
+        estimates. Only the tilted sample (``spread=0``) keeps the weights
+        tame: a candidate a few samples away is light the tilts did not aim
+        at, and its rare heavy weights make a run's estimate read low most of
+        the time (docs/nn_rate_spread.md). ``scores`` from :meth:`gated_scores`
+        (same ``spread``) spare scoring the candidates again.
         """
         values = self.gated_scores(samples, geometry, score, spread) if scores is None else scores
         thresholds = np.atleast_1d(thresholds)
