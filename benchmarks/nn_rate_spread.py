@@ -1,13 +1,14 @@
 """How far one run of evaluate's gated-NN rate estimate can be trusted: many independent runs, pooled.
 
 The importance-sampled rate of the gated NN (:func:`trigger.operating_point.
-adapted_samples`, as ``trigger-synth evaluate`` uses it) is unbiased, but its
-weights are heavy-tailed: a run's value is usually below the true rate and
+adapted_samples`, as ``trigger-synth evaluate`` uses it) is unbiased, but if
+its weights are heavy-tailed a run's value is usually below the true rate,
 its quoted error too small, and now and then one heavy sample lifts it far
-above. Repeating the run with independent seeds shows that spread directly;
-the mean of the runs is again an unbiased estimate, with an error from the
-runs' scatter, and converges to the counted rate where counting is possible
-(``--counted``: a ``nn_rate_check.json``). The analog sum's rate at its
+above. Repeating the run with independent seeds shows the spread directly:
+it should match the quoted error. The mean of the runs is again an unbiased
+estimate, with an error from the runs' scatter, and should agree with the
+counted rate where counting is possible (``--counted``: a
+``nn_rate_check.json`` of the same model). The analog sum's rate at its
 threshold comes from the same samples for comparison.
 
     CTAPIPE_SVC_PATH=../shared/data/instrument python benchmarks/nn_rate_spread.py MODEL --thresholds 0.44 1.49 --output docs/

@@ -83,19 +83,20 @@ def adapted_samples(
     windows above it (:meth:`NSBRateEstimator.adapted_tilts`), then refine
     them ``refinements`` times at the target level. The returned samples
     draw from both the fixed and the adapted tilts, so analog-sum rates from
-    them stay as good as before. The target level is the score threshold
-    whose rate is ``target_hz`` on the first pilot (default: the baseline's
-    rate there), or a known ``level``.
+    them stay as good as before. The target level is a known ``level``, or
+    the score threshold whose rate is ``target_hz`` on the latest pilot
+    (default: the baseline's 1 kHz rate on the first).
     """
-    n_pilot = n_pilot or max(n_samples // 4, 10_000)
+    n_pilot = n_pilot or max(n_samples // 8, 10_000)
     pilot = estimator.sample(n_pilot, thetas, rng, single_module=True)
     scores = estimator.gated_scores(pilot, geometry, score)
-    if level is None:
-        if target_hz is None:
-            target_hz = analog_sum_threshold(estimator, pilot, 1e3).rate_hz
-        level = nn_threshold(estimator, pilot, geometry, score, target_hz, scores=scores).threshold
+    search = level is None
+    if search and target_hz is None:
+        target_hz = analog_sum_threshold(estimator, pilot, 1e3).rate_hz
     tilts, left = None, refinements
     for _ in range(max_steps + refinements):
+        if search:  # each pilot aims better than the last: the level for the target moves with them
+            level = nn_threshold(estimator, pilot, geometry, score, target_hz, scores=scores).threshold
         best = scores[:, 0, 1:].max(axis=1)  # the chosen group's candidate at the tilted sample, if any
         finite = best[np.isfinite(best)]
         if len(finite) == 0:

@@ -2,12 +2,15 @@
 
 A 1 kHz camera rate means about one trigger per 10^12 group-samples: far too
 rare to count in simulated NSB. The estimator samples instead the three
-modules of one randomly chosen trigger group under an exponentially tilted
-NSB (importance sampling): each photo-electron's arrival rate and amplitude
-are tilted by exp(theta * a * K(t)), with K the pulse seen by the decision
+modules of one randomly chosen trigger group under a tilted NSB (importance
+sampling): each photo-electron's arrival rate at fine time bin j and
+amplitude a is multiplied by exp(c_j * a + b_j * [a >= 4 p.e.]). The fixed
+tilts take c_j = theta * K(t_j), with K the pulse seen by the decision
 sample, which pushes the group sum at that sample up to the thresholds of
-interest. A mixture of tilts covers a whole range of thresholds; each sample
-carries the exact likelihood ratio, so the estimate is unbiased.
+interest; a mixture of them covers a whole range of thresholds. For a
+network behind the gate, tilts fitted to the windows it accepts (per time
+bin, for light and for afterpulse-sized p.e.) join them. Each sample carries
+the exact likelihood ratio, so the estimate is unbiased.
 
 The camera triggers on the OR of 474 overlapping groups. Its rate is
 ``474 * f_s * E[ w * 1(group crosses) * R / N ]``, where N counts the
@@ -272,21 +275,23 @@ class NSBRateEstimator:
         counts = self.trigger_input.quantize(sums)
         return RateSamples(counts, modules, groups, weight, group, len(self.group_modules), extra={"stats": stats})
 
-    def solve_tilt(self, light, big, ridge=1e-3) -> np.ndarray:
+    def solve_tilt(self, light, big, ridge=1e-3, iterations=25) -> np.ndarray:
         """Tilt keys (n_fine,) of one module whose mean light and big-p.e. count per time bin are ``light``, ``big``.
 
         The tilt is ``c = bin_light @ x``, ``b = bin_big @ y``: the exponential
         family whose sufficient statistics are those per-bin sums, so the
         moment match is the cross-entropy optimum within it. Newton on the
         convex dual ``Lambda(x, y) - x . light - y . big``, damped to keep c
-        and b inside their grids; a small ridge keeps unreachable targets finite.
+        and b inside their grids; a small ridge keeps unreachable targets
+        finite. A target beyond the grids is only approached (``iterations``):
+        the tilt is a proposal, its likelihood ratio is exact whatever it is.
         """
         phi, psi, mu = self.bin_light, self.bin_big, self.noise.mean_per_bin
         n_bins = phi.shape[1]
         x = np.zeros(2 * n_bins)
         a, is_big = self.noise.amplitudes, self.noise.big
         target = np.concatenate([light, big])
-        for _ in range(200):
+        for _ in range(iterations):
             c, b = phi @ x[:n_bins], psi @ x[n_bins:]
             e = self.noise._exponent(c, b)
             m1, m2, g1, ga = e @ a, e @ a**2, e @ is_big, e @ (is_big * a)
