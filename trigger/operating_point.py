@@ -87,7 +87,7 @@ def adapted_samples(
     the score threshold whose rate is ``target_hz`` on the latest pilot
     (default: the baseline's 1 kHz rate on the first).
     """
-    n_pilot = n_pilot or max(n_samples // 8, 10_000)
+    n_pilot = n_pilot or max(n_samples // 8, 4_000)
     pilot = estimator.sample(n_pilot, thetas, rng, single_module=True)
     scores = estimator.gated_scores(pilot, geometry, score)
     search = level is None
