@@ -82,13 +82,14 @@ class ModuleNoise:
         """Per fine bin: the mean pulse over the samples of ``window``."""
         return self.kernel[:, list(np.atleast_1d(window))].mean(axis=1)
 
-    def _exponent(self, c, b):
+    def tilted_weights(self, c, b):
+        """Per fine bin (rows) and amplitude: p(a) exp(c a + b [a >= BIG_PE]), unnormalised."""
         return np.exp(np.outer(c, self.amplitudes) + np.outer(b, self.big)) * self.amplitude_prob
 
     def tilted_mean(self, theta, window=DECISION_SAMPLE):
         """Mean noise-free signal of one module over ``window`` under ``c = theta * tilt_kernel(window)``."""
         k = self.tilt_kernel(window)
-        return self.mean_per_bin * float(np.sum(k * (self._exponent(theta * k, np.zeros_like(k)) @ self.amplitudes)))
+        return self.mean_per_bin * float(np.sum(k * (self.tilted_weights(theta * k, np.zeros_like(k)) @ self.amplitudes)))
 
     def theta_for(self, mean_signal, window=DECISION_SAMPLE):
         """The tilt whose mean module signal over ``window`` is ``mean_signal`` (bisection; mean grows with theta)."""
@@ -102,7 +103,7 @@ class ModuleNoise:
 
     def tables(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """Per key: intensity multiplier M and tilted amplitude CDF (n_keys, n_amplitudes)."""
-        weighted = self._exponent(*tilt_values(keys))
+        weighted = self.tilted_weights(*tilt_values(keys))
         multiplier = weighted.sum(axis=1)
         return multiplier, np.cumsum(weighted / multiplier[:, None], axis=1)
 
@@ -293,7 +294,7 @@ class NSBRateEstimator:
         target = np.concatenate([light, big])
         for _ in range(iterations):
             c, b = phi @ x[:n_bins], psi @ x[n_bins:]
-            e = self.noise._exponent(c, b)
+            e = self.noise.tilted_weights(c, b)
             m1, m2, g1, ga = e @ a, e @ a**2, e @ is_big, e @ (is_big * a)
             grad = mu * np.concatenate([phi.T @ m1, psi.T @ g1]) - target + ridge * x
             if np.max(np.abs(grad)) < 1e-6 * (1 + np.max(np.abs(target))):
@@ -326,7 +327,7 @@ class NSBRateEstimator:
             raise ValueError("no importance sample passes: nothing to adapt the tilts to")
         stats = samples.extra["stats"][passed].reshape(passed.sum(), -1)
         centres = np.vstack([_weighted_kmeans(stats, weight, n_clusters), weight @ stats / weight.sum()])
-        e = self.noise._exponent(np.zeros(len(self.bin_light)), np.zeros(len(self.bin_light)))
+        e = self.noise.tilted_weights(np.zeros(len(self.bin_light)), np.zeros(len(self.bin_light)))
         plain = self.noise.mean_per_bin * np.concatenate([self.bin_light.T @ (e @ self.noise.amplitudes), self.bin_big.T @ (e @ self.noise.big)])
         n_bins = self.bin_light.shape[1]
         tilts = []
