@@ -22,10 +22,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
+from trigger.analog_sum import AnalogSumTrigger  # noqa: E402
+from trigger.hardware.outputs import write_text_atomic  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.nn.model import load_trigger, score_function  # noqa: E402
 from trigger.nn.roi import RoiGeometry  # noqa: E402
-from trigger.operating_point import adapted_samples  # noqa: E402
+from trigger.performance import TriggerPair, measure_rates  # noqa: E402
 from trigger.rates import NSBRateEstimator, brute_force_gated_rate  # noqa: E402
 
 QUANTILES = (0.5, 0.8, 0.95, 0.99, 0.997)
@@ -58,13 +60,13 @@ def main():
     gate_rates, gate_errors = estimator.gated_rates(samples, geometry, score, thresholds)
     t_is = time.perf_counter() - t0
     t0 = time.perf_counter()
-    # evaluate's sampler (trigger.performance.measure_rates), aimed at each threshold in turn
-    thetas = estimator.thetas_for([geometry.gate, config["operating_point"]["analog_sum"]["threshold"] + 12], n_components=8)
+    # evaluate's own measurement, aimed at each threshold in turn
+    asum, baseline = AnalogSumTrigger(instrument=trigger_input.instrument), config["operating_point"]["analog_sum"]["threshold"]
     adapted = [
-        estimator.gated_rates(adapted_samples(estimator, geometry, score, args.n_samples, rng, thetas, level=t), geometry, score, [t])
+        measure_rates(estimator, TriggerPair(asum, baseline, model, geometry, float(t)), args.n_samples, rng)["nn"]
         for t in thresholds
     ]
-    adapted_rates, adapted_errors = (np.array([a[i][0] for a in adapted]) for i in (0, 1))
+    adapted_rates, adapted_errors = (np.array([a[key] for a in adapted]) for key in ("rate_hz", "rate_error_hz"))
     t_adapted = time.perf_counter() - t0
     pull = lambda r, e: (r - counted) / np.hypot(e, counted_err)  # noqa: E731
     result = {
@@ -81,10 +83,8 @@ def main():
         ],
     }
     args.output.mkdir(parents=True, exist_ok=True)
-    for name, text in (("nn_rate_check.json", json.dumps(result, indent=2) + "\n"), ("nn_rate_check.md", report(result) + "\n")):
-        tmp = args.output / (name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.output / name)
+    write_text_atomic(args.output / "nn_rate_check.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomic(args.output / "nn_rate_check.md", report(result) + "\n")
     print(report(result))
 
 

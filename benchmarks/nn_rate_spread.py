@@ -28,36 +28,34 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
+from trigger.hardware.outputs import write_text_atomic  # noqa: E402
+
 _state = {}
 
 
 def _load(model_dir):
     from trigger.inputs import TriggerInput
-    from trigger.nn.model import load_trigger, score_function
+    from trigger.nn.model import load_trigger
     from trigger.nn.roi import RoiGeometry
     from trigger.rates import NSBRateEstimator
 
     model, config = load_trigger(model_dir)
     estimator = NSBRateEstimator(TriggerInput(), config["operating_point"]["nsb_rate_ghz"])
-    _state.update(model=model, config=config, geometry=RoiGeometry(**config["roi"]), score=score_function(model),
-                  estimator=estimator)
+    _state.update(model=model, config=config, geometry=RoiGeometry(**config["roi"]), estimator=estimator)
 
 
 def one_run(threshold, seed, n_samples):
-    """One evaluate-style estimate at ``threshold``: (NN rate, its quoted error, analog-sum rate, error, seconds)."""
-    from trigger.operating_point import adapted_samples
+    """One estimate of evaluate's at ``threshold``: (NN rate, its quoted error, analog-sum rate, error, seconds)."""
+    from trigger.analog_sum import AnalogSumTrigger
+    from trigger.performance import TriggerPair, measure_rates
 
     s = _state
-    estimator, geometry, score, config = s["estimator"], s["geometry"], s["score"], s["config"]
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    baseline = config["operating_point"]["analog_sum"]["threshold"]
-    # the tilts of trigger.performance.measure_rates
-    thetas = estimator.thetas_for([geometry.gate, baseline + 12], n_components=8)
-    samples = adapted_samples(estimator, geometry, score, n_samples, rng, thetas, level=threshold)
-    (rate,), (error,) = estimator.gated_rates(samples, geometry, score, [threshold])
-    (as_rate,), (as_error,) = estimator.analog_sum_rates(samples, [baseline])
-    return float(rate), float(error), float(as_rate), float(as_error), time.perf_counter() - t0
+    baseline = s["config"]["operating_point"]["analog_sum"]["threshold"]
+    pair = TriggerPair(AnalogSumTrigger(instrument=s["estimator"].instrument), baseline, s["model"], s["geometry"], threshold)
+    rates = measure_rates(s["estimator"], pair, n_samples, np.random.default_rng(seed))
+    nn, asum = rates["nn"], rates["analog_sum"]
+    return nn["rate_hz"], nn["rate_error_hz"], asum["rate_hz"], asum["rate_error_hz"], time.perf_counter() - t0
 
 
 def main():
@@ -100,10 +98,8 @@ def main():
     result = {"metadata": meta, "model": str(args.model), "n_samples": args.n_samples, "runs": args.runs,
               "operating_point": config["operating_point"], "wall_s": round(time.perf_counter() - t0, 1), "rows": rows}
     args.output.mkdir(parents=True, exist_ok=True)
-    for name, text in (("nn_rate_spread.json", json.dumps(result, indent=2) + "\n"), ("nn_rate_spread.md", report(result) + "\n")):
-        tmp = args.output / (name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.output / name)
+    write_text_atomic(args.output / "nn_rate_spread.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomic(args.output / "nn_rate_spread.md", report(result) + "\n")
     print(report(result))
 
 
