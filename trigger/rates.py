@@ -107,11 +107,9 @@ class ModuleNoise:
         multiplier = weighted.sum(axis=1)
         return multiplier, np.cumsum(weighted / multiplier[:, None], axis=1)
 
-    def log_normaliser(self, keys) -> np.ndarray:
-        """Lambda = sum over fine bins (last axis) of mu (M - 1), for tilt keys (..., n_fine)."""
-        unique, index = np.unique(keys, return_inverse=True)
-        multiplier, _ = self.tables(unique)
-        return self.mean_per_bin * (multiplier[index.reshape(np.shape(keys))] - 1.0).sum(axis=-1)
+    def log_normaliser(self, multiplier) -> np.ndarray:
+        """Lambda = sum over fine bins (last axis) of mu (M - 1), from the multipliers M (..., n_fine) of a tilt."""
+        return self.mean_per_bin * (np.asarray(multiplier) - 1.0).sum(axis=-1)
 
     def sample(self, shape, rng, tables=None, index=None, histograms=False):
         """Module sums (*shape, n_samples) and noise-free signals; tilted with ``tables`` (from :meth:`tables`) and
@@ -209,6 +207,11 @@ class NSBRateEstimator:
         inside = self.bin_light.max(axis=1) > 0.5 * self.bin_light.max()
         self.bin_big = np.zeros_like(self.bin_light)
         self.bin_big[np.nonzero(inside)[0], owner[inside]] = 1.0
+        # their untilted means (per module: light, then big p.e., per bin)
+        p = self.noise.amplitude_prob
+        self.plain_stats = self.noise.mean_per_bin * np.concatenate(
+            [self.bin_light.sum(axis=0) * (p @ self.noise.amplitudes), self.bin_big.sum(axis=0) * (p @ self.noise.big)]
+        )
 
     def components(self, thetas, single_module=False) -> np.ndarray:
         """Tilt keys (n_components, 3, n_fine) of the chosen group's three modules for a mixture of ``thetas``
@@ -248,7 +251,7 @@ class NSBRateEstimator:
         unique, index = np.unique(keys, return_inverse=True)
         index = index.reshape(keys.shape)
         tables = self.noise.tables(unique)
-        log_norm = (self.noise.mean_per_bin * (tables[0][index] - 1.0).sum(axis=-1)).sum(axis=-1)  # (C,)
+        log_norm = self.noise.log_normaliser(tables[0][index]).sum(axis=-1)  # (C,): the three modules
         c, b = (v.reshape(len(keys), -1).T for v in tilt_values(keys))  # (3 * n_fine, C)
         parts = []
         for start in range(0, n, chunk):
@@ -327,12 +330,10 @@ class NSBRateEstimator:
             raise ValueError("no importance sample passes: nothing to adapt the tilts to")
         stats = samples.extra["stats"][passed].reshape(passed.sum(), -1)
         centres = np.vstack([_weighted_kmeans(stats, weight, n_clusters), weight @ stats / weight.sum()])
-        e = self.noise.tilted_weights(np.zeros(len(self.bin_light)), np.zeros(len(self.bin_light)))
-        plain = self.noise.mean_per_bin * np.concatenate([self.bin_light.T @ (e @ self.noise.amplitudes), self.bin_big.T @ (e @ self.noise.big)])
         n_bins = self.bin_light.shape[1]
         tilts = []
         for centre in centres:
-            target = (1 - smooth) * centre.reshape(3, 2 * n_bins) + smooth * plain
+            target = (1 - smooth) * centre.reshape(3, 2 * n_bins) + smooth * self.plain_stats
             tilts.append([self.solve_tilt(t[:n_bins], t[n_bins:]) for t in target])
         return np.array(tilts)
 
