@@ -230,6 +230,7 @@ class TrainTool(Tool):
         "nsb-weighting": "TriggerTraining.nsb_weighting",
         "n-nsb-examples": "TriggerTraining.n_nsb_examples",
         "n-calibration": "TriggerTraining.n_calibration",
+        "calibration-runs": "TriggerTraining.calibration_runs",
         "seed": "TriggerTraining.seed",
         "bits": "TriggerInput.bits",
         "gain": "TriggerInput.gain",
@@ -292,6 +293,9 @@ class EvaluateTool(Tool):
     rate = Float(None, allow_none=True, help="Accidental rate per telescope, Hz (default: the model's operating point)").tag(config=True)
     nsb_rate = Float(None, allow_none=True, help="NSB per pixel in p.e./ns (default: the model's)").tag(config=True)
     n_rate_samples = Int(100_000, help="Importance samples for the rate measurements").tag(config=True)
+    rate_runs = Int(4, help="Independent cross-entropy adaptations sharing the rate samples (their scatter is in the errors)").tag(
+        config=True
+    )
     real = Bool(True, help="Run both triggers on the real sim_telarray files of the data folder").tag(config=True)
     bins_per_decade = Int(5, help="Energy bins per decade for the efficiency").tag(config=True)
     seed = Int(12345, help="Seed of the rate samples (independent of training)").tag(config=True)
@@ -304,6 +308,7 @@ class EvaluateTool(Tool):
         "rate": "EvaluateTool.rate",
         "nsb-rate": "EvaluateTool.nsb_rate",
         "n-rate-samples": "EvaluateTool.n_rate_samples",
+        "rate-runs": "EvaluateTool.rate_runs",
         "seed": "EvaluateTool.seed",
     }
     flags = {
@@ -336,9 +341,9 @@ class EvaluateTool(Tool):
         same_point = np.isclose(self.nsb, point["nsb_rate_ghz"]) and np.isclose(self.target, point["target_rate_hz"])
         if not same_point:
             self.log.info("recalibrating both thresholds for %.4g Hz at NSB %.4g p.e./ns", self.target, self.nsb)
-            pair = recalibrate(estimator, pair, self.target, self.n_rate_samples, rng)
+            pair = recalibrate(estimator, pair, self.target, self.n_rate_samples, rng, self.rate_runs)
         self.log.info("measuring rates on %d independent NSB samples", self.n_rate_samples)
-        rates = measure_rates(estimator, pair, self.n_rate_samples, rng)
+        rates = measure_rates(estimator, pair, self.n_rate_samples, rng, n_runs=self.rate_runs)
         rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
         rates["nsb_rate_ghz"] = self.nsb
 
@@ -363,6 +368,7 @@ class EvaluateTool(Tool):
                 "threshold": rates[name]["threshold"],
                 "rate_hz": rates[name]["rate_hz"],
                 "rate_error_hz": rates[name]["rate_error_hz"],
+                **({"rate_runs_hz": rates[name]["runs_hz"]} if "runs_hz" in rates[name] else {}),
                 "energy_bins_gev": summary["energy_bins_gev"],
                 **per_trigger[name],
             }

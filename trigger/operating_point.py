@@ -70,7 +70,7 @@ def nn_threshold(
 
 def adapted_samples(
     estimator: NSBRateEstimator, geometry, score, n_samples, rng, thetas, target_hz=None, level=None, n_pilot=None,
-    rho=0.1, refinements=2, max_steps=8, n_clusters=8,
+    rho=0.1, refinements=2, max_steps=8, n_clusters=8, n_runs=1, keep=3,
 ) -> RateSamples:
     """Importance samples whose tilts also cover the NSB windows the network accepts near its operating point.
 
@@ -86,14 +86,26 @@ def adapted_samples(
     them stay as good as before. The target level is a known ``level``, or
     the score threshold whose rate is ``target_hz`` on the latest pilot
     (default: the baseline's 1 kHz rate on the first).
+
+    With ``n_runs`` > 1, that many independent adaptations share the
+    samples (:meth:`RateSamples.pooled`): a run whose tilts missed part of
+    the accepted windows then shows in the scatter of the runs, which the
+    rates' errors include, instead of deciding the estimate alone.
     """
-    n_pilot = n_pilot or max(n_samples // 8, 4_000)
+    if n_runs > 1:
+        sizes = np.diff(np.linspace(0, n_samples, n_runs + 1).astype(int))
+        return RateSamples.pooled(
+            adapted_samples(estimator, geometry, score, int(m), rng, thetas, target_hz, level, n_pilot, rho, refinements,
+                            max_steps, n_clusters, keep=keep)
+            for m in sizes
+        )
+    n_pilot = n_pilot or max(n_samples // 8, 2_000)
     pilot = estimator.sample(n_pilot, thetas, rng, single_module=True)
     scores = estimator.gated_scores(pilot, geometry, score)
     search = level is None
     if search and target_hz is None:
         target_hz = analog_sum_threshold(estimator, pilot, 1e3).rate_hz
-    tilts, left = None, refinements
+    fits, left = [], refinements
     for _ in range(max_steps + refinements):
         if search:  # each pilot aims better than the last: the level for the target moves with them
             level = nn_threshold(estimator, pilot, geometry, score, target_hz, scores=scores).threshold
@@ -102,11 +114,13 @@ def adapted_samples(
         if len(finite) == 0:
             break
         step = min(level, float(np.quantile(finite, 1 - rho)))
-        tilts = estimator.adapted_tilts(pilot, best >= step, n_clusters)
+        # the last few fits together: each misses some of the windows near the level, rarely the same ones
+        fits = (fits + [estimator.adapted_tilts(pilot, best >= step, n_clusters)])[-keep:]
+        tilts = np.concatenate(fits)
         if step >= level:
             left -= 1
             if left < 0:
                 break
         pilot = estimator.sample(n_pilot, thetas, rng, single_module=True, extra_tilts=tilts)
         scores = estimator.gated_scores(pilot, geometry, score)
-    return estimator.sample(n_samples, thetas, rng, single_module=True, extra_tilts=tilts)
+    return estimator.sample(n_samples, thetas, rng, single_module=True, extra_tilts=np.concatenate(fits) if fits else None)

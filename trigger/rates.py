@@ -77,6 +77,13 @@ class ModuleNoise:
         self.amplitude_prob = camera.spe_probabilities / np.sum(camera.spe_probabilities)
         self.big = (self.amplitudes >= BIG_PE).astype(float)
         self.mean_per_bin = self.rate * FINE_BIN_NS
+        self._alias = _alias_table(self.amplitude_prob)
+        # sums over amplitudes of p(a) exp(c a) a^k, k = 0, 1, 2, for small and for big p.e., on a grid of c twice
+        # as fine as the tilts': the moments of any tilt by interpolation, without a pass over the spectrum
+        self._c_grid = np.arange(C_RANGE[0], C_RANGE[1] + C_STEP / 4, C_STEP / 2)
+        weighted = np.exp(np.outer(self._c_grid, self.amplitudes)) * self.amplitude_prob
+        powers = np.stack([self.amplitudes**k for k in range(3)])
+        self._moment_grid = np.concatenate([weighted @ (powers * (1 - self.big)).T, weighted @ (powers * self.big).T], axis=1).T
 
     def tilt_kernel(self, window) -> np.ndarray:
         """Per fine bin: the mean pulse over the samples of ``window``."""
@@ -86,10 +93,22 @@ class ModuleNoise:
         """Per fine bin (rows) and amplitude: p(a) exp(c a + b [a >= BIG_PE]), unnormalised."""
         return np.exp(np.outer(c, self.amplitudes) + np.outer(b, self.big)) * self.amplitude_prob
 
+    def tilted_moments(self, c, b) -> np.ndarray:
+        """Per fine bin: sums over amplitudes of p(a) exp(c a + b [a >= BIG_PE]) times 1, a, a^2, [big], [big] a.
+
+        Rows (5, n): what :meth:`tilted_weights` summed against those, interpolated in ``c`` (within 0.1 %).
+        """
+        c, b = np.asarray(c, dtype=float), np.asarray(b, dtype=float)
+        x = np.clip((c - self._c_grid[0]) / (self._c_grid[1] - self._c_grid[0]), 0, len(self._c_grid) - 1.000001)
+        i = x.astype(int)
+        small_big = self._moment_grid[:, i] * (1 - (x - i)) + self._moment_grid[:, i + 1] * (x - i)  # (6, n)
+        boost = np.exp(b)
+        return np.stack([small_big[k] + boost * small_big[3 + k] for k in range(3)] + [boost * small_big[3], boost * small_big[4]])
+
     def tilted_mean(self, theta, window=DECISION_SAMPLE):
         """Mean noise-free signal of one module over ``window`` under ``c = theta * tilt_kernel(window)``."""
         k = self.tilt_kernel(window)
-        return self.mean_per_bin * float(np.sum(k * (self.tilted_weights(theta * k, np.zeros_like(k)) @ self.amplitudes)))
+        return self.mean_per_bin * float(np.sum(k * self.tilted_moments(theta * k, np.zeros_like(k))[1]))
 
     def theta_for(self, mean_signal, window=DECISION_SAMPLE):
         """The tilt whose mean module signal over ``window`` is ``mean_signal`` (bisection; mean grows with theta)."""
@@ -118,26 +137,29 @@ class ModuleNoise:
         n_fine, n_samples = self.kernel.shape
         shape = tuple(shape)
         n_mod = int(np.prod(shape))
+        n_amp = len(self.amplitudes)
         if tables is None:
-            counts = rng.poisson(self.mean_per_bin, size=(n_mod, n_fine))
+            # a uniform intensity: a Poisson total per module spread uniformly over the fine bins, and amplitudes
+            # from an alias table, both exact and several times faster than a Poisson draw per bin
+            counts = rng.poisson(self.mean_per_bin * n_fine, size=n_mod)
+            module_idx = np.repeat(np.arange(n_mod), counts)
+            fine_idx = rng.integers(0, n_fine, size=len(module_idx))
+            column = rng.integers(0, n_amp, size=len(module_idx))
+            keep, alias = self._alias
+            amp_idx = np.where(rng.uniform(size=len(module_idx)) < keep[column], column, alias[column])
         else:
             multiplier, cdfs = tables
             index = np.asarray(index).reshape(n_mod, n_fine)
             counts = rng.poisson(self.mean_per_bin * multiplier[index])
-        module_idx, fine_idx = np.nonzero(counts)
-        reps = counts[module_idx, fine_idx]
-        module_idx = np.repeat(module_idx, reps)
-        fine_idx = np.repeat(fine_idx, reps)
-        u = rng.uniform(size=len(fine_idx))
-        n_amp = len(self.amplitudes)
-        if tables is None:
-            amp_idx = np.searchsorted(np.cumsum(self.amplitude_prob), u * (1 - 1e-12))
-        else:
+            module_idx, fine_idx = np.nonzero(counts)
+            reps = counts[module_idx, fine_idx]
+            module_idx = np.repeat(module_idx, reps)
+            fine_idx = np.repeat(fine_idx, reps)
+            u = rng.uniform(size=len(fine_idx))
             # one searchsorted over all rows: row r's CDF is shifted to (r, r + 1]
             row = index[module_idx, fine_idx]
             flat = (cdfs + np.arange(len(cdfs))[:, None]).ravel()
-            amp_idx = np.searchsorted(flat, row + u * (1 - 1e-12)) - row * n_amp
-        amp_idx = np.clip(amp_idx, 0, n_amp - 1)
+            amp_idx = np.clip(np.searchsorted(flat, row + u * (1 - 1e-12)) - row * n_amp, 0, n_amp - 1)
         where = module_idx * n_fine + fine_idx
         hist = np.bincount(where, weights=self.amplitudes[amp_idx], minlength=n_mod * n_fine).reshape(n_mod, n_fine)
         clean = hist @ self.kernel
@@ -167,6 +189,38 @@ class RateSamples:
     decision_sample: int = DECISION_SAMPLE
     extra: dict = field(default_factory=dict)
 
+    def __len__(self):
+        return len(self.weight)
+
+    @classmethod
+    def pooled(cls, runs) -> "RateSamples":
+        """Samples of independent runs (each unbiased under its own proposal) as one set; ``extra["run"]`` says whose."""
+        runs = list(runs)
+        fields = {k: np.concatenate([getattr(r, k) for r in runs]) for k in ("counts", "modules", "groups", "weight", "group")}
+        extra = {k: np.concatenate([r.extra[k] for r in runs]) for k in runs[0].extra if k != "run"}
+        extra["run"] = np.concatenate([np.full(len(r), i) for i, r in enumerate(runs)])
+        return cls(**fields, n_groups=runs[0].n_groups, decision_sample=runs[0].decision_sample, extra=extra)
+
+    def subset(self, keep) -> "RateSamples":
+        """The samples selected by ``keep`` (a boolean mask or indices)."""
+        fields = {k: getattr(self, k)[keep] for k in ("counts", "modules", "groups", "weight", "group")}
+        return RateSamples(**fields, n_groups=self.n_groups, decision_sample=self.decision_sample,
+                           extra={k: v[keep] for k, v in self.extra.items()})
+
+    def mean_and_error(self, contrib) -> tuple[float, float]:
+        """Mean of per-sample contributions and its error; with pooled runs, at least the scatter of the run means.
+
+        Importance weights are heavy-tailed: one run's spread underestimates
+        the error when the heavy samples it would need are missing, which the
+        scatter between independent runs (each with its own tilts) shows.
+        """
+        error = contrib.std() / np.sqrt(len(contrib))
+        run = self.extra.get("run")
+        if run is not None and run.max() > 0:
+            means = np.bincount(run, weights=contrib) / np.bincount(run)
+            error = max(error, means.std(ddof=1) / np.sqrt(len(means)))
+        return float(contrib.mean()), float(error)
+
 
 class NSBRateEstimator:
     """Camera accidental-trigger rates versus threshold, by importance sampling.
@@ -189,15 +243,23 @@ class NSBRateEstimator:
         for g, mods in enumerate(self.group_modules):
             for m in mods:
                 groups_of_module[m].append(g)
-        # for each group: the groups sharing a module with it (itself first) and their modules
-        self.neighbour_groups, self.neighbour_modules = [], []
+        # for each group: the groups sharing a module with it (itself first) and their modules; -1 padded arrays,
+        # each neighbour group's three modules as indices into the neighbourhood's (what a sample of it carries)
+        neighbour_groups, neighbour_modules = [], []
         for g in range(n_groups):
             groups = [g] + sorted({h for m in self.group_modules[g] for h in groups_of_module[m]} - {g})
             modules = list(self.group_modules[g]) + sorted(set(self.group_modules[groups].ravel()) - set(self.group_modules[g]))
-            self.neighbour_groups.append(np.array(groups))
-            self.neighbour_modules.append(np.array(modules))
-        self.max_groups = max(len(g) for g in self.neighbour_groups)
-        self.max_modules = max(len(m) for m in self.neighbour_modules)
+            neighbour_groups.append(groups)
+            neighbour_modules.append(modules)
+        self.max_groups = max(len(g) for g in neighbour_groups)
+        self.max_modules = max(len(m) for m in neighbour_modules)
+        self.frame_modules = np.full((n_groups, self.max_modules), -1)
+        self.frame_groups = np.full((n_groups, self.max_groups, 3), -1)
+        for g, (groups, modules) in enumerate(zip(neighbour_groups, neighbour_modules)):
+            self.frame_modules[g, : len(modules)] = modules
+            local = {m: j for j, m in enumerate(modules)}
+            self.frame_groups[g, : len(groups)] = [[local[m] for m in self.group_modules[h]] for h in groups]
+        self._components = {}  # components() by thetas: every pilot of a cross-entropy run uses the same ones
         # what adapted tilts act on, per module: light summed over bins of 3 samples around the decision sample
         # (those a network's ROIs read), and big p.e. in the bin their pulse lands in most
         kernel = self.noise.kernel
@@ -223,6 +285,12 @@ class NSBRateEstimator:
         tilt spread evenly over three modules rarely produces.
         """
         thetas = np.asarray(thetas, dtype=float)
+        cache_key = (thetas.tobytes(), bool(single_module))
+        if cache_key not in self._components:
+            self._components[cache_key] = self._components_of(thetas, single_module)
+        return self._components[cache_key]
+
+    def _components_of(self, thetas, single_module) -> np.ndarray:
         rows = [np.full(3, t) for t in thetas]
         if single_module:
             baseline = self.noise.tilted_mean(0.0)
@@ -268,16 +336,9 @@ class NSBRateEstimator:
         sums, weight, stats = (np.concatenate(p) for p in zip(*parts))
 
         group = rng.integers(0, len(self.group_modules), n)
-        modules = np.full((n, self.max_modules), -1)
-        groups = np.full((n, self.max_groups, 3), -1)
-        for i, g in enumerate(group):
-            mods = self.neighbour_modules[g]
-            modules[i, : len(mods)] = mods
-            local = {m: j for j, m in enumerate(mods)}
-            for k, h in enumerate(self.neighbour_groups[g]):
-                groups[i, k] = [local[m] for m in self.group_modules[h]]
         counts = self.trigger_input.quantize(sums)
-        return RateSamples(counts, modules, groups, weight, group, len(self.group_modules), extra={"stats": stats})
+        return RateSamples(counts, self.frame_modules[group], self.frame_groups[group], weight, group, len(self.group_modules),
+                           extra={"stats": stats})
 
     def solve_tilt(self, light, big, ridge=1e-3, iterations=25) -> np.ndarray:
         """Tilt keys (n_fine,) of one module whose mean light and big-p.e. count per time bin are ``light``, ``big``.
@@ -293,12 +354,10 @@ class NSBRateEstimator:
         phi, psi, mu = self.bin_light, self.bin_big, self.noise.mean_per_bin
         n_bins = phi.shape[1]
         x = np.zeros(2 * n_bins)
-        a, is_big = self.noise.amplitudes, self.noise.big
         target = np.concatenate([light, big])
         for _ in range(iterations):
             c, b = phi @ x[:n_bins], psi @ x[n_bins:]
-            e = self.noise.tilted_weights(c, b)
-            m1, m2, g1, ga = e @ a, e @ a**2, e @ is_big, e @ (is_big * a)
+            _, m1, m2, g1, ga = self.noise.tilted_moments(c, b)
             grad = mu * np.concatenate([phi.T @ m1, psi.T @ g1]) - target + ridge * x
             if np.max(np.abs(grad)) < 1e-6 * (1 + np.max(np.abs(target))):
                 break
@@ -313,16 +372,19 @@ class NSBRateEstimator:
             x = x - t * step
         return tilt_keys(phi @ x[:n_bins], psi @ x[n_bins:])
 
-    def adapted_tilts(self, samples: RateSamples, passed, n_clusters=8, smooth=0.1) -> np.ndarray:
-        """Tilt keys (n_clusters + 1, 3, n_fine) aimed at the windows that ``passed`` (cross-entropy step).
+    def adapted_tilts(self, samples: RateSamples, passed, n_clusters=8, smooth=0.3) -> np.ndarray:
+        """Tilt keys (n_tilts, 3, n_fine) aimed at the windows that ``passed`` (cross-entropy step).
 
         The windows a network accepts are of several kinds (an afterpulse in
         one module with light in the others, two afterpulses, light spread
         over all three...): their per-bin statistics, weighted by likelihood
         ratio, are grouped into ``n_clusters`` kinds (weighted k-means), plus
         their overall mean, and each gets the tilt that reproduces its mean
-        (:meth:`solve_tilt`). ``smooth`` mixes in the untilted means, so that
-        no bin aims at exactly zero big p.e.
+        (:meth:`solve_tilt`), and so do afterpulses in each subset of the
+        modules (:meth:`_afterpulse_centres`). ``smooth`` mixes in the
+        untilted means, so that no bin aims at exactly zero big p.e. and the
+        tilts do not overshoot the windows just above the level, which carry
+        most of the rate.
         """
         passed = np.asarray(passed, dtype=bool)
         weight = samples.weight[passed]
@@ -331,11 +393,37 @@ class NSBRateEstimator:
         stats = samples.extra["stats"][passed].reshape(passed.sum(), -1)
         centres = np.vstack([_weighted_kmeans(stats, weight, n_clusters), weight @ stats / weight.sum()])
         n_bins = self.bin_light.shape[1]
+        centres = np.vstack([centres, self._afterpulse_centres(stats.reshape(len(stats), 3, -1), weight, n_bins)])
         tilts = []
         for centre in centres:
             target = (1 - smooth) * centre.reshape(3, 2 * n_bins) + smooth * self.plain_stats
             tilts.append([self.solve_tilt(t[:n_bins], t[n_bins:]) for t in target])
         return np.array(tilts)
+
+    @staticmethod
+    def _afterpulse_centres(stats, weight, n_bins) -> np.ndarray:
+        """Centres (n_subsets, 3 * 2 * n_bins) with an afterpulse in each non-empty subset of the three modules.
+
+        Accepted windows often hold afterpulses in two modules at once, in
+        any pair: cluster means average such combinations away, and a window
+        of a combination no tilt aims at carries a weight 10^4 times the
+        typical one (found by ranking a run's contributions). Per module,
+        the mean statistics of accepted windows with and without a big p.e.
+        there are combined for every subset.
+        """
+        has_big = stats[:, :, n_bins:].sum(axis=2) >= 1  # (n, 3)
+        centres = []
+        for subset in range(1, 8):
+            centre = []
+            for m in range(3):
+                want = bool(subset >> m & 1)
+                pick = has_big[:, m] == want
+                if weight[pick].sum() <= 0:
+                    break
+                centre.append(weight[pick] @ stats[pick, m] / weight[pick].sum())
+            else:
+                centres.append(np.concatenate(centre))
+        return np.array(centres).reshape(len(centres), -1)
 
     @staticmethod
     def group_sums(samples: RateSamples) -> np.ndarray:
@@ -358,9 +446,9 @@ class NSBRateEstimator:
             n_cross = crossing.sum(axis=1)
             rising = ~(before > u).any(axis=1)
             contrib = samples.weight * chosen * rising / np.maximum(n_cross, 1)
-            scale = samples.n_groups * SAMPLING_HZ
-            rates.append(scale * contrib.mean())
-            errors.append(scale * contrib.std() / np.sqrt(len(contrib)))
+            mean, error = samples.mean_and_error(contrib)
+            rates.append(samples.n_groups * SAMPLING_HZ * mean)
+            errors.append(samples.n_groups * SAMPLING_HZ * error)
         return np.array(rates), np.array(errors)
 
     def gated_scores(self, samples: RateSamples, geometry, score, spread=0) -> np.ndarray:
@@ -405,8 +493,9 @@ class NSBRateEstimator:
             # the chosen group passes at a sample where no neighbour passed just before; N share the edge
             edge = now[:, 0, :] & ~before.any(axis=1)
             contrib = (samples.weight[:, None] * edge / np.maximum(now.sum(axis=1), 1)).mean(axis=1)
-            rates.append(scale * contrib.mean())
-            errors.append(scale * contrib.std() / np.sqrt(len(values)))
+            mean, error = samples.mean_and_error(contrib)
+            rates.append(scale * mean)
+            errors.append(scale * error)
         return np.array(rates), np.array(errors)
 
     def thetas_for(self, thresholds, n_components=6):
@@ -420,6 +509,21 @@ class NSBRateEstimator:
         above = (np.linspace(np.min(thresholds), np.max(thresholds), n_components) - pedestal) / self.trigger_input.gain
         targets = (np.maximum(above, 0.5) + baseline) / 3 + 0.1
         return np.concatenate([[0.0], [self.noise.theta_for(t) for t in targets]])
+
+
+def _alias_table(p) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table of the distribution ``p``: column j keeps j with probability keep[j], else alias[j]."""
+    n = len(p)
+    scaled = np.asarray(p, dtype=float) * n / np.sum(p)
+    keep, alias = np.ones(n), np.arange(n)
+    small, large = [j for j in range(n) if scaled[j] < 1], [j for j in range(n) if scaled[j] >= 1]
+    while small and large:
+        j, k = small.pop(), large[-1]
+        keep[j], alias[j] = scaled[j], k
+        scaled[k] -= 1 - scaled[j]
+        if scaled[k] < 1:
+            small.append(large.pop())
+    return keep, alias
 
 
 def _weighted_kmeans(points, weight, k, iterations=20) -> np.ndarray:

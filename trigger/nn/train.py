@@ -69,6 +69,9 @@ class TriggerTraining(Component):
     min_true_pe = Int(10, help="Signal: gate candidates whose 21 pixels hold at least this many true p.e.").tag(config=True)
     n_nsb_examples = Int(100_000, help="Importance samples drawn for NSB (background) examples").tag(config=True)
     n_calibration = Int(100_000, help="Independent importance samples for the operating points").tag(config=True)
+    calibration_runs = Int(
+        4, help="Independent cross-entropy adaptations sharing the NN's calibration samples (their scatter is in the error)"
+    ).tag(config=True)
     nsb_weighting = Unicode(
         "true", help="'tilted': NSB examples as sampled (weights the tail the threshold cuts into); 'true': NSB distribution"
     ).tag(config=True)
@@ -169,7 +172,8 @@ class TriggerTraining(Component):
         # operating point on samples the network has not seen; the same rate as the baseline achieves
         score = score_function(model)
         thetas = self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8)
-        samples = adapted_samples(self.estimator, geometry, score, self.n_calibration, rng, thetas, target_hz=baseline.rate_hz)
+        samples = adapted_samples(self.estimator, geometry, score, self.n_calibration, rng, thetas, target_hz=baseline.rate_hz,
+                                  n_runs=self.calibration_runs)
         nn = nn_threshold(self.estimator, samples, geometry, score, baseline.rate_hz)
         config = {
             "input": {
