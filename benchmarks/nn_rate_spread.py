@@ -1,7 +1,8 @@
 """How far one run of evaluate's gated-NN rate estimate can be trusted: many independent runs, pooled.
 
 The importance-sampled rate of the gated NN (:func:`trigger.operating_point.
-adapted_samples`, as ``trigger-synth evaluate`` uses it) is unbiased, but if
+adapted_samples`, as ``trigger-synth evaluate`` uses it: four cross-entropy
+runs pooled, their scatter in the quoted error) is unbiased, but if
 its weights are heavy-tailed a run's value is usually below the true rate,
 its quoted error too small, and now and then one heavy sample lifts it far
 above. Repeating the run with independent seeds shows the spread directly:
@@ -115,15 +116,15 @@ def report(result) -> str:
         f"analog sum {op['analog_sum']['threshold']} counts at {op['analog_sum']['rate_hz']:.3g} Hz, from training); "
         f"{result['runs']} runs of {result['n_samples']} importance samples per threshold, {result['wall_s']} s in all",
         "",
-        "| NN threshold | runs: min / median / max [Hz] | one run's quoted error (median) [Hz] | mean of the runs [Hz] "
-        "| counted [Hz] | analog sum: mean, scatter, quoted error [Hz] |",
-        "|---|---|---|---|---|---|",
+        "| NN threshold | runs: min / median / max [Hz] | one run's quoted error (median) [Hz] | scatter of the runs [Hz] "
+        "| mean of the runs [Hz] | counted [Hz] | analog sum: mean, scatter, quoted error [Hz] |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         counted = f"{r['counted_hz']:.4g} ± {r['counted_error_hz']:.2g}" if r["counted_hz"] is not None else "-"
         lines.append(
             f"| {r['threshold']:.4g} | {r['min_hz']:.3g} / {r['median_hz']:.3g} / {r['max_hz']:.3g} "
-            f"| {r['median_quoted_error_hz']:.2g} | {r['mean_hz']:.3g} ± {r['mean_error_hz']:.2g} | {counted} "
+            f"| {r['median_quoted_error_hz']:.2g} | {r['scatter_hz']:.2g} | {r['mean_hz']:.3g} ± {r['mean_error_hz']:.2g} | {counted} "
             f"| {r['analog_sum_mean_hz']:.4g}, {r['analog_sum_scatter_hz']:.2g}, {r['analog_sum_median_quoted_error_hz']:.2g} |"
         )
     return "\n".join(lines)

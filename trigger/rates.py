@@ -216,9 +216,11 @@ class RateSamples:
         """
         error = contrib.std() / np.sqrt(len(contrib))
         run = self.extra.get("run")
-        if run is not None and run.max() > 0:
-            means = np.bincount(run, weights=contrib) / np.bincount(run)
-            error = max(error, means.std(ddof=1) / np.sqrt(len(means)))
+        if run is not None:
+            _, run = np.unique(run, return_inverse=True)
+            if run.max() > 0:
+                means = np.bincount(run, weights=contrib) / np.bincount(run)
+                error = max(error, means.std(ddof=1) / np.sqrt(len(means)))
         return float(contrib.mean()), float(error)
 
 
