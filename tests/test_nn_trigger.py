@@ -30,10 +30,11 @@ def test_saved_model_describes_input_roi_and_operating_point(loaded):
     assert geometry.n_inputs == model.input_shape[1] == 48
     point = config["operating_point"]
     base, nn = point["analog_sum"], point["nn"]
-    # the gate sits below the baseline threshold; both thresholds give at most the target rate
+    # the gate sits below the baseline threshold, whose rate is at most the target; the NN's threshold comes from
+    # a fit of its rate within a factor 4 of the baseline's, and its own estimate stays in that band
     assert 48 < geometry.gate < base["threshold"]
     assert 0 < base["rate_hz"] <= point["target_rate_hz"]
-    assert np.isfinite(nn["threshold"]) and nn["rate_hz"] <= base["rate_hz"]
+    assert np.isfinite(nn["threshold"]) and abs(np.log(nn["rate_hz"] / base["rate_hz"])) < np.log(4)
     assert config["architecture"]["ebops"] > 0
     assert config["training"]["n_signal"] > 0 and config["training"]["n_background"] > 0
     attempts = config["training"]["attempts"]
