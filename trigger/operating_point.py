@@ -1,10 +1,10 @@
 """Operating points: thresholds that give a chosen NSB accidental rate per telescope.
 
 The baseline's threshold is the lowest integer group sum whose rate does not
-exceed the target; the NN's score threshold is the lowest score whose gated
-rate does not exceed the *baseline's achieved* rate, so that both triggers
-run at the same accidental rate (integer thresholds cannot hit the target
-exactly). Rates come from :class:`trigger.rates.NSBRateEstimator`.
+exceed the target; the NN's score threshold is where its gated rate (fitted
+over nearby thresholds) equals the *baseline's achieved* rate, so that both
+triggers run at the same accidental rate (integer thresholds cannot hit the
+target exactly). Rates come from :class:`trigger.rates.NSBRateEstimator`.
 """
 
 from dataclasses import dataclass
