@@ -127,7 +127,7 @@ def adapted_samples(
     search = level is None
     if search and target_hz is None:
         target_hz = analog_sum_threshold(estimator, pilot, 1e3).rate_hz
-    fits, left = [], refinements
+    fits, tilts, left = [], None, refinements
     for _ in range(max_steps + refinements):
         if search:  # each pilot aims better than the last: the level for the target moves with them
             level = nn_threshold(estimator, pilot, geometry, score, target_hz, scores=scores).threshold
@@ -145,4 +145,4 @@ def adapted_samples(
                 break
         pilot = estimator.sample(n_pilot, thetas, rng, single_module=True, extra_tilts=tilts)
         scores = estimator.gated_scores(pilot, geometry, score)
-    return estimator.sample(n_samples, thetas, rng, single_module=True, extra_tilts=np.concatenate(fits) if fits else None)
+    return estimator.sample(n_samples, thetas, rng, single_module=True, extra_tilts=tilts)

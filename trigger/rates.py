@@ -25,6 +25,7 @@ coupling, and the samples are quantized by :class:`trigger.inputs.TriggerInput`.
 """
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -188,6 +189,7 @@ class RateSamples:
     n_groups: int
     decision_sample: int = DECISION_SAMPLE
     extra: dict = field(default_factory=dict)
+    PER_SAMPLE: ClassVar[tuple] = ("counts", "modules", "groups", "weight", "group")  # the fields with one row per sample
 
     def __len__(self):
         return len(self.weight)
@@ -196,14 +198,14 @@ class RateSamples:
     def pooled(cls, runs) -> "RateSamples":
         """Samples of independent runs (each unbiased under its own proposal) as one set; ``extra["run"]`` says whose."""
         runs = list(runs)
-        fields = {k: np.concatenate([getattr(r, k) for r in runs]) for k in ("counts", "modules", "groups", "weight", "group")}
+        fields = {k: np.concatenate([getattr(r, k) for r in runs]) for k in cls.PER_SAMPLE}
         extra = {k: np.concatenate([r.extra[k] for r in runs]) for k in runs[0].extra if k != "run"}
         extra["run"] = np.concatenate([np.full(len(r), i) for i, r in enumerate(runs)])
         return cls(**fields, n_groups=runs[0].n_groups, decision_sample=runs[0].decision_sample, extra=extra)
 
     def subset(self, keep) -> "RateSamples":
         """The samples selected by ``keep`` (a boolean mask or indices)."""
-        fields = {k: getattr(self, k)[keep] for k in ("counts", "modules", "groups", "weight", "group")}
+        fields = {k: getattr(self, k)[keep] for k in self.PER_SAMPLE}
         return RateSamples(**fields, n_groups=self.n_groups, decision_sample=self.decision_sample,
                            extra={k: v[keep] for k, v in self.extra.items()})
 
@@ -217,9 +219,11 @@ class RateSamples:
         error = contrib.std() / np.sqrt(len(contrib))
         run = self.extra.get("run")
         if run is not None:
-            _, run = np.unique(run, return_inverse=True)
-            if run.max() > 0:
-                means = np.bincount(run, weights=contrib) / np.bincount(run)
+            # bincount, not unique: this runs once per threshold of a scan; a subset may hold some runs only
+            size = np.bincount(run)
+            present = size > 0
+            if present.sum() > 1:
+                means = np.bincount(run, weights=contrib)[present] / size[present]
                 error = max(error, means.std(ddof=1) / np.sqrt(len(means)))
         return float(contrib.mean()), float(error)
 
