@@ -67,6 +67,7 @@ def main():
     parser.add_argument("--n-validation", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--n-rate-samples", type=int, default=50_000)
+    parser.add_argument("--n-nsb-examples", type=int, default=400_000, help="importance samples for the NSB training examples")
     parser.add_argument("--seed", type=int, default=0, help="training seed of every variant")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--reuse-models", action="store_true", help="evaluate the models already trained in --work")
@@ -84,9 +85,15 @@ def main():
             continue
         model, evaluation = work / "choices" / f"model_{i}", work / "choices" / f"evaluation_{i}"
         if not (args.reuse_models and (model / "trigger.json").exists()):
-            run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", model, "--epochs", args.epochs, "--seed", args.seed,
-                 "--n-nsb-examples", args.n_rate_samples, "--n-calibration", args.n_rate_samples, "--no-progress",
-                 "--overwrite", *options], timings, f"train {i}")
+            try:
+                run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", model, "--epochs", args.epochs, "--seed", args.seed,
+                     "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--no-progress",
+                     "--overwrite", *options], timings, f"train {i}")
+            except SystemExit as err:
+                # e.g. every training run died: a result of the variant, not of the benchmark
+                results[name] = {"options": [str(o) for o in options], "failed": str(err)}
+                print(f"{name}: {err}", flush=True)
+                continue
         run(["evaluate", "--model", model, "--gamma", work / "validation/gamma.dl1.h5", "--output", evaluation,
              "--n-rate-samples", args.n_rate_samples, "--no-real"], timings, f"evaluate {i}")
         summary = json.loads((evaluation / "summary.json").read_text())
@@ -117,7 +124,7 @@ def report(result, args) -> str:
         "",
         *metadata_markdown(result["metadata"]),
         f"- sets: training {args.n_train} gamma showers (10 GeV-1 TeV, seed 101, as `trigger_performance.py`), validation "
-        f"{args.n_validation} gamma showers (5-200 GeV, seed 404); {args.n_rate_samples} importance samples per rate; "
+        f"{args.n_validation} gamma showers (5-200 GeV, seed 404); {args.n_rate_samples} importance samples per rate, {args.n_nsb_examples} for the NSB training examples; "
         f"{args.epochs} epochs, training seed {args.seed}",
         f"- timings [s]: {', '.join(f'{k} {v}' for k, v in result['timings_s'].items())}",
         "",
@@ -129,6 +136,9 @@ def report(result, args) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in result["variants"].items():
+        if "failed" in r:
+            lines.append(f"| {name} | - | - | - | - | {r['failed']} (the log says why) | - |")
+            continue
         lines.append(
             f"| {name} | {r['ebops']:.0f} | {r['nn_rate_hz']:.3g} ± {r['nn_rate_error_hz']:.2g} | {r['analog_sum_at_nn_rate_threshold']} "
             f"| {r['showers_nn']:.0f} / {r['showers_analog_sum_at_nn_rate']:.0f} | {fmt(r['gain'])} ± {fmt(r['gain_error'])} "

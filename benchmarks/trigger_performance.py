@@ -75,6 +75,7 @@ def main():
     parser.add_argument("--n-proton", type=int, default=3000, help="test proton showers (100 GeV-10 TeV)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--n-rate-samples", type=int, default=100_000, help="importance samples per rate measurement")
+    parser.add_argument("--n-nsb-examples", type=int, default=400_000, help="importance samples for the NSB training examples")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="simulation processes at a time")
     parser.add_argument("--reuse", action="store_true", help="reuse simulated files already in --work")
     parser.add_argument("--reuse-model", action="store_true", help="also reuse the trained model in --work (evaluate only)")
@@ -92,7 +93,7 @@ def main():
     simulate_sets(work, sets, timings, args.jobs, args.reuse)
     if not (args.reuse_model and (work / "model/trigger.json").exists()):
         run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", work / "model", "--epochs", args.epochs,
-             "--n-nsb-examples", args.n_rate_samples, "--n-calibration", args.n_rate_samples, "--no-progress", "--overwrite"],
+             "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--no-progress", "--overwrite"],
             timings, "train")
     run(["evaluate", "--model", work / "model", "--gamma", work / "test/gamma.dl1.h5", "--proton", work / "test/proton.dl1.h5",
          "--output", work / "evaluation", "--n-rate-samples", args.n_rate_samples], timings, "evaluate")
@@ -118,7 +119,8 @@ def report(result, args) -> str:
         "",
         *metadata_markdown(result["metadata"]),
         f"- sets: training {args.n_train} gamma showers (10 GeV-1 TeV, E^-2), test {args.n_test} gamma showers "
-        f"(5-500 GeV, E^-2) and {args.n_proton} protons (100 GeV-10 TeV, E^-2, 10 deg cone), 4 LSTs, max impact 500 m",
+        f"(5-500 GeV, E^-2) and {args.n_proton} protons (100 GeV-10 TeV, E^-2, 10 deg cone), 4 LSTs, max impact 500 m; "
+        f"{args.n_nsb_examples} importance samples for the NSB training examples, {args.n_rate_samples} per rate measurement",
         f"- timings [s]: {', '.join(f'{k} {v}' for k, v in result['timings_s'].items())}",
         "",
         "![efficiency](trigger_efficiency.png)",

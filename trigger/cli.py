@@ -25,7 +25,7 @@ from .instrument import InstrumentError
 from .io import OutputError, atomic_output, convert_simtel, process_events
 from .nn.model import CONFIG_FILE, TriggerModelError, load_trigger, save_trigger
 from .nn.roi import RoiGeometry
-from .nn.train import TriggerTraining
+from .nn.train import TrainingFailedError, TriggerTraining
 from .paths import DataFolderError
 from .performance import (
     TriggerPair,
@@ -258,7 +258,7 @@ class TrainTool(Tool):
         try:
             events = read_trigger_events(self.gamma, self.trigger_input, with_true_image=True)
             self.trained = self.training.train(events, progress=self.progress)
-        except (ValueError, OSError) as err:
+        except (ValueError, OSError, TrainingFailedError) as err:
             raise ToolConfigurationError(f"training failed: {err}") from err
         self.trained.config["training"]["gamma_file"] = str(self.gamma)
         save_trigger(self.output, self.trained.model, self.trained.config)
