@@ -41,6 +41,7 @@ def main():
     parser.add_argument("--n-samples", type=int, default=40_000, help="importance samples")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--quantiles", type=float, nargs="+", default=QUANTILES, help="score quantiles of the candidates")
+    parser.add_argument("--thresholds", type=float, nargs="+", help="NN score thresholds instead of quantiles (e.g. the operating point)")
     args = parser.parse_args()
     meta = run_metadata()
     model, config = load_trigger(args.model)
@@ -49,8 +50,12 @@ def main():
     rng = np.random.default_rng(args.seed)
 
     t0 = time.perf_counter()
-    _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng)
-    thresholds = np.quantile(pilot, args.quantiles)
+    if args.thresholds:
+        thresholds = np.sort(args.thresholds)
+        args.quantiles = [None] * len(thresholds)
+    else:
+        _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng)
+        thresholds = np.quantile(pilot, args.quantiles)
     counted, counted_err, _ = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, args.n_windows, rng)
     t_count = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -106,7 +111,7 @@ def report(result) -> str:
     k = lambda r, key: f"{r[key] / 1e3:.4g} ± {r[key.replace('_hz', '_error_hz')] / 1e3:.2g}"  # noqa: E731
     for r in result["rows"]:
         lines.append(
-            f"| {100 * (1 - r['quantile']):.1f} % | {r['threshold']:.4g} | {k(r, 'counted_hz')} | {k(r, 'gate_tilts_hz')} "
+            f"| {'-' if r['quantile'] is None else f'{100 * (1 - r['quantile']):.1f} %'} | {r['threshold']:.4g} | {k(r, 'counted_hz')} | {k(r, 'gate_tilts_hz')} "
             f"| {r['gate_tilts_pull']:+.2f} | {k(r, 'adapted_hz')} | {r['adapted_pull']:+.2f} |"
         )
     return "\n".join(lines)
