@@ -33,6 +33,30 @@ from trigger.rates import NSBRateEstimator, brute_force_gated_rate  # noqa: E402
 QUANTILES = (0.5, 0.8, 0.95, 0.99, 0.997)
 
 
+def _count_part(model_dir, nsb, thresholds, n_windows, seed):
+    """Counts and live time (s) of one process's share of the windows."""
+    model, config = load_trigger(model_dir)
+    rates, errors, _ = brute_force_gated_rate(TriggerInput(), nsb, RoiGeometry(**config["roi"]), score_function(model), thresholds,
+                                              n_windows, np.random.default_rng(seed))
+    # back from rate = counts / live, error = sqrt(max(counts, 1)) / live
+    live = np.where(rates > 0, rates / np.maximum(errors, 1e-300) ** 2, 1 / errors)
+    return rates * live, live
+
+
+def count(args, thresholds):
+    """Counted rates and errors at ``thresholds``, the windows shared among ``args.jobs`` processes (own seeds)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    config = json.loads((args.model / "trigger.json").read_text())
+    sizes = np.diff(np.linspace(0, args.n_windows, args.jobs + 1).astype(int))
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        parts = list(pool.map(_count_part, *zip(*[(args.model, config["operating_point"]["nsb_rate_ghz"], thresholds, int(m),
+                                                      [args.seed, k]) for k, m in enumerate(sizes)])))
+    counts, live = (np.sum([p[i] for p in parts], axis=0) for i in range(2))
+    return counts / live, np.sqrt(np.maximum(counts, 1)) / live
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="a trigger model folder (trigger-synth train)")
@@ -42,6 +66,7 @@ def main():
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--quantiles", type=float, nargs="+", default=QUANTILES, help="score quantiles of the candidates")
     parser.add_argument("--thresholds", type=float, nargs="+", help="NN score thresholds instead of quantiles (e.g. the operating point)")
+    parser.add_argument("--jobs", type=int, default=1, help="counting processes (each its own seed and share of the windows)")
     args = parser.parse_args()
     meta = run_metadata()
     model, config = load_trigger(args.model)
@@ -56,7 +81,7 @@ def main():
     else:
         _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng)
         thresholds = np.quantile(pilot, args.quantiles)
-    counted, counted_err, _ = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, args.n_windows, rng)
+    counted, counted_err = count(args, thresholds)
     t_count = time.perf_counter() - t0
     t0 = time.perf_counter()
     estimator = NSBRateEstimator(trigger_input, nsb)

@@ -292,6 +292,9 @@ class EvaluateTool(Tool):
     output = PathTrait(default_value=Path("trigger-evaluation"), directory_ok=True, file_ok=False, help="Output folder").tag(config=True)
     rate = Float(None, allow_none=True, help="Accidental rate per telescope, Hz (default: the model's operating point)").tag(config=True)
     nsb_rate = Float(None, allow_none=True, help="NSB per pixel in p.e./ns (default: the model's)").tag(config=True)
+    nn_threshold = Float(
+        None, allow_none=True, help="NN score threshold instead of the model's (e.g. one whose rate was counted: benchmarks/nn_rate_check.py)"
+    ).tag(config=True)
     n_rate_samples = Int(100_000, help="Importance samples for the rate measurements").tag(config=True)
     rate_runs = Int(4, help="Independent cross-entropy adaptations sharing the rate samples (their scatter is in the errors)").tag(
         config=True
@@ -307,6 +310,7 @@ class EvaluateTool(Tool):
         ("o", "output"): "EvaluateTool.output",
         "rate": "EvaluateTool.rate",
         "nsb-rate": "EvaluateTool.nsb_rate",
+        "nn-threshold": "EvaluateTool.nn_threshold",
         "n-rate-samples": "EvaluateTool.n_rate_samples",
         "rate-runs": "EvaluateTool.rate_runs",
         "seed": "EvaluateTool.seed",
@@ -342,6 +346,8 @@ class EvaluateTool(Tool):
         if not same_point:
             self.log.info("recalibrating both thresholds for %.4g Hz at NSB %.4g p.e./ns", self.target, self.nsb)
             pair = recalibrate(estimator, pair, self.target, self.n_rate_samples, rng, self.rate_runs)
+        if self.nn_threshold is not None:
+            pair = TriggerPair(asum, pair.threshold, self.nn_model, geometry, self.nn_threshold)
         self.log.info("measuring rates on %d independent NSB samples", self.n_rate_samples)
         rates = measure_rates(estimator, pair, self.n_rate_samples, rng, n_runs=self.rate_runs)
         rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
