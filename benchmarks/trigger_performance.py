@@ -76,6 +76,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--n-rate-samples", type=int, default=100_000, help="importance samples per rate measurement")
     parser.add_argument("--n-nsb-examples", type=int, default=400_000, help="importance samples for the NSB training examples")
+    parser.add_argument("--nn-threshold", type=float, help="evaluate the NN at this threshold, not the trained one (e.g. one "
+                        "whose rate benchmarks/nn_rate_check.py counted)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="simulation processes at a time")
     parser.add_argument("--reuse", action="store_true", help="reuse simulated files already in --work")
     parser.add_argument("--reuse-model", action="store_true", help="also reuse the trained model in --work (evaluate only)")
@@ -95,8 +97,9 @@ def main():
         run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", work / "model", "--epochs", args.epochs,
              "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--no-progress", "--overwrite"],
             timings, "train")
+    chosen = [] if args.nn_threshold is None else ["--nn-threshold", args.nn_threshold]
     run(["evaluate", "--model", work / "model", "--gamma", work / "test/gamma.dl1.h5", "--proton", work / "test/proton.dl1.h5",
-         "--output", work / "evaluation", "--n-rate-samples", args.n_rate_samples], timings, "evaluate")
+         "--output", work / "evaluation", "--n-rate-samples", args.n_rate_samples, *chosen], timings, "evaluate")
 
     summary = json.loads((work / "evaluation/summary.json").read_text())
     model = json.loads((work / "model/trigger.json").read_text())
@@ -122,6 +125,9 @@ def report(result, args) -> str:
         f"(5-500 GeV, E^-2) and {args.n_proton} protons (100 GeV-10 TeV, E^-2, 10 deg cone), 4 LSTs, max impact 500 m; "
         f"{args.n_nsb_examples} importance samples for the NSB training examples, {args.n_rate_samples} per rate measurement",
         f"- timings [s]: {', '.join(f'{k} {v}' for k, v in result['timings_s'].items())}",
+        *([f"- NN threshold {args.nn_threshold} given by `--nn-threshold`, not the trained one "
+           f"({m['operating_point']['nn']['threshold']:.5g}); the NN's rate below is the importance-sampled estimate"]
+          if args.nn_threshold is not None else []),
         "",
         "![efficiency](trigger_efficiency.png)",
         "",
