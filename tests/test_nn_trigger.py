@@ -213,6 +213,21 @@ def test_cli_errors_are_clear(args, message, capsys, simulated):
     assert message in capsys.readouterr().err
 
 
+def test_evaluate_at_a_given_nn_threshold(trigger_model, simulated, tmp_path):
+    # a threshold no score reaches: the NN then triggers no shower and no NSB window; the baseline keeps its own
+    out = tmp_path / "evaluation"
+    code = main([
+        "evaluate", "--model", str(trigger_model), "--gamma", str(simulated["gamma"]), "--output", str(out),
+        "--n-rate-samples", "3000", "--no-real", "--nn-threshold", "1e6",
+    ])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    config = json.loads((trigger_model / "trigger.json").read_text())
+    assert summary["nn"]["threshold"] == 1e6
+    assert summary["analog_sum"]["threshold"] == config["operating_point"]["analog_sum"]["threshold"]
+    assert summary["nn"]["rate_hz"] == 0 and not any(summary["nn"]["efficiency"])
+
+
 def test_training_that_never_beats_chance_fails_and_saves_nothing(simulated, tmp_path, capsys):
     # an unreachable accuracy floor fails every run: each seed is tried, then a clear error and no model
     out = tmp_path / "model"
