@@ -469,6 +469,8 @@ def format_evaluation(summary, output) -> str:
         )
     ratio = summary["threshold_ratio"]
     lines.append(f"threshold_ratio (NN / analog sum) = {ratio:.3f}" if ratio else "threshold_ratio: n/a")
+    lines.append("note: the NN's rate is importance-sampled and has read 5-250x below counting (docs/trigger.md, Results); "
+                 "check it with benchmarks/nn_rate_check.py before calling the rates equal")
     matched = summary.get("analog_sum_at_nn_rate")
     if matched:
         e, r = matched["energy_threshold_gev"], summary.get("threshold_ratio_at_nn_rate")
