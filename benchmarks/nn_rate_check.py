@@ -28,7 +28,7 @@ from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.nn.model import load_trigger, score_function  # noqa: E402
 from trigger.nn.roi import RoiGeometry  # noqa: E402
 from trigger.performance import TriggerPair, measure_rates  # noqa: E402
-from trigger.rates import NSBRateEstimator, brute_force_gated_rate  # noqa: E402
+from trigger.rates import NSBRateEstimator, brute_force_gated_rate, gated_live_time  # noqa: E402
 
 QUANTILES = (0.5, 0.8, 0.95, 0.99, 0.997)
 
@@ -36,24 +36,22 @@ QUANTILES = (0.5, 0.8, 0.95, 0.99, 0.997)
 def _count_part(model_dir, nsb, thresholds, n_windows, seed):
     """Counts and live time (s) of one process's share of the windows."""
     model, config = load_trigger(model_dir)
-    rates, errors, _ = brute_force_gated_rate(TriggerInput(), nsb, RoiGeometry(**config["roi"]), score_function(model), thresholds,
-                                              n_windows, np.random.default_rng(seed))
-    # back from rate = counts / live, error = sqrt(max(counts, 1)) / live
-    live = np.where(rates > 0, rates / np.maximum(errors, 1e-300) ** 2, 1 / errors)
+    trigger_input, geometry = TriggerInput(), RoiGeometry(**config["roi"])
+    rates, _, _ = brute_force_gated_rate(trigger_input, nsb, geometry, score_function(model), thresholds, n_windows,
+                                         np.random.default_rng(seed))
+    live = gated_live_time(trigger_input, geometry, n_windows)
     return rates * live, live
 
 
-def count(args, thresholds):
+def count(args, thresholds, nsb):
     """Counted rates and errors at ``thresholds``, the windows shared among ``args.jobs`` processes (own seeds)."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    config = json.loads((args.model / "trigger.json").read_text())
     sizes = np.diff(np.linspace(0, args.n_windows, args.jobs + 1).astype(int))
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        parts = list(pool.map(_count_part, *zip(*[(args.model, config["operating_point"]["nsb_rate_ghz"], thresholds, int(m),
-                                                      [args.seed, k]) for k, m in enumerate(sizes)])))
-    counts, live = (np.sum([p[i] for p in parts], axis=0) for i in range(2))
+        parts = [pool.submit(_count_part, args.model, nsb, thresholds, int(m), [args.seed, k]) for k, m in enumerate(sizes)]
+        counts, live = (sum(part.result()[i] for part in parts) for i in range(2))
     return counts / live, np.sqrt(np.maximum(counts, 1)) / live
 
 
@@ -77,11 +75,11 @@ def main():
     t0 = time.perf_counter()
     if args.thresholds:
         thresholds = np.sort(args.thresholds)
-        args.quantiles = [None] * len(thresholds)
+        quantiles = [None] * len(thresholds)
     else:
         _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng)
-        thresholds = np.quantile(pilot, args.quantiles)
-    counted, counted_err = count(args, thresholds)
+        quantiles, thresholds = args.quantiles, np.quantile(pilot, args.quantiles)
+    counted, counted_err = count(args, thresholds, nsb)
     t_count = time.perf_counter() - t0
     t0 = time.perf_counter()
     estimator = NSBRateEstimator(trigger_input, nsb)
@@ -107,7 +105,7 @@ def main():
              "gate_tilts_hz": float(r), "gate_tilts_error_hz": float(e), "gate_tilts_pull": float(p),
              "adapted_hz": float(ra), "adapted_error_hz": float(ea), "adapted_pull": float(pa)}
             for q, t, c, ce, r, e, p, ra, ea, pa in zip(
-                args.quantiles, thresholds, counted, counted_err, gate_rates, gate_errors, pull(gate_rates, gate_errors),
+                quantiles, thresholds, counted, counted_err, gate_rates, gate_errors, pull(gate_rates, gate_errors),
                 adapted_rates, adapted_errors, pull(adapted_rates, adapted_errors),
             )
         ],

@@ -574,13 +574,24 @@ def brute_force_rate(trigger_input: TriggerInput, nsb_rate, thresholds, n_window
     return counts / live, np.sqrt(np.maximum(counts, 1)) / live
 
 
+def _gated_count_range(trigger_input: TriggerInput, geometry) -> tuple[int, int]:
+    """The samples of a plain window where a gated trigger's rising edge is counted: full NSB history, a complete ROI."""
+    return max(HISTORY_SAMPLES, geometry.n_before + 1), geometry.decision_range(trigger_input.instrument.n_samples)[1]
+
+
+def gated_live_time(trigger_input: TriggerInput, geometry, n_windows) -> float:
+    """Camera time (s) in which :func:`brute_force_gated_rate` counts, for ``n_windows`` windows."""
+    first, last = _gated_count_range(trigger_input, geometry)
+    return n_windows * (last - first) / SAMPLING_HZ
+
+
 def brute_force_gated_rate(trigger_input: TriggerInput, nsb_rate, geometry, score, thresholds, n_windows, rng, camera=None,
                            chunk=64):
     """Count rising edges of the gated NN trigger (a gate candidate scoring above t) in plain NSB windows.
 
-    The same trigger code as on showers (:func:`trigger.nn.trigger.nn_candidates`); only where counting
-    is possible (MHz rates), to validate :meth:`NSBRateEstimator.gated_rates`. Also returns every
-    candidate's score, from which such thresholds can be chosen.
+    The same trigger code as on showers (:func:`trigger.nn.trigger.nn_candidates`): the reference for
+    :meth:`NSBRateEstimator.gated_rates` (MHz rates in seconds; about 1 kHz needs ~10^6 windows). Also
+    returns every candidate's score, from which such thresholds can be chosen.
     """
     from .nn.trigger import nn_candidates
 
@@ -588,7 +599,7 @@ def brute_force_gated_rate(trigger_input: TriggerInput, nsb_rate, geometry, scor
     thresholds = np.atleast_1d(thresholds)
     counts = np.zeros(len(thresholds))
     n_samples = trigger_input.instrument.n_samples
-    first, last = max(HISTORY_SAMPLES, geometry.n_before + 1), geometry.decision_range(n_samples)[1]
+    first, last = _gated_count_range(trigger_input, geometry)
     scores = []
     for block in plain_nsb_windows(trigger_input, nsb_rate, n_windows, rng, camera, chunk):
         cand = nn_candidates(trigger, block, geometry, score)
@@ -598,5 +609,5 @@ def brute_force_gated_rate(trigger_input: TriggerInput, nsb_rate, geometry, scor
             keep = cand.score > t
             passed[cand.event[keep], cand.sample[keep]] = True
             counts[i] += np.count_nonzero(passed[:, first:last] & ~passed[:, first - 1 : last - 1])
-    live = n_windows * (last - first) / SAMPLING_HZ
+    live = gated_live_time(trigger_input, geometry, n_windows)
     return counts / live, np.sqrt(np.maximum(counts, 1)) / live, np.concatenate(scores)
