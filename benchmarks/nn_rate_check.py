@@ -1,12 +1,16 @@
-"""The gated-NN rate estimator against counting, where counting is possible (MHz rates).
+"""The gated-NN rate estimators against counting.
 
 Counts rising edges of the NN trigger (a gate candidate whose ROI scores
 above t) in plain simulated NSB camera windows, through the same trigger
-code as on showers, at thresholds chosen from the counted candidates' scores (quantiles from
-50 % to 99.7 %), and compares them with the importance-sampled rate of
-:meth:`NSBRateEstimator.gated_rates` at the same thresholds, from two
-samplers: tilts around the gate, and the adapted sampler ``evaluate`` uses
-for the NN's rate at its operating point (aimed at each threshold). Writes ``OUTPUT/nn_rate_check.md`` and ``.json``.
+code as on showers, at thresholds chosen from the counted candidates' scores
+(quantiles from 50 % to 99.7 %) or given, and compares them with two
+estimates at the same thresholds: importance sampling with tilts around the
+gate (:meth:`NSBRateEstimator.gated_rates`, good at MHz rates), and the
+subset simulation that ``train`` and ``evaluate`` use
+(:func:`trigger.operating_point.subset_rates`, ``--runs`` independent runs,
+their scatter the error). Counting near 1 kHz takes tens of minutes;
+``--counted`` reuses the counts of an earlier run of this script on the same
+model instead. Writes ``OUTPUT/nn_rate_check.md`` and ``.json``.
 
     CTAPIPE_SVC_PATH=../shared/data/instrument python benchmarks/nn_rate_check.py MODEL --output docs/
 """
@@ -15,6 +19,8 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -22,37 +28,42 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
-from trigger.analog_sum import AnalogSumTrigger  # noqa: E402
 from trigger.hardware.outputs import write_text_atomic  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.nn.model import load_trigger, score_function  # noqa: E402
 from trigger.nn.roi import RoiGeometry  # noqa: E402
-from trigger.performance import TriggerPair, measure_rates  # noqa: E402
+from trigger.operating_point import subset_rates  # noqa: E402
 from trigger.rates import NSBRateEstimator, brute_force_gated_rate, gated_live_time  # noqa: E402
+from trigger.subset_simulation import N_PER_LEVEL  # noqa: E402
 
 QUANTILES = (0.5, 0.8, 0.95, 0.99, 0.997)
 
 
-def _count_part(model_dir, nsb, thresholds, n_windows, seed):
-    """Counts and live time (s) of one process's share of the windows."""
+def _model(model_dir):
     model, config = load_trigger(model_dir)
-    trigger_input, geometry = TriggerInput(), RoiGeometry(**config["roi"])
-    rates, _, _ = brute_force_gated_rate(trigger_input, nsb, geometry, score_function(model), thresholds, n_windows,
-                                         np.random.default_rng(seed))
+    return RoiGeometry(**config["roi"]), score_function(model), TriggerInput(), config["operating_point"]["nsb_rate_ghz"]
+
+
+def _count_part(model_dir, thresholds, n_windows, seed):
+    """Counts and live time (s) of one process's share of the windows."""
+    geometry, score, trigger_input, nsb = _model(model_dir)
+    rates, _, _ = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, n_windows, np.random.default_rng(seed))
     live = gated_live_time(trigger_input, geometry, n_windows)
     return rates * live, live
 
 
-def count(args, thresholds, nsb):
-    """Counted rates and errors at ``thresholds``, the windows shared among ``args.jobs`` processes (own seeds)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+def _subset_part(model_dir, thresholds, options, n_runs, seed):
+    """Per-run rates (n_runs, n_thresholds) of one process's share of the subset simulations."""
+    geometry, score, trigger_input, nsb = _model(model_dir)
+    estimator = NSBRateEstimator(trigger_input, nsb)
+    return subset_rates(estimator, geometry, score, thresholds, np.random.default_rng(seed), n_runs=n_runs, **options).per_run
 
-    sizes = np.diff(np.linspace(0, args.n_windows, args.jobs + 1).astype(int))
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        parts = [pool.submit(_count_part, args.model, nsb, thresholds, int(m), [args.seed, k]) for k, m in enumerate(sizes)]
-        counts, live = (sum(part.result()[i] for part in parts) for i in range(2))
-    return counts / live, np.sqrt(np.maximum(counts, 1)) / live
+
+def in_processes(jobs, function, shares, *args, seed):
+    """``function(*args, share, [seed, k])`` for each share, in up to ``jobs`` processes (each its own seed)."""
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        parts = [pool.submit(function, *args, share, [seed, k]) for k, share in enumerate(shares)]
+        return [p.result() for p in parts]
 
 
 def main():
@@ -60,53 +71,68 @@ def main():
     parser.add_argument("model", type=Path, help="a trigger model folder (trigger-synth train)")
     parser.add_argument("--output", type=Path, default=Path("docs"))
     parser.add_argument("--n-windows", type=int, default=20_000, help="plain NSB camera windows counted")
-    parser.add_argument("--n-samples", type=int, default=40_000, help="importance samples")
+    parser.add_argument("--counted", type=Path, nargs="+", help="nn_rate_check.json of earlier runs on this model: their counts, not new ones")
+    parser.add_argument("--n-samples", type=int, default=40_000, help="importance samples (tilts around the gate)")
+    parser.add_argument("--runs", type=int, default=8, help="independent subset simulations")
+    parser.add_argument("--n-per-level", type=int, default=N_PER_LEVEL, help="windows per level of a subset simulation")
+    parser.add_argument("--min-rate", type=float, default=50.0, help="Hz: a stratum's levels stop below this share of the rate")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--quantiles", type=float, nargs="+", default=QUANTILES, help="score quantiles of the candidates")
     parser.add_argument("--thresholds", type=float, nargs="+", help="NN score thresholds instead of quantiles (e.g. the operating point)")
-    parser.add_argument("--jobs", type=int, default=1, help="counting processes (each its own seed and share of the windows)")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for counting and for the subset simulations")
     args = parser.parse_args()
     meta = run_metadata()
-    model, config = load_trigger(args.model)
-    geometry, score = RoiGeometry(**config["roi"]), score_function(model)
-    trigger_input, nsb = TriggerInput(), config["operating_point"]["nsb_rate_ghz"]
+    geometry, score, trigger_input, nsb = _model(args.model)
     rng = np.random.default_rng(args.seed)
 
     t0 = time.perf_counter()
-    if args.thresholds:
-        thresholds = np.sort(args.thresholds)
-        quantiles = [None] * len(thresholds)
+    if args.counted:
+        rows = sorted((r for p in args.counted for r in json.loads(p.read_text())["rows"]), key=lambda r: r["threshold"])
+        thresholds = np.array([r["threshold"] for r in rows])
+        quantiles = [r["quantile"] for r in rows]
+        counted, counted_err = (np.array([r[k] for r in rows]) for k in ("counted_hz", "counted_error_hz"))
+        n_windows = sorted({json.loads(p.read_text())["n_windows"] for p in args.counted})
     else:
-        _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng)
-        quantiles, thresholds = args.quantiles, np.quantile(pilot, args.quantiles)
-    counted, counted_err = count(args, thresholds, nsb)
+        if args.thresholds:
+            thresholds = np.sort(args.thresholds)
+            quantiles = [None] * len(thresholds)
+        else:
+            _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng)
+            quantiles, thresholds = args.quantiles, np.quantile(pilot, args.quantiles)
+        sizes = [int(m) for m in np.diff(np.linspace(0, args.n_windows, args.jobs + 1).astype(int))]
+        parts = in_processes(args.jobs, _count_part, sizes, args.model, thresholds, seed=args.seed)
+        counts, live = (sum(p[i] for p in parts) for i in range(2))
+        counted, counted_err = counts / live, np.sqrt(np.maximum(counts, 1)) / live
+        n_windows = [args.n_windows]
     t_count = time.perf_counter() - t0
+
     t0 = time.perf_counter()
     estimator = NSBRateEstimator(trigger_input, nsb)
     # tilts around the gate: the lower thresholds pass most gate candidates
     samples = estimator.sample(args.n_samples, estimator.thetas_for([geometry.gate - 12, geometry.gate + 2]), rng)
     gate_rates, gate_errors = estimator.gated_rates(samples, geometry, score, thresholds)
     t_is = time.perf_counter() - t0
+
     t0 = time.perf_counter()
-    # evaluate's own measurement, aimed at each threshold in turn
-    asum, baseline = AnalogSumTrigger(instrument=trigger_input.instrument), config["operating_point"]["analog_sum"]["threshold"]
-    adapted = [
-        measure_rates(estimator, TriggerPair(asum, baseline, model, geometry, float(t)), args.n_samples, rng)["nn"]
-        for t in thresholds
-    ]
-    adapted_rates, adapted_errors = (np.array([a[key] for a in adapted]) for key in ("rate_hz", "rate_error_hz"))
-    t_adapted = time.perf_counter() - t0
+    options = {"n_per_level": args.n_per_level, "min_rate_hz": args.min_rate}
+    shares = [len(s) for s in np.array_split(np.arange(args.runs), args.jobs) if len(s)]
+    per_run = np.concatenate(in_processes(args.jobs, _subset_part, shares, args.model, thresholds, options, seed=args.seed + 1))
+    t_subset = time.perf_counter() - t0
+    subset, subset_err = per_run.mean(axis=0), per_run.std(axis=0, ddof=1) / np.sqrt(len(per_run))
+
     pull = lambda r, e: (r - counted) / np.hypot(e, counted_err)  # noqa: E731
     result = {
-        "metadata": meta, "model": str(args.model), "n_windows": args.n_windows, "n_samples": args.n_samples,
-        "seconds": {"counting": round(t_count, 1), "gate_tilts": round(t_is, 1), "adapted": round(t_adapted, 1)},
+        "metadata": meta, "model": str(args.model), "n_windows": n_windows[0] if len(n_windows) == 1 else n_windows,
+        "counted_from": [str(p) for p in args.counted] if args.counted else None, "n_samples": args.n_samples,
+        "subset": {"runs": args.runs, **options, "jobs": len(shares)},
+        "seconds": {"counting": round(t_count, 1), "gate_tilts": round(t_is, 1), "subset": round(t_subset, 1)},
         "rows": [
             {"quantile": q, "threshold": float(t), "counted_hz": float(c), "counted_error_hz": float(ce),
              "gate_tilts_hz": float(r), "gate_tilts_error_hz": float(e), "gate_tilts_pull": float(p),
-             "adapted_hz": float(ra), "adapted_error_hz": float(ea), "adapted_pull": float(pa)}
-            for q, t, c, ce, r, e, p, ra, ea, pa in zip(
+             "subset_hz": float(rs), "subset_error_hz": float(es), "subset_pull": float(ps), "subset_runs_hz": runs.tolist()}
+            for q, t, c, ce, r, e, p, rs, es, ps, runs in zip(
                 quantiles, thresholds, counted, counted_err, gate_rates, gate_errors, pull(gate_rates, gate_errors),
-                adapted_rates, adapted_errors, pull(adapted_rates, adapted_errors),
+                subset, subset_err, pull(subset, subset_err), per_run.T,
             )
         ],
     }
@@ -117,25 +143,29 @@ def main():
 
 
 def report(result) -> str:
+    s = result["subset"]
+    counted = (f"counts read from {', '.join(f'`{p}`' for p in result['counted_from'])} ({result['n_windows']} windows)"
+               if result["counted_from"] else f"{result['n_windows']} plain NSB camera windows counted ({result['seconds']['counting']} s)")
     lines = [
-        "# Gated-NN rate: importance sampling against counting",
+        "# Gated-NN rate: estimators against counting",
         "",
-        "Generated by `benchmarks/nn_rate_check.py`; every number below is measured by the script.",
+        "Generated by `benchmarks/nn_rate_check.py`; every number below is measured by the script"
+        + (", except the counted rates, read from an earlier run." if result["counted_from"] else "."),
         "",
         *metadata_markdown(result["metadata"]),
-        f"- model: `{result['model']}`; {result['n_windows']} plain NSB camera windows counted "
-        f"({result['seconds']['counting']} s); {result['n_samples']} importance samples with tilts around the gate "
-        f"({result['seconds']['gate_tilts']} s) and as many per threshold from evaluate's adapted sampler "
-        f"({result['seconds']['adapted']} s in all)",
+        f"- model: `{result['model']}`; {counted}; {result['n_samples']} importance samples with tilts around the gate "
+        f"({result['seconds']['gate_tilts']} s); {s['runs']} independent subset simulations ({s['n_per_level']} windows per "
+        f"level, levels down to {s['min_rate_hz']:g} Hz per stratum) in {s['jobs']} processes ({result['seconds']['subset']} s)",
         "",
-        "| candidates passing | NN threshold | counted [kHz] | gate tilts [kHz] | pull | adapted sampler [kHz] | pull |",
-        "|---|---|---|---|---|---|---|",
+        "| candidates passing | NN threshold | counted [kHz] | gate tilts [kHz] | pull | subset simulation [kHz] | pull | lowest / highest run [kHz] |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    k = lambda r, key: f"{r[key] / 1e3:.4g} ± {r[key.replace('_hz', '_error_hz')] / 1e3:.2g}"  # noqa: E731
+    k = lambda r, key: f"{r[key] / 1e3:.3g} ± {r[key.replace('_hz', '_error_hz')] / 1e3:.2g}"  # noqa: E731
     for r in result["rows"]:
         lines.append(
-            f"| {'-' if r['quantile'] is None else f'{100 * (1 - r['quantile']):.1f} %'} | {r['threshold']:.4g} | {k(r, 'counted_hz')} | {k(r, 'gate_tilts_hz')} "
-            f"| {r['gate_tilts_pull']:+.2f} | {k(r, 'adapted_hz')} | {r['adapted_pull']:+.2f} |"
+            f"| {'-' if r['quantile'] is None else f'{100 * (1 - r['quantile']):.1f} %'} | {r['threshold']:.4g} | {k(r, 'counted_hz')} "
+            f"| {k(r, 'gate_tilts_hz')} | {r['gate_tilts_pull']:+.2f} | {k(r, 'subset_hz')} | {r['subset_pull']:+.2f} "
+            f"| {min(r['subset_runs_hz']) / 1e3:.3g} / {max(r['subset_runs_hz']) / 1e3:.3g} |"
         )
     return "\n".join(lines)
 

@@ -67,7 +67,8 @@ def trigger_model(simulated, tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     code = main([
         "train", "--gamma", str(simulated["gamma"]), "--output", str(folder), "--epochs", "5", "--hidden", "8",
-        "--n-nsb-examples", "20000", "--n-calibration", "6000", "--no-progress", "--seed", "3",
+        "--n-nsb-examples", "20000", "--n-calibration", "6000", "--calibration-runs", "2", "--calibration-windows", "200",
+        "--no-progress", "--seed", "3",
     ])
     assert code == 0
     return folder

@@ -12,8 +12,8 @@ from trigger.inputs import TriggerInput
 from trigger.nn.model import TriggerModelError, load_trigger, score_function
 from trigger.nn.roi import RoiGeometry
 from trigger.nn.trigger import analog_sum_first, nn_candidates, nn_first
-from trigger.operating_point import adapted_samples, analog_sum_threshold, nn_threshold
-from trigger.rates import NSBRateEstimator, brute_force_gated_rate, tilt_values
+from trigger.operating_point import analog_sum_threshold, subset_rates
+from trigger.rates import NSBRateEstimator, brute_force_gated_rate
 
 DARK = 0.233591
 
@@ -30,11 +30,12 @@ def test_saved_model_describes_input_roi_and_operating_point(loaded):
     assert geometry.n_inputs == model.input_shape[1] == 48
     point = config["operating_point"]
     base, nn = point["analog_sum"], point["nn"]
-    # the gate sits below the baseline threshold, whose rate is at most the target; the NN's threshold comes from
-    # a fit of its rate within a factor 4 of the baseline's, and its own estimate stays in that band
+    # the gate sits below the baseline threshold, whose rate is at most the target; the NN's threshold is the
+    # lowest on its grid whose subset-simulated rate is at most the baseline's
     assert 48 < geometry.gate < base["threshold"]
     assert 0 < base["rate_hz"] <= point["target_rate_hz"]
-    assert np.isfinite(nn["threshold"]) and abs(np.log(nn["rate_hz"] / base["rate_hz"])) < np.log(4)
+    assert nn["method"] == "subset simulation"
+    assert -32 < nn["threshold"] < 64 and 0 < nn["rate_hz"] <= base["rate_hz"]
     assert config["architecture"]["ebops"] > 0
     assert config["training"]["n_signal"] > 0 and config["training"]["n_background"] > 0
     attempts = config["training"]["attempts"]
@@ -68,30 +69,6 @@ def test_network_sees_counts_clipped_at_the_declared_clip(loaded):
     assert len(np.unique(score(np.minimum(rois, clip)))) > 10
 
 
-def test_adapted_tilts_leave_the_rates_unbiased(loaded):
-    """Tilts aimed at the windows the network accepts change the weights, not what they estimate."""
-    model, config = loaded
-    geometry, score = RoiGeometry(**config["roi"]), score_function(model)
-    estimator = NSBRateEstimator(TriggerInput(), DARK)
-    rng = np.random.default_rng(5)
-    thetas = estimator.thetas_for([geometry.gate, 105], n_components=6)
-    fixed = estimator.sample(8000, thetas, rng, single_module=True)
-    level = nn_threshold(estimator, fixed, geometry, score, 1e5).threshold
-    # one tilt per kind of accepted window, one for their mean and up to seven for afterpulses in subsets of
-    # the modules, each pushing some module's light up
-    passed = estimator.gated_scores(fixed, geometry, score)[:, 0, 1:].max(axis=1) > level
-    tilts = estimator.adapted_tilts(fixed, passed, n_clusters=2)
-    assert 3 <= len(tilts) <= 10 and tilts.shape[1:] == (3, estimator.noise.kernel.shape[0])
-    assert tilt_values(tilts)[0].max() > 0
-    adapted = adapted_samples(estimator, geometry, score, 8000, rng, thetas, level=level, n_pilot=4000, refinements=1)
-    for a, b in [
-        (estimator.analog_sum_rates(fixed, [geometry.gate, 100]), estimator.analog_sum_rates(adapted, [geometry.gate, 100])),
-        (estimator.gated_rates(fixed, geometry, score, [level]), estimator.gated_rates(adapted, geometry, score, [level])),
-    ]:
-        pulls = (a[0] - b[0]) / np.hypot(a[1], b[1])
-        assert np.all(a[0] > 0) and np.all(np.abs(pulls) < 4), (a, b)
-
-
 def test_gated_rate_agrees_with_counting(loaded):
     """The importance-sampled NN rate against counting NN triggers in plain NSB windows (MHz rates)."""
     model, config = loaded
@@ -107,6 +84,10 @@ def test_gated_rate_agrees_with_counting(loaded):
     rates, errors = estimator.gated_rates(samples, geometry, score, thresholds)
     pulls = (rates - counted) / np.hypot(errors, counted_err)
     assert np.all(np.abs(pulls) < 4), (rates, counted)
+    # the subset simulation that sets and measures the NN's rate, on the same thresholds
+    sus = subset_rates(estimator, geometry, score, thresholds, rng, n_runs=3, n_per_level=1000, thin=2, min_rate_hz=1e5)
+    pulls = (sus.rate_hz - counted) / np.hypot(sus.error_hz, counted_err)
+    assert np.all(np.abs(pulls) < 4) and np.all(np.abs(sus.rate_hz / counted - 1) < 0.35), (sus.rate_hz, counted)
 
 
 def test_model_folder_errors(tmp_path, trigger_model):
@@ -163,7 +144,7 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
     out = tmp_path / "evaluation"
     code = main([
         "evaluate", "--model", str(trigger_model), "--gamma", str(simulated["gamma"]), "--proton", str(simulated["proton"]),
-        "--output", str(out), "--n-rate-samples", "6000",
+        "--output", str(out), "--n-rate-samples", "6000", "--rate-runs", "2", "--rate-windows", "200",
     ])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -177,6 +158,7 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
         assert len(s["efficiency"]) == n_bins
         assert all(e is None or 0 <= e <= 1 for e in s["efficiency"])
         assert np.isfinite(s["rate_hz"]) and s["rate_hz"] >= 0 and s["rate_error_hz"] >= 0
+    assert len(summary["nn"]["rate_runs_hz"]) == 2
     # a 3-epoch network may sit where no NSB sample reaches; the baseline's rate is always measured
     assert summary["analog_sum"]["rate_hz"] > 0
     assert sum(summary["analog_sum"]["n_showers"]) == 40
@@ -218,7 +200,7 @@ def test_evaluate_at_a_given_nn_threshold(trigger_model, simulated, tmp_path):
     out = tmp_path / "evaluation"
     code = main([
         "evaluate", "--model", str(trigger_model), "--gamma", str(simulated["gamma"]), "--output", str(out),
-        "--n-rate-samples", "3000", "--no-real", "--nn-threshold", "1e6",
+        "--n-rate-samples", "3000", "--rate-runs", "2", "--rate-windows", "200", "--no-real", "--nn-threshold", "1e6",
     ])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())

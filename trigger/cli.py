@@ -42,6 +42,7 @@ from .performance import (
 from .plots import plot_efficiency, plot_rates
 from .rates import NSBRateEstimator
 from .simulation.source import PARTICLES, SimulationError, ToyEventSource
+from .subset_simulation import N_PER_LEVEL
 
 # problems of the user's input: reported in one line, without a traceback
 USER_ERRORS = (SimulationError, OutputError, DataFolderError, InstrumentError)
@@ -231,6 +232,7 @@ class TrainTool(Tool):
         "n-nsb-examples": "TriggerTraining.n_nsb_examples",
         "n-calibration": "TriggerTraining.n_calibration",
         "calibration-runs": "TriggerTraining.calibration_runs",
+        "calibration-windows": "TriggerTraining.calibration_windows",
         "seed": "TriggerTraining.seed",
         "bits": "TriggerInput.bits",
         "gain": "TriggerInput.gain",
@@ -295,10 +297,9 @@ class EvaluateTool(Tool):
     nn_threshold = Float(
         None, allow_none=True, help="NN score threshold instead of the model's (e.g. one whose rate was counted: benchmarks/nn_rate_check.py)"
     ).tag(config=True)
-    n_rate_samples = Int(100_000, help="Importance samples for the rate measurements").tag(config=True)
-    rate_runs = Int(4, help="Independent cross-entropy adaptations sharing the rate samples (their scatter is in the errors)").tag(
-        config=True
-    )
+    n_rate_samples = Int(100_000, help="Importance samples for the analog sum's and the gate's rates").tag(config=True)
+    rate_runs = Int(4, help="Independent subset simulations for the NN's rate (their scatter is the error)").tag(config=True)
+    rate_windows = Int(N_PER_LEVEL, help="NSB windows per level of each subset simulation").tag(config=True)
     real = Bool(True, help="Run both triggers on the real sim_telarray files of the data folder").tag(config=True)
     bins_per_decade = Int(5, help="Energy bins per decade for the efficiency").tag(config=True)
     seed = Int(12345, help="Seed of the rate samples (independent of training)").tag(config=True)
@@ -313,6 +314,7 @@ class EvaluateTool(Tool):
         "nn-threshold": "EvaluateTool.nn_threshold",
         "n-rate-samples": "EvaluateTool.n_rate_samples",
         "rate-runs": "EvaluateTool.rate_runs",
+        "rate-windows": "EvaluateTool.rate_windows",
         "seed": "EvaluateTool.seed",
     }
     flags = {
@@ -345,11 +347,11 @@ class EvaluateTool(Tool):
         same_point = np.isclose(self.nsb, point["nsb_rate_ghz"]) and np.isclose(self.target, point["target_rate_hz"])
         if not same_point:
             self.log.info("recalibrating both thresholds for %.4g Hz at NSB %.4g p.e./ns", self.target, self.nsb)
-            pair = recalibrate(estimator, pair, self.target, self.n_rate_samples, rng, self.rate_runs)
+            pair = recalibrate(estimator, pair, self.target, self.n_rate_samples, rng, self.rate_runs, self.rate_windows)
         if self.nn_threshold is not None:
             pair = TriggerPair(asum, pair.threshold, self.nn_model, geometry, self.nn_threshold)
-        self.log.info("measuring rates on %d independent NSB samples", self.n_rate_samples)
-        rates = measure_rates(estimator, pair, self.n_rate_samples, rng, n_runs=self.rate_runs)
+        self.log.info("measuring rates: %d importance samples, %d subset simulations", self.n_rate_samples, self.rate_runs)
+        rates = measure_rates(estimator, pair, self.n_rate_samples, rng, n_runs=self.rate_runs, n_per_level=self.rate_windows)
         rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
         rates["nsb_rate_ghz"] = self.nsb
 
@@ -469,8 +471,10 @@ def format_evaluation(summary, output) -> str:
         )
     ratio = summary["threshold_ratio"]
     lines.append(f"threshold_ratio (NN / analog sum) = {ratio:.3f}" if ratio else "threshold_ratio: n/a")
-    lines.append("note: the NN's rate is importance-sampled and has read 5-250x below counting (docs/trigger.md, Results); "
-                 "check it with benchmarks/nn_rate_check.py before calling the rates equal")
+    runs = summary["nn"].get("rate_runs_hz")
+    if runs:
+        lines.append(f"NN rate: mean of {len(runs)} independent subset simulations, from {min(runs):.3g} to {max(runs):.3g} Hz "
+                     "(the error is their scatter)")
     matched = summary.get("analog_sum_at_nn_rate")
     if matched:
         e, r = matched["energy_threshold_gev"], summary.get("threshold_ratio_at_nn_rate")

@@ -31,8 +31,9 @@ from .instrument import LSTInstrument
 from .nn.model import score_function
 from .nn.roi import RoiGeometry
 from .nn.trigger import analog_sum_first, nn_candidates, nn_first
-from .operating_point import adapted_samples, analog_sum_threshold, nn_threshold
+from .operating_point import analog_sum_threshold, nn_subset_threshold, subset_rates
 from .rates import NSBRateEstimator
+from .subset_simulation import N_PER_LEVEL
 
 __all__ = ["TriggerPair", "ShowerResult", "evaluate_showers", "measure_rates", "telescope_decisions"]
 
@@ -66,46 +67,45 @@ def telescope_decisions(pair: TriggerPair, events: TriggerEvents) -> dict:
 
 
 def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng, nn_thresholds=None, as_thresholds=None,
-                  n_runs=4):
-    """Rates of both triggers at their thresholds and along threshold scans, on fresh importance samples.
+                  n_runs=4, n_per_level=N_PER_LEVEL) -> dict:
+    """Rates of both triggers at their thresholds and along threshold scans, on fresh NSB samples.
 
-    The samples come from ``n_runs`` independent adaptations; the NN's rate at its threshold is also given per run.
+    The analog sum's and the gate's from ``n_samples`` importance samples;
+    the NN's from ``n_runs`` independent subset simulations of
+    ``n_per_level`` windows per level (their scatter is the error; each
+    run's rate at the threshold is in ``runs_hz``).
     """
     upper = pair.threshold + 12
-    thetas = estimator.thetas_for([pair.geometry.gate, upper], n_components=8)
-    samples = adapted_samples(estimator, pair.geometry, pair.score, n_samples, rng, thetas, level=pair.nn_threshold,
-                              n_runs=n_runs)
+    samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, upper], n_components=8), rng,
+                               single_module=True)
     as_scan = np.arange(pair.geometry.gate - 6, upper + 1) if as_thresholds is None else np.asarray(as_thresholds)
     # the scan, the operating point and the gate in one pass over the samples
     as_rates, as_errors = estimator.analog_sum_rates(samples, np.append(as_scan, [pair.threshold, pair.geometry.gate]))
     nn_scan = np.linspace(pair.nn_threshold - 6, pair.nn_threshold + 6, 25) if nn_thresholds is None else np.asarray(nn_thresholds)
-    scores = estimator.gated_scores(samples, pair.geometry, pair.score)
-    nn_rates, nn_errors = estimator.gated_rates(samples, pair.geometry, pair.score, np.append(nn_scan, pair.nn_threshold), scores=scores)
+    nn = subset_rates(estimator, pair.geometry, pair.score, np.append(nn_scan, pair.nn_threshold), rng, n_runs=n_runs,
+                      n_per_level=n_per_level, min_rate_hz=_subset_floor(as_rates[-2]))
     (base_rate, gate_rate), (base_err, gate_err) = as_rates[-2:], as_errors[-2:]
-    run = samples.extra.get("run", np.zeros(len(samples), int))
-    per_run = [
-        float(estimator.gated_rates(samples.subset(run == r), pair.geometry, pair.score, pair.nn_threshold, scores=scores[run == r])[0][0])
-        for r in np.unique(run)
-    ]
     return {
         "analog_sum": {"rate_hz": float(base_rate), "rate_error_hz": float(base_err)},
-        "nn": {"rate_hz": float(nn_rates[-1]), "rate_error_hz": float(nn_errors[-1]), "runs_hz": per_run},
+        "nn": {"rate_hz": float(nn.rate_hz[-1]), "rate_error_hz": float(nn.error_hz[-1]), "runs_hz": nn.per_run[:, -1].tolist()},
         "gate": {"threshold": pair.geometry.gate, "rate_hz": float(gate_rate), "rate_error_hz": float(gate_err)},
         "scan": {
             "analog_sum": {"threshold": as_scan.tolist(), "rate_hz": as_rates[:-2].tolist(), "rate_error_hz": as_errors[:-2].tolist()},
-            "nn": {"threshold": nn_scan.tolist(), "rate_hz": nn_rates[:-1].tolist(), "rate_error_hz": nn_errors[:-1].tolist()},
+            "nn": {"threshold": nn_scan.tolist(), "rate_hz": nn.rate_hz[:-1].tolist(), "rate_error_hz": nn.error_hz[:-1].tolist()},
         },
     }
 
 
-def recalibrate(estimator, pair: TriggerPair, target_hz, n_samples, rng, n_runs=4) -> TriggerPair:
+def _subset_floor(baseline_rate_hz) -> float:
+    """Where a subset simulation's levels may stop: a tenth of the rates of interest (the baseline's), at least 10 Hz."""
+    return max(float(baseline_rate_hz) / 10, 10.0)
+
+
+def recalibrate(estimator, pair: TriggerPair, target_hz, n_samples, rng, n_runs=4, n_per_level=N_PER_LEVEL) -> TriggerPair:
     """Both thresholds for another accidental rate (or NSB level), the NN at the baseline's achieved rate."""
-    thetas = estimator.thetas_for([pair.geometry.gate, 130], n_components=8)
-    pilot = estimator.sample(max(n_samples // 4, 10_000), thetas, rng, single_module=True)
-    target = analog_sum_threshold(estimator, pilot, target_hz).rate_hz
-    samples = adapted_samples(estimator, pair.geometry, pair.score, n_samples, rng, thetas, target_hz=target, n_runs=n_runs)
+    samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, 130], n_components=8), rng)
     base = analog_sum_threshold(estimator, samples, target_hz)
-    nn = nn_threshold(estimator, samples, pair.geometry, pair.score, base.rate_hz)
+    nn, _ = nn_subset_threshold(estimator, pair.geometry, pair.score, base.rate_hz, rng, n_runs=n_runs, n_per_level=n_per_level)
     return TriggerPair(pair.analog_sum, int(base.threshold), pair.model, pair.geometry, float(nn.threshold))
 
 

@@ -66,6 +66,6 @@ def plot_rates(rates, path):
         ax.set_title(LABELS[name] + (f" (gate {rates['gate']['threshold']} counts)" if name == "nn" else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"NSB {rates['nsb_rate_ghz']:.4g} p.e./ns per pixel, importance-sampled")
+    fig.suptitle(f"NSB {rates['nsb_rate_ghz']:.4g} p.e./ns per pixel: analog sum importance-sampled, NN by subset simulation")
     fig.tight_layout()
     _save(fig, path)

@@ -7,10 +7,11 @@ sampling): each photo-electron's arrival rate at fine time bin j and
 amplitude a is multiplied by exp(c_j * a + b_j * [a >= 4 p.e.]). The fixed
 tilts take c_j = theta * K(t_j), with K the pulse seen by the decision
 sample, which pushes the group sum at that sample up to the thresholds of
-interest; a mixture of them covers a whole range of thresholds. For a
-network behind the gate, tilts fitted to the windows it accepts (per time
-bin, for light and for afterpulse-sized p.e.) join them. Each sample carries
-the exact likelihood ratio, so the estimate is unbiased.
+interest; a mixture of them covers a whole range of thresholds. Each sample
+carries the exact likelihood ratio, so the estimate is unbiased. (A network
+behind the gate accepts windows too varied for such tilts: its rate comes from
+:mod:`trigger.subset_simulation`, which reuses this module's NSB model and its
+OR over groups, :meth:`NSBRateEstimator.gated_rates`.)
 
 The camera triggers on the OR of 474 overlapping groups. Its rate is
 ``474 * f_s * E[ w * 1(group crosses) * R / N ]``, where N counts the
@@ -24,7 +25,7 @@ times the electronic noise, with the same pulse, single-p.e. spectrum and AC
 coupling, and the samples are quantized by :class:`trigger.inputs.TriggerInput`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -78,7 +79,7 @@ class ModuleNoise:
         self.amplitude_prob = camera.spe_probabilities / np.sum(camera.spe_probabilities)
         self.big = (self.amplitudes >= BIG_PE).astype(float)
         self.mean_per_bin = self.rate * FINE_BIN_NS
-        self._alias = _alias_table(self.amplitude_prob)
+        self._alias = alias_table(self.amplitude_prob)
         # sums over amplitudes of p(a) exp(c a) a^k, k = 0, 1, 2, for small and for big p.e., on a grid of c twice
         # as fine as the tilts': the moments of any tilt by interpolation, without a pass over the spectrum
         self._c_grid = np.arange(C_RANGE[0], C_RANGE[1] + C_STEP / 4, C_STEP / 2)
@@ -131,9 +132,11 @@ class ModuleNoise:
         """Lambda = sum over fine bins (last axis) of mu (M - 1), from the multipliers M (..., n_fine) of a tilt."""
         return self.mean_per_bin * (np.asarray(multiplier) - 1.0).sum(axis=-1)
 
-    def sample(self, shape, rng, tables=None, index=None, histograms=False):
+    def sample(self, shape, rng, tables=None, index=None, histograms=False, drop_big=None):
         """Module sums (*shape, n_samples) and noise-free signals; tilted with ``tables`` (from :meth:`tables`) and
         ``index`` (*shape, n_fine), each fine bin's row in them. With ``histograms`` also H and G (*shape, n_fine).
+        Untilted, ``drop_big`` (n_fine,) bool leaves out the big p.e. of those fine bins (the rest is unchanged: a
+        thinned Poisson process), for a caller that places them itself.
         """
         n_fine, n_samples = self.kernel.shape
         shape = tuple(shape)
@@ -148,6 +151,9 @@ class ModuleNoise:
             column = rng.integers(0, n_amp, size=len(module_idx))
             keep, alias = self._alias
             amp_idx = np.where(rng.uniform(size=len(module_idx)) < keep[column], column, alias[column])
+            if drop_big is not None:
+                stay = ~(np.asarray(drop_big)[fine_idx] & (self.big[amp_idx] > 0))
+                module_idx, fine_idx, amp_idx = module_idx[stay], fine_idx[stay], amp_idx[stay]
         else:
             multiplier, cdfs = tables
             index = np.asarray(index).reshape(n_mod, n_fine)
@@ -188,44 +194,14 @@ class RateSamples:
     group: np.ndarray
     n_groups: int
     decision_sample: int = DECISION_SAMPLE
-    extra: dict = field(default_factory=dict)
     PER_SAMPLE: ClassVar[tuple] = ("counts", "modules", "groups", "weight", "group")  # the fields with one row per sample
 
     def __len__(self):
         return len(self.weight)
 
-    @classmethod
-    def pooled(cls, runs) -> "RateSamples":
-        """Samples of independent runs (each unbiased under its own proposal) as one set; ``extra["run"]`` says whose."""
-        runs = list(runs)
-        fields = {k: np.concatenate([getattr(r, k) for r in runs]) for k in cls.PER_SAMPLE}
-        extra = {k: np.concatenate([r.extra[k] for r in runs]) for k in runs[0].extra if k != "run"}
-        extra["run"] = np.concatenate([np.full(len(r), i) for i, r in enumerate(runs)])
-        return cls(**fields, n_groups=runs[0].n_groups, decision_sample=runs[0].decision_sample, extra=extra)
-
-    def subset(self, keep) -> "RateSamples":
-        """The samples selected by ``keep`` (a boolean mask or indices)."""
-        fields = {k: getattr(self, k)[keep] for k in self.PER_SAMPLE}
-        return RateSamples(**fields, n_groups=self.n_groups, decision_sample=self.decision_sample,
-                           extra={k: v[keep] for k, v in self.extra.items()})
-
     def mean_and_error(self, contrib) -> tuple[float, float]:
-        """Mean of per-sample contributions and its error; with pooled runs, at least the scatter of the run means.
-
-        Importance weights are heavy-tailed: one run's spread underestimates
-        the error when the heavy samples it would need are missing, which the
-        scatter between independent runs (each with its own tilts) shows.
-        """
-        error = contrib.std() / np.sqrt(len(contrib))
-        run = self.extra.get("run")
-        if run is not None:
-            # bincount, not unique: this runs once per threshold of a scan; a subset may hold some runs only
-            size = np.bincount(run)
-            present = size > 0
-            if present.sum() > 1:
-                means = np.bincount(run, weights=contrib)[present] / size[present]
-                error = max(error, means.std(ddof=1) / np.sqrt(len(means)))
-        return float(contrib.mean()), float(error)
+        """Mean of per-sample contributions and its standard error."""
+        return float(contrib.mean()), float(contrib.std() / np.sqrt(len(contrib)))
 
 
 class NSBRateEstimator:
@@ -265,21 +241,7 @@ class NSBRateEstimator:
             self.frame_modules[g, : len(modules)] = modules
             local = {m: j for j, m in enumerate(modules)}
             self.frame_groups[g, : len(groups)] = [[local[m] for m in self.group_modules[h]] for h in groups]
-        self._components = {}  # components() by thetas: every pilot of a cross-entropy run uses the same ones
-        # what adapted tilts act on, per module: light summed over bins of 3 samples around the decision sample
-        # (those a network's ROIs read), and big p.e. in the bin their pulse lands in most
-        kernel = self.noise.kernel
-        bins = [list(range(s, s + 3)) for s in range(DECISION_SAMPLE - 13, DECISION_SAMPLE + 10, 3)]
-        self.bin_light = np.stack([kernel[:, b].sum(axis=1) for b in bins], axis=1)  # (n_fine, n_bins)
-        owner = np.argmax(self.bin_light, axis=1)
-        inside = self.bin_light.max(axis=1) > 0.5 * self.bin_light.max()
-        self.bin_big = np.zeros_like(self.bin_light)
-        self.bin_big[np.nonzero(inside)[0], owner[inside]] = 1.0
-        # their untilted means (per module: light, then big p.e., per bin)
-        p = self.noise.amplitude_prob
-        self.plain_stats = self.noise.mean_per_bin * np.concatenate(
-            [self.bin_light.sum(axis=0) * (p @ self.noise.amplitudes), self.bin_big.sum(axis=0) * (p @ self.noise.big)]
-        )
+        self._components = {}  # components() by thetas: callers sample the same mixture many times
 
     def components(self, thetas, single_module=False) -> np.ndarray:
         """Tilt keys (n_components, 3, n_fine) of the chosen group's three modules for a mixture of ``thetas``
@@ -306,22 +268,11 @@ class NSBRateEstimator:
         kernel = self.noise.tilt_kernel(DECISION_SAMPLE)
         return tilt_keys(np.asarray(rows)[:, :, None] * kernel)
 
-    def sample(self, n, thetas, rng, single_module=False, extra_tilts=None, extra_share=0.7, chunk=4096) -> RateSamples:
-        """``n`` windows, the chosen group's modules tilted by a mixture (see :meth:`components`).
-
-        ``extra_tilts`` (c, 3, n_fine) adds tilt keys, e.g. from
-        :meth:`adapted_tilts`, drawn for ``extra_share`` of the windows. Each
-        window's weight is the balance heuristic over the whole mixture, so
-        the fixed tilts keep covering what the added ones miss.
-        ``extra["stats"]`` (n, 3, 2 * n_bins) keeps what the adapted tilts act
-        on: per module, the light and the number of big p.e. in each time bin.
-        """
+    def sample(self, n, thetas, rng, single_module=False, chunk=4096) -> RateSamples:
+        """``n`` windows, the chosen group's modules tilted by a mixture (see :meth:`components`); each window's
+        weight is the balance heuristic over the whole mixture."""
         keys = self.components(thetas, single_module)
         alpha = np.full(len(keys), 1.0 / len(keys))
-        if extra_tilts is not None and len(extra_tilts):
-            extra = np.asarray(extra_tilts).reshape(-1, *keys.shape[1:])
-            alpha = np.concatenate([(1 - extra_share) * alpha, np.full(len(extra), extra_share / len(extra))])
-            keys = np.vstack([keys, extra])
         unique, index = np.unique(keys, return_inverse=True)
         index = index.reshape(keys.shape)
         tables = self.noise.tables(unique)
@@ -337,99 +288,12 @@ class NSBRateEstimator:
             log_ratio = hist.reshape(m, -1) @ c + big.reshape(m, -1) @ b - log_norm[None, :]
             top = log_ratio.max(axis=1)
             weight = np.exp(-top) / (np.exp(log_ratio - top[:, None]) @ alpha)
-            stats = np.concatenate([hist @ self.bin_light, big @ self.bin_big], axis=2)
-            parts.append((np.concatenate([tilted, others], axis=1), weight, stats))
-        sums, weight, stats = (np.concatenate(p) for p in zip(*parts))
+            parts.append((np.concatenate([tilted, others], axis=1), weight))
+        sums, weight = (np.concatenate(p) for p in zip(*parts))
 
         group = rng.integers(0, len(self.group_modules), n)
         counts = self.trigger_input.quantize(sums)
-        return RateSamples(counts, self.frame_modules[group], self.frame_groups[group], weight, group, len(self.group_modules),
-                           extra={"stats": stats})
-
-    def solve_tilt(self, light, big, ridge=1e-3, iterations=25) -> np.ndarray:
-        """Tilt keys (n_fine,) of one module whose mean light and big-p.e. count per time bin are ``light``, ``big``.
-
-        The tilt is ``c = bin_light @ x``, ``b = bin_big @ y``: the exponential
-        family whose sufficient statistics are those per-bin sums, so the
-        moment match is the cross-entropy optimum within it. Newton on the
-        convex dual ``Lambda(x, y) - x . light - y . big``, damped to keep c
-        and b inside their grids; a small ridge keeps unreachable targets
-        finite. A target beyond the grids is only approached (``iterations``):
-        the tilt is a proposal, its likelihood ratio is exact whatever it is.
-        """
-        phi, psi, mu = self.bin_light, self.bin_big, self.noise.mean_per_bin
-        n_bins = phi.shape[1]
-        x = np.zeros(2 * n_bins)
-        target = np.concatenate([light, big])
-        for _ in range(iterations):
-            c, b = phi @ x[:n_bins], psi @ x[n_bins:]
-            _, m1, m2, g1, ga = self.noise.tilted_moments(c, b)
-            grad = mu * np.concatenate([phi.T @ m1, psi.T @ g1]) - target + ridge * x
-            if np.max(np.abs(grad)) < 1e-6 * (1 + np.max(np.abs(target))):
-                break
-            hessian = mu * np.block([[(phi.T * m2) @ phi, (phi.T * ga) @ psi], [(psi.T * ga) @ phi, (psi.T * g1) @ psi]])
-            step = np.linalg.solve(hessian + ridge * np.eye(2 * n_bins), grad)
-            t = 1.0
-            while t > 1e-4:
-                c_new, b_new = phi @ (x - t * step)[:n_bins], psi @ (x - t * step)[n_bins:]
-                if C_RANGE[0] <= c_new.min() and c_new.max() <= C_RANGE[1] and B_RANGE[0] < b_new.min() and b_new.max() < B_RANGE[1]:
-                    break
-                t /= 2
-            x = x - t * step
-        return tilt_keys(phi @ x[:n_bins], psi @ x[n_bins:])
-
-    def adapted_tilts(self, samples: RateSamples, passed, n_clusters=8, smooth=0.3) -> np.ndarray:
-        """Tilt keys (n_tilts, 3, n_fine) aimed at the windows that ``passed`` (cross-entropy step).
-
-        The windows a network accepts are of several kinds (an afterpulse in
-        one module with light in the others, two afterpulses, light spread
-        over all three...): their per-bin statistics, weighted by likelihood
-        ratio, are grouped into ``n_clusters`` kinds (weighted k-means), plus
-        their overall mean, and each gets the tilt that reproduces its mean
-        (:meth:`solve_tilt`), and so do afterpulses in each subset of the
-        modules (:meth:`_afterpulse_centres`). ``smooth`` mixes in the
-        untilted means, so that no bin aims at exactly zero big p.e. and the
-        tilts do not overshoot the windows just above the level, which carry
-        most of the rate.
-        """
-        passed = np.asarray(passed, dtype=bool)
-        weight = samples.weight[passed]
-        if weight.sum() <= 0:
-            raise ValueError("no importance sample passes: nothing to adapt the tilts to")
-        stats = samples.extra["stats"][passed].reshape(passed.sum(), -1)
-        centres = np.vstack([_weighted_kmeans(stats, weight, n_clusters), weight @ stats / weight.sum()])
-        n_bins = self.bin_light.shape[1]
-        centres = np.vstack([centres, self._afterpulse_centres(stats.reshape(len(stats), 3, -1), weight, n_bins)])
-        tilts = []
-        for centre in centres:
-            target = (1 - smooth) * centre.reshape(3, 2 * n_bins) + smooth * self.plain_stats
-            tilts.append([self.solve_tilt(t[:n_bins], t[n_bins:]) for t in target])
-        return np.array(tilts)
-
-    @staticmethod
-    def _afterpulse_centres(stats, weight, n_bins) -> np.ndarray:
-        """Centres (n_subsets, 3 * 2 * n_bins) with an afterpulse in each non-empty subset of the three modules.
-
-        Accepted windows often hold afterpulses in two modules at once, in
-        any pair: cluster means average such combinations away, and a window
-        of a combination no tilt aims at carries a weight 10^4 times the
-        typical one (found by ranking a run's contributions). Per module,
-        the mean statistics of accepted windows with and without a big p.e.
-        there are combined for every subset.
-        """
-        has_big = stats[:, :, n_bins:].sum(axis=2) >= 1  # (n, 3)
-        centres = []
-        for subset in range(1, 8):
-            centre = []
-            for m in range(3):
-                want = bool(subset >> m & 1)
-                pick = has_big[:, m] == want
-                if weight[pick].sum() <= 0:
-                    break
-                centre.append(weight[pick] @ stats[pick, m] / weight[pick].sum())
-            else:
-                centres.append(np.concatenate(centre))
-        return np.array(centres).reshape(len(centres), -1)
+        return RateSamples(counts, self.frame_modules[group], self.frame_groups[group], weight, group, len(self.group_modules))
 
     @staticmethod
     def group_sums(samples: RateSamples) -> np.ndarray:
@@ -517,7 +381,7 @@ class NSBRateEstimator:
         return np.concatenate([[0.0], [self.noise.theta_for(t) for t in targets]])
 
 
-def _alias_table(p) -> tuple[np.ndarray, np.ndarray]:
+def alias_table(p) -> tuple[np.ndarray, np.ndarray]:
     """Walker's alias table of the distribution ``p``: column j keeps j with probability keep[j], else alias[j]."""
     n = len(p)
     scaled = np.asarray(p, dtype=float) * n / np.sum(p)
@@ -530,18 +394,6 @@ def _alias_table(p) -> tuple[np.ndarray, np.ndarray]:
         if scaled[k] < 1:
             small.append(large.pop())
     return keep, alias
-
-
-def _weighted_kmeans(points, weight, k, iterations=20) -> np.ndarray:
-    """Up to ``k`` weighted cluster means of ``points`` (n, d); fewer when there are fewer distinct points."""
-    # start from points spread along the brightest coordinate, deterministic
-    order = np.argsort(points[:, 0])
-    centres = points[order[np.linspace(0, len(points) - 1, min(k, len(points))).astype(int)]]
-    for _ in range(iterations):
-        label = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-        keep = [j for j in range(len(centres)) if weight[label == j].sum() > 0]
-        centres = np.array([weight[label == j] @ points[label == j] / weight[label == j].sum() for j in keep])
-    return centres
 
 
 HISTORY_SAMPLES = 12  # plain windows: from this sample on, the simulated NSB history is complete

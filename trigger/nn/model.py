@@ -83,13 +83,22 @@ def ebops(model) -> float:
 
 
 def score_function(model, batch_size=65536):
-    """ROIs (m, n_inputs) integer counts -> logits (m,), in float64 (exact for fixed-point outputs)."""
+    """ROIs (m, n_inputs) integer counts -> logits (m,), in float64 (exact for fixed-point outputs).
+
+    The model runs as one traced graph: called eagerly, each HGQ2 quantizer is
+    hundreds of small operations, and the rate estimators call the network on
+    a few hundred ROIs thousands of times (eager calls were 3/4 of their time).
+    """
+    import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False),
+                          input_signature=[tf.TensorSpec([None, model.input_shape[1]], tf.float32)])
 
     def score(rois):
         rois = np.asarray(rois, dtype=np.float32)
         if len(rois) == 0:
             return np.zeros(0)
-        out = [np.asarray(model(rois[i : i + batch_size], training=False)) for i in range(0, len(rois), batch_size)]
+        out = [forward(rois[i : i + batch_size]).numpy() for i in range(0, len(rois), batch_size)]
         return np.concatenate(out)[:, 0].astype(np.float64)
 
     return score

@@ -3,8 +3,9 @@
 One call does what the hardware needs: choose the gate from its NSB rate,
 build signal (gamma) and background (importance-sampled NSB) ROIs at the
 gate, train the HGQ2 network with the EBOPs penalty ramped up over the
-epochs, then set the baseline threshold and the NN threshold at the same
-accidental rate on NSB samples the network never saw.
+epochs, then set the baseline threshold (importance sampling) and the NN
+threshold (subset simulation) at the same accidental rate, on NSB windows the
+network never saw.
 """
 
 import logging
@@ -18,8 +19,9 @@ from ctapipe.core.traits import Float, Int, List, Unicode
 from ..analog_sum import AnalogSumTrigger
 from ..events import TriggerEvents
 from ..inputs import TriggerInput
-from ..operating_point import adapted_samples, analog_sum_threshold, gate_threshold, nn_threshold
+from ..operating_point import analog_sum_threshold, gate_threshold, nn_subset_threshold
 from ..rates import NSBRateEstimator
+from ..subset_simulation import N_PER_LEVEL
 from .dataset import Examples, gamma_examples, nsb_examples
 from .model import build_model, ebops, score_function
 from .roi import RoiGeometry
@@ -74,10 +76,11 @@ class TriggerTraining(Component):
     n_nsb_examples = Int(
         400_000, help="Importance samples drawn for NSB (background) examples (~9 % open the gate; their weights' effective size ~1 %)"
     ).tag(config=True)
-    n_calibration = Int(100_000, help="Independent importance samples for the operating points").tag(config=True)
-    calibration_runs = Int(
-        4, help="Independent cross-entropy adaptations sharing the NN's calibration samples (their scatter is in the error)"
-    ).tag(config=True)
+    n_calibration = Int(100_000, help="Importance samples for the gate and analog-sum operating points").tag(config=True)
+    calibration_runs = Int(4, help="Independent subset simulations setting the NN threshold (their scatter is the error)").tag(
+        config=True
+    )
+    calibration_windows = Int(N_PER_LEVEL, help="NSB windows per level of each subset simulation").tag(config=True)
     nsb_weighting = Unicode(
         "true", help="'tilted': NSB examples as sampled (weights the tail the threshold cuts into); 'true': NSB distribution"
     ).tag(config=True)
@@ -148,7 +151,7 @@ class TriggerTraining(Component):
     def train(self, gamma: TriggerEvents, progress=True) -> TrainedTrigger:
         rng = np.random.default_rng(self.seed)
         t0 = time.perf_counter()
-        gate, baseline = self.operating_points(rng, max(self.n_calibration // 2, 10_000))
+        gate, baseline = self.operating_points(rng, self.n_calibration)
         geometry = RoiGeometry(gate, self.n_before, self.n_after)
         log.info("gate %d counts (%.3g Hz), baseline threshold %d counts (%.3g Hz)", gate, self.gate_rate, baseline.threshold, baseline.rate_hz)
         data = self.examples(gamma, geometry, rng)
@@ -179,12 +182,9 @@ class TriggerTraining(Component):
                 "try other --seed, more --epochs or more --n-nsb-examples"
             )
         log.info("network trained (%.0f s); calibrating its threshold", time.perf_counter() - t0)
-        # operating point on samples the network has not seen; the same rate as the baseline achieves
-        score = score_function(model)
-        thetas = self.estimator.thetas_for([gate, baseline.threshold + 10], n_components=8)
-        samples = adapted_samples(self.estimator, geometry, score, self.n_calibration, rng, thetas, target_hz=baseline.rate_hz,
-                                  n_runs=self.calibration_runs)
-        nn = nn_threshold(self.estimator, samples, geometry, score, baseline.rate_hz)
+        # the same rate as the baseline achieves, on NSB windows the network has not seen
+        nn, _ = nn_subset_threshold(self.estimator, geometry, score_function(model), baseline.rate_hz, rng,
+                                    n_runs=self.calibration_runs, n_per_level=self.calibration_windows)
         config = {
             "input": {
                 **self.trigger_input.describe(), "n_inputs": geometry.n_inputs, "signed": False,
@@ -196,7 +196,8 @@ class TriggerTraining(Component):
                 "target_rate_hz": self.accidental_rate,
                 "gate_rate_hz": self.gate_rate,
                 "analog_sum": {"threshold": int(baseline.threshold), "rate_hz": baseline.rate_hz, "rate_error_hz": baseline.rate_error_hz},
-                "nn": {"threshold": float(nn.threshold), "rate_hz": nn.rate_hz, "rate_error_hz": nn.rate_error_hz},
+                "nn": {"threshold": float(nn.threshold), "rate_hz": nn.rate_hz, "rate_error_hz": nn.rate_error_hz,
+                       "method": "subset simulation"},
             },
             "architecture": {
                 "hidden": list(self.hidden), "module_features": self.module_features, "clip_bits": self.clip_bits,

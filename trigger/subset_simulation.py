@@ -1,0 +1,377 @@
+"""The gated NN trigger's accidental rate by subset simulation: splitting on the network's score.
+
+Importance sampling needs a proposal close to the NSB windows a network
+accepts, and behind the gate those are too varied for the tilts that can be
+fitted: near 1 kHz the adapted sampler read 5 to 250 times below counting
+(docs/trigger.md). Subset simulation needs no proposal. It writes the rare
+probability as a product of conditional ones of about ``p0`` each,
+
+    P(Y > y_L) = P(Y > y_1) * prod_i P(Y > y_i | Y > y_{i-1}),
+
+with the levels y_i chosen on the fly as quantiles, and samples each
+conditional distribution with Markov chains started from the windows above
+the previous level. A chain move redraws a random fraction of the window's
+independent parts from the plain NSB (each fine time bin's photo-electron
+amplitude sum, each sample's electronic noise, per module): such a move is
+reversible with respect to the NSB itself, so it is accepted exactly when
+the new window stays above the level, and the chains sample the NSB
+conditioned on it, whatever the network accepts.
+
+Y is the chosen group's network score when its sum rises above the gate at
+the decision sample (a candidate), and otherwise a value below every score
+that grows with the group sum there, so that the first levels climb to the
+gate and the later ones up the score. Only the chosen group's three modules
+enter Y: the modules of the groups overlapping it (the OR over groups, as in
+:meth:`trigger.rates.NSBRateEstimator.gated_rates`) are, given Y, plain NSB,
+and are drawn fresh when the rates are computed.
+
+Afterpulse-sized photo-electrons (>= 4 p.e.) need their own moves: most NSB
+windows that open the gate, and most that a network accepts, hold one or two,
+and a chain that redraws one loses it and is refused, so every chain keeps its
+seed's and the population ends up descending from a handful of them (seen:
+one run 7.5 kHz, the next 10 Hz). The windows are therefore split by the
+number b of big p.e. in the fine bins that reach the decision samples (a
+Poisson number, P(b) exact) and by how they share the three modules (two in
+one module or in two: P exact), each stratum is simulated on its own, and a
+big p.e. moves by steps in time and amplitude, and the modules by a
+permutation. (With the modules free to move, the chains still stuck: two big
+p.e. 4-5 ns apart in one module carried most of one network's rate near
+1 kHz, and few chains from two modules got there.)
+
+The estimate of one run is nearly unbiased but its error is not given by the
+samples (the chains are correlated): :func:`gated_rate_runs` runs several
+independently and takes their scatter.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+from scipy.stats import poisson
+
+from .rates import BIG_PE, DECISION_SAMPLE, SAMPLING_HZ, NSBRateEstimator, RateSamples, alias_table
+
+__all__ = ["Stratum", "Windows", "Level", "SubsetSimulation", "SubsetRates", "N_PER_LEVEL"]
+
+_NO_CANDIDATE = -1000.0  # Y of windows without a candidate: this plus the group sum's excess over the gate (counts)
+_EXCESS_RANGE = 400.0  # that excess is clipped to +-this, so that every non-candidate lies below every candidate
+_RISEN_BEFORE = -3000.0  # Y of windows already above the gate one sample earlier: never a candidate at the decision sample
+_LOWEST_SCORE = _NO_CANDIDATE + _EXCESS_RANGE + 50.0
+# windows per level and chain moves per kept window: the estimate's bias falls with both (at 1000 windows it read
+# about half the counted rate near 1 kHz, at 2000 it agreed: docs/trigger.md); 4 runs of 2000 take ~2 min of a core
+N_PER_LEVEL, THIN = 2000, 5
+# a move's size: at scale s, each small-p.e. bin and noise sample is redrawn with probability s, and each big p.e.
+# moves with probability min(1, 3 s), in time by up to 40 s fine bins (2 ns at the first levels' s = 0.2, under the
+# pulse width) or in its amplitude's quantile by s (its prior is uniform), or to another module
+BIG_MOVE, CELL_STEP = 3.0, 40.0
+
+
+@dataclass(frozen=True)
+class Stratum:
+    """Windows with ``len(modules)`` big p.e. in the bins the trigger reads, shared among the three modules like
+    ``modules`` (up to a permutation of the modules), and the probability of that."""
+
+    modules: tuple
+    probability: float
+
+    @property
+    def n_big(self) -> int:
+        return len(self.modules)
+
+
+@dataclass
+class Windows:
+    """Three-module NSB windows by their independent parts."""
+
+    small: np.ndarray  # (n, 3, n_fine) amplitude sum per fine bin, without the stratum's big p.e.
+    noise: np.ndarray  # (n, 3, n_samples) electronic noise
+    big: np.ndarray  # (n, b, 3) the big p.e.: module, fine bin, quantile of the amplitude among big p.e.
+
+    def __len__(self):
+        return len(self.small)
+
+    def take(self, keep) -> "Windows":
+        return Windows(self.small[keep], self.noise[keep], self.big[keep])
+
+    def where(self, keep, other: "Windows") -> "Windows":
+        """These windows where ``keep``, else ``other``'s."""
+        return Windows(np.where(keep[:, None, None], self.small, other.small), np.where(keep[:, None, None], self.noise, other.noise),
+                       np.where(keep[:, None, None], self.big, other.big))
+
+    @staticmethod
+    def concatenate(parts) -> "Windows":
+        return Windows(*(np.concatenate(p) for p in zip(*((w.small, w.noise, w.big) for w in parts))))
+
+
+@dataclass
+class Level:
+    """The windows of one level of one stratum: NSB with b big p.e. conditioned on ``Y > threshold``."""
+
+    threshold: float
+    probability: float  # P(Y > threshold | b)
+    windows: Windows
+    value: np.ndarray  # (n,) Y
+    acceptance: float = 1.0  # of the chain moves that produced them
+
+
+class SubsetSimulation:
+    """Subset simulation of one chosen group's gated-NN windows (see the module docstring).
+
+    Parameters
+    ----------
+    estimator : NSBRateEstimator
+        The NSB model, trigger input and group neighbourhoods.
+    geometry : trigger.nn.roi.RoiGeometry
+    score : callable
+        ROIs (m, 3 * window) of integer counts -> scores (m,).
+    n_per_level : int
+        Windows per level.
+    p0 : float
+        Conditional probability aimed at per level.
+    """
+
+    def __init__(self, estimator: NSBRateEstimator, geometry, score, n_per_level=N_PER_LEVEL, p0=0.1, thin=THIN):
+        if not 0 < p0 < 1:
+            raise ValueError(f"p0 must be in (0, 1), got {p0}")
+        if n_per_level * p0 < 10:
+            raise ValueError(f"n_per_level * p0 = {n_per_level * p0:g}: too few windows to seed the chains of a level")
+        self.estimator = estimator
+        self.noise = estimator.noise
+        self.input = estimator.trigger_input
+        self.geometry = geometry
+        self.score = score
+        self.n_per_level = int(n_per_level)
+        self.p0 = float(p0)
+        self.thin = int(thin)
+        self.rate_scale = len(estimator.group_modules) * SAMPLING_HZ  # camera rate per unit probability of one group
+        # the fine bins whose pulse reaches a sample the trigger reads (the gate one sample early, the ROI)
+        k = DECISION_SAMPLE
+        reach = np.nonzero((self.noise.kernel[:, k - geometry.n_before - 1 : k + geometry.n_after] > 0).any(axis=1))[0]
+        self.cells = np.arange(reach.min(), reach.max() + 1)
+        self.drop = np.zeros(self.noise.kernel.shape[0], bool)
+        self.drop[self.cells] = True
+        is_big = self.noise.amplitudes >= BIG_PE
+        self.big_amplitudes = self.noise.amplitudes[is_big]
+        p_big = self.noise.amplitude_prob[is_big]
+        # redrawing a bin's small p.e. (a move): their Poisson mean and amplitudes, from an alias table
+        self.small_amplitudes = self.noise.amplitudes[~is_big]
+        self.small_mean = self.noise.mean_per_bin * (1 - p_big.sum())
+        self.small_alias = alias_table(self.noise.amplitude_prob[~is_big])
+        self.big_cdf = np.cumsum(p_big) / p_big.sum()
+        self.mean_big = 3 * len(self.cells) * self.noise.mean_per_bin * p_big.sum()  # big p.e. per window, Poisson
+
+    def strata(self, negligible_hz) -> tuple[list[Stratum], float]:
+        """The strata to simulate, and the most that the numbers of big p.e. left out could add to the rate (Hz)."""
+        strata, b = [], 0
+        while True:
+            # how b big p.e. share the modules: the block sizes of an assignment, each of 3^b equally likely
+            shares = Counter(tuple(sorted(Counter(a).values())) for a in product(range(3), repeat=b))
+            for sizes, count in sorted(shares.items()):
+                modules = tuple(m for m, size in enumerate(sizes) for _ in range(size))
+                strata.append(Stratum(modules, float(poisson.pmf(b, self.mean_big)) * count / 3**b))
+            left_out = float(poisson.sf(b, self.mean_big)) * self.rate_scale
+            if left_out <= negligible_hz:
+                return strata, left_out
+            b += 1
+
+    def draw(self, n, stratum: Stratum | tuple, rng) -> Windows:
+        """Plain NSB windows of three modules holding the big p.e. of ``stratum`` in the bins the trigger reads."""
+        sums, clean, small, _ = self.noise.sample((n, 3), rng, histograms=True, drop_big=self.drop)
+        template = np.asarray(getattr(stratum, "modules", stratum), dtype=int)
+        n_big = len(template)
+        modules = np.argsort(rng.random((n, 3)), axis=1)[:, template]  # the template under a random permutation
+        big = np.stack([modules, rng.choice(self.cells, (n, n_big)), rng.random((n, n_big))], axis=-1).astype(float)
+        return Windows(small, sums - clean + self.noise.baseline, big)
+
+    def _small_sums(self, n, rng) -> np.ndarray:
+        """Amplitude sums of the small p.e. of ``n`` fine bins (plain NSB)."""
+        counts = rng.poisson(self.small_mean, n)
+        owner = np.repeat(np.arange(n), counts)
+        keep, alias = self.small_alias
+        column = rng.integers(0, len(keep), len(owner))
+        amplitude = self.small_amplitudes[np.where(rng.random(len(owner)) < keep[column], column, alias[column])]
+        return np.bincount(owner, weights=amplitude, minlength=n)
+
+    def hist(self, w: Windows) -> np.ndarray:
+        hist = w.small.copy()
+        if w.big.shape[1]:
+            rows = np.repeat(np.arange(len(w)), w.big.shape[1])
+            big = w.big.reshape(-1, 3)
+            amplitude = self.big_amplitudes[np.minimum(np.searchsorted(self.big_cdf, big[:, 2]), len(self.big_cdf) - 1)]
+            np.add.at(hist, (rows, big[:, 0].astype(int), big[:, 1].astype(int)), amplitude)
+        return hist
+
+    def counts(self, w: Windows) -> np.ndarray:
+        return self.input.quantize(self.hist(w) @ self.noise.kernel - self.noise.baseline + w.noise)
+
+    def value(self, w: Windows) -> np.ndarray:
+        """Y of windows (n,)."""
+        k, gate = DECISION_SAMPLE, self.geometry.gate
+        hist = self.hist(w)
+        sums = hist @ self.noise.kernel - self.noise.baseline + w.noise
+        counts = self.input.quantize(sums)
+        group = counts.astype(np.int32).sum(axis=1)
+        # below the gate, the unquantized group sum: finer steps for the first levels
+        excess = self.input.gain * sums[:, :, k].sum(axis=1) + 3 * self.input.pedestal - gate
+        y = np.where(group[:, k - 1] > gate, _RISEN_BEFORE, _NO_CANDIDATE + np.clip(excess, -_EXCESS_RANGE, _EXCESS_RANGE))
+        candidate = (group[:, k - 1] <= gate) & (group[:, k] > gate)
+        if candidate.any():
+            window = counts[candidate][:, :, k - self.geometry.n_before : k + self.geometry.n_after]
+            y[candidate] = np.maximum(self.score(window.reshape(len(window), -1)), _LOWEST_SCORE)
+        return y
+
+    def propose(self, w: Windows, scale, rng) -> tuple[Windows, np.ndarray]:
+        """A move of every window, symmetric under the NSB (so accepted when it stays above the level), of size
+        ``scale`` (see BIG_MOVE): small-p.e. bins and noise samples redrawn, big p.e. stepped in time or in their
+        amplitude's quantile (reflected at 0 and 1) or moved to another module. False where a step left the bins."""
+        n, n_big = len(w), w.big.shape[1]
+        # only the bins and samples the trigger reads: the others never change what is estimated
+        row, module, cell = np.nonzero(rng.random((n, 3, len(self.cells))) < scale)
+        small = w.small.copy()
+        small[row, module, self.cells[cell]] = self._small_sums(len(row), rng)
+        noise = w.noise.copy()
+        redraw = rng.random(noise.shape) < scale
+        noise[redraw] = rng.normal(0.0, self.noise.noise, redraw.sum())
+        big = w.big.copy()
+        inside = np.ones(n, bool)
+        if n_big:
+            # per big p.e., kind 0: a step in time, 1: in amplitude; per window (on the first), 2: a permutation of
+            # the modules (keeps the stratum), 3: the same step in time for all (keeps their spacing)
+            kind = np.where(rng.random((n, n_big)) < BIG_MOVE * scale, rng.integers(0, 4, (n, n_big)), -1)
+            whole = kind[:, 0]
+            kind[:, 1:] = np.where(((whole == 2) | (whole == 3))[:, None], -1, kind[:, 1:])
+            step = rng.integers(1, max(int(round(CELL_STEP * scale)), 1) + 1, (n, n_big)) * rng.choice([-1, 1], (n, n_big))
+            big[..., 1] += np.where(kind == 0, step, 0) + np.where(whole == 3, step[:, 0], 0)[:, None]
+            u = np.abs(big[..., 2] + np.where(kind == 1, rng.normal(0, scale, (n, n_big)), 0))
+            big[..., 2] = np.where(u > 1, 2 - u, u)
+            permutation = np.argsort(rng.random((n, 3)), axis=1)
+            permuted = np.take_along_axis(permutation, big[..., 0].astype(int), axis=1)
+            big[..., 0] = np.where((whole == 2)[:, None], permuted, big[..., 0])
+            inside = ((big[..., 1] >= self.cells[0]) & (big[..., 1] <= self.cells[-1])).all(axis=1)
+        return Windows(small, noise, big), inside
+
+    def run(self, stratum: Stratum, rng, min_rate_hz=None, max_score=None, max_levels=40, scale=0.2) -> list[Level]:
+        """Levels of ``stratum``, from plain NSB up to where the stratum adds less than
+        ``min_rate_hz`` to the camera rate or Y passes ``max_score``.
+
+        ``scale`` is the first level's move size (see BIG_MOVE); each later
+        level adapts it towards 40 % of the moves accepted.
+        """
+        if min_rate_hz is None and max_score is None:
+            raise ValueError("give min_rate_hz or max_score: where the levels stop")
+        n = self.n_per_level
+        weight = stratum.probability * self.rate_scale
+        w = self.draw(n, stratum, rng)
+        levels = [Level(-np.inf, 1.0, w, self.value(w))]
+        for _ in range(max_levels):
+            last = levels[-1]
+            if min_rate_hz is not None and last.probability * weight < min_rate_hz:
+                break
+            if max_score is not None and last.threshold >= max_score:
+                break
+            order = np.sort(last.value)[::-1]
+            threshold = order[int(self.p0 * n)]
+            if threshold == order[0]:  # ties at the top: the next value down
+                lower = order[order < order[0]]
+                if len(lower) == 0:
+                    break
+                threshold = lower[0]
+            above = last.value > threshold
+            level = self._grow(last.windows.take(above), last.value[above], threshold, n, rng, scale)
+            level.probability = last.probability * above.mean()
+            levels.append(level)
+            scale = float(np.clip(scale * np.exp(2 * (level.acceptance - 0.4)), 0.005, 1.0))
+        return levels
+
+    def _grow(self, w: Windows, value, threshold, n, rng, scale) -> Level:
+        """``n`` windows above ``threshold``: Markov chains from the seeds ``w``."""
+        n_steps = int(np.ceil(n / len(value)))
+        parts, values = [w], [value]
+        accepted = 0
+        for step in range((n_steps - 1) * self.thin):
+            proposal, ok = self.propose(w, scale, rng)
+            new_value = np.full(len(value), -np.inf)
+            if ok.any():
+                new_value[ok] = self.value(proposal.take(ok))
+            ok &= new_value > threshold
+            accepted += ok.sum()
+            w = proposal.where(ok, w)
+            value = np.where(ok, new_value, value)
+            if (step + 1) % self.thin == 0:
+                parts.append(w)
+                values.append(value)
+        acceptance = accepted / max(len(value) * (n_steps - 1) * self.thin, 1)
+        return Level(float(threshold), np.nan, Windows.concatenate(parts).take(slice(0, n)), np.concatenate(values)[:n], float(acceptance))
+
+    def rates(self, levels, stratum: Stratum, thresholds, rng) -> np.ndarray:
+        """The stratum's share of the camera rate (Hz) of the gated NN trigger at each score threshold.
+
+        A threshold t is read on the stratum's highest level below it:
+        P(stratum) P(Y > y_i | stratum) times the rising edges of the OR over overlapping
+        groups among that level's windows, with the modules around the chosen
+        group drawn fresh.
+        """
+        thresholds = np.atleast_1d(np.asarray(thresholds, dtype=float))
+        starts = np.array([lv.threshold for lv in levels])
+        # every candidate lies above the levels that climb to the gate: a threshold below every score is read there
+        which = np.searchsorted(starts, np.maximum(thresholds, _LOWEST_SCORE - 1), side="right") - 1
+        rates = np.zeros(len(thresholds))
+        for i in np.unique(which):
+            level = levels[i]
+            pick = which == i
+            r, _ = self.estimator.gated_rates(self._with_neighbours(level, rng), self.geometry, self.score, thresholds[pick])
+            rates[pick] = stratum.probability * level.probability * r
+        return rates
+
+    def _with_neighbours(self, level: Level, rng) -> RateSamples:
+        est = self.estimator
+        n = len(level.value)
+        group = rng.integers(0, len(est.group_modules), n)
+        others, _ = self.noise.sample((n, est.max_modules - 3), rng)
+        counts = np.concatenate([self.counts(level.windows), self.input.quantize(others)], axis=1)
+        return RateSamples(counts, est.frame_modules[group], est.frame_groups[group], np.ones(n), group, len(est.group_modules))
+
+    def camera_rates(self, thresholds, rng, min_rate_hz, n_runs=4) -> "SubsetRates":
+        """Rates at ``thresholds`` from ``n_runs`` independent runs over every stratum that matters.
+
+        Each stratum's levels stop where it adds less than ``min_rate_hz``
+        (thresholds above that are read on its last level); numbers of big
+        p.e. that could add at most ``min_rate_hz / 100`` are left out.
+        """
+        thresholds = np.atleast_1d(np.asarray(thresholds, dtype=float))
+        strata, left_out = self.strata(min_rate_hz / 100)
+        runs = np.zeros((n_runs, len(strata), len(thresholds)))
+        for r in range(n_runs):
+            for j, stratum in enumerate(strata):
+                levels = self.run(stratum, rng, min_rate_hz=min_rate_hz)
+                runs[r, j] = self.rates(levels, stratum, thresholds, rng)
+        return SubsetRates(thresholds, runs, strata, left_out)
+
+
+@dataclass
+class SubsetRates:
+    """Camera rates of independent subset-simulation runs: ``runs`` (n_runs, n_strata, n_thresholds), Hz."""
+
+    thresholds: np.ndarray
+    runs: np.ndarray
+    strata: list
+    left_out_hz: float  # the most the numbers of big p.e. not simulated could add
+
+    @property
+    def per_run(self) -> np.ndarray:
+        return self.runs.sum(axis=1)
+
+    @property
+    def rate_hz(self) -> np.ndarray:
+        return self.per_run.mean(axis=0)
+
+    @property
+    def error_hz(self) -> np.ndarray:
+        """The scatter of the runs' means: the chains are correlated, so one run's samples do not give it."""
+        runs = self.per_run
+        return runs.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.full(runs.shape[1], np.nan)
+
+    @property
+    def by_stratum(self) -> np.ndarray:
+        return self.runs.mean(axis=0)
