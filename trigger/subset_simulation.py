@@ -34,13 +34,15 @@ number b of big p.e. in the fine bins that reach the decision samples (a
 Poisson number, P(b) exact) and by how they share the three modules (two in
 one module or in two: P exact), each stratum is simulated on its own, and a
 big p.e. moves by steps in time and amplitude, and the modules by a
-permutation. (With the modules free to move, the chains still stuck: two big
-p.e. 4-5 ns apart in one module carried most of one network's rate near
-1 kHz, and few chains from two modules got there.)
+permutation. (Letting a big p.e. move between modules instead read lower at
+the same cost: two big p.e. 4-5 ns apart in one module carried much of one
+network's rate near 1 kHz, and few chains from two modules got there.)
 
-The estimate of one run is nearly unbiased but its error is not given by the
-samples (the chains are correlated): :func:`gated_rate_runs` runs several
-independently and takes their scatter.
+Errors: one run's windows do not give its error (the chains are
+correlated), and a run that misses a kind of window reads low, so
+:meth:`SubsetSimulation.camera_rates` runs several independently and takes
+their mean and scatter. The mean's bias falls with the windows per level
+(``N_PER_LEVEL``); the validation against counting is in docs/trigger.md.
 """
 
 from collections import Counter
@@ -251,24 +253,20 @@ class SubsetSimulation:
             inside = ((big[..., 1] >= self.cells[0]) & (big[..., 1] <= self.cells[-1])).all(axis=1)
         return Windows(small, noise, big), inside
 
-    def run(self, stratum: Stratum, rng, min_rate_hz=None, max_score=None, max_levels=40, scale=0.2) -> list[Level]:
-        """Levels of ``stratum``, from plain NSB up to where the stratum adds less than
-        ``min_rate_hz`` to the camera rate or Y passes ``max_score``.
+    def run(self, stratum: Stratum, rng, min_rate_hz, max_levels=40, scale=0.2) -> list[Level]:
+        """Levels of ``stratum``, from plain NSB up to where the stratum adds less than ``min_rate_hz`` to the
+        camera rate (or ``max_levels``).
 
         ``scale`` is the first level's move size (see BIG_MOVE); each later
         level adapts it towards 40 % of the moves accepted.
         """
-        if min_rate_hz is None and max_score is None:
-            raise ValueError("give min_rate_hz or max_score: where the levels stop")
         n = self.n_per_level
         weight = stratum.probability * self.rate_scale
         w = self.draw(n, stratum, rng)
         levels = [Level(-np.inf, 1.0, w, self.value(w))]
         for _ in range(max_levels):
             last = levels[-1]
-            if min_rate_hz is not None and last.probability * weight < min_rate_hz:
-                break
-            if max_score is not None and last.threshold >= max_score:
+            if last.probability * weight < min_rate_hz:
                 break
             order = np.sort(last.value)[::-1]
             threshold = order[int(self.p0 * n)]
