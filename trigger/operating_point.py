@@ -46,7 +46,7 @@ def gate_threshold(estimator: NSBRateEstimator, samples: RateSamples, gate_rate_
     return int(analog_sum_threshold(estimator, samples, gate_rate_hz).threshold)
 
 
-SCORE_GRID = np.arange(-32.0, 64.0, 0.05)  # network logits where an NN threshold is looked for (rate ~4 % per step)
+SCORE_GRID = np.round(np.arange(-32.0, 64.0, 0.05), 2)  # network logits where an NN threshold is looked for (rate ~4 % per step)
 
 
 def subset_rates(estimator: NSBRateEstimator, geometry, score, thresholds, rng, n_runs=4, n_per_level=N_PER_LEVEL, thin=THIN,
