@@ -64,8 +64,9 @@ _LOWEST_SCORE = _NO_CANDIDATE + _EXCESS_RANGE + 50.0
 # about half the counted rate near 1 kHz, at 2000 it agreed: docs/trigger.md); 4 runs of 2000 take ~2 min of a core
 N_PER_LEVEL, THIN = 2000, 5
 # a move's size: at scale s, each small-p.e. bin and noise sample is redrawn with probability s, and each big p.e.
-# moves with probability min(1, 3 s), in time by up to 40 s fine bins (2 ns at the first levels' s = 0.2, under the
-# pulse width) or in its amplitude's quantile by s (its prior is uniform), or to another module
+# moves with probability min(1, 3 s): in time by up to 40 s fine bins (2 ns at the first levels' s = 0.2, under the
+# pulse width) or in its amplitude's quantile by s (its prior is uniform), or (for the whole window) all together in
+# time or by a permutation of the modules
 BIG_MOVE, CELL_STEP = 3.0, 40.0
 
 
