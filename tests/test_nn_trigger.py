@@ -35,7 +35,7 @@ def test_saved_model_describes_input_roi_and_operating_point(loaded):
     assert 48 < geometry.gate < base["threshold"]
     assert 0 < base["rate_hz"] <= point["target_rate_hz"]
     assert nn["method"] == "subset simulation"
-    assert -32 < nn["threshold"] < 64 and 0 < nn["rate_hz"] <= base["rate_hz"]
+    assert -32 <= nn["threshold"] < 64 and 0 <= nn["rate_hz"] <= base["rate_hz"]
     assert config["architecture"]["ebops"] > 0
     assert config["training"]["n_signal"] > 0 and config["training"]["n_background"] > 0
     attempts = config["training"]["attempts"]
@@ -70,7 +70,8 @@ def test_network_sees_counts_clipped_at_the_declared_clip(loaded):
 
 
 def test_gated_rate_agrees_with_counting(loaded):
-    """The importance-sampled NN rate against counting NN triggers in plain NSB windows (MHz rates)."""
+    """Both NN-rate estimators (importance sampling with gate tilts, subset simulation) against counting NN
+    triggers in plain NSB windows (MHz rates)."""
     model, config = loaded
     geometry, score = RoiGeometry(**config["roi"]), score_function(model)
     trigger_input = TriggerInput()
@@ -187,6 +188,7 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
         (["train", "--gamma", "/nonexistent.h5"], "does not exist"),
         (["evaluate", "--model", "/nonexistent", "--gamma", "/nonexistent.h5"], "does not exist"),
         (["train", "--gamma", "{gamma}", "--rate", "2e7"], "accidental_rate"),
+        (["train", "--gamma", "{gamma}", "--calibration-windows", "50"], "calibration_windows >= 100"),
     ],
 )
 def test_cli_errors_are_clear(args, message, capsys, simulated):

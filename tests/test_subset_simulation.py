@@ -68,9 +68,10 @@ def test_rate_agrees_with_counting(simulation):
     trigger_input = simulation.input
     _, _, pilot = brute_force_gated_rate(trigger_input, DARK, GEOMETRY, roi_sum, [np.inf], 150, rng)
     thresholds = np.quantile(pilot, [0.3, 0.8])
-    counted, counted_err, _ = brute_force_gated_rate(trigger_input, DARK, GEOMETRY, roi_sum, thresholds, 800, rng)
-    assert np.all(counted > 2e5)
+    counted, counted_err, _ = brute_force_gated_rate(trigger_input, DARK, GEOMETRY, roi_sum, thresholds, 4000, rng)
+    assert np.all(counted > 1e6)
     rates = simulation.camera_rates(thresholds, rng, min_rate_hz=1e5, n_runs=3)
     pulls = (rates.rate_hz - counted) / np.hypot(rates.error_hz, counted_err)
+    # seen: 10-25 % low on this score (docs/trigger.md); a tolerance, not a claim of no bias
     assert np.all(np.abs(pulls) < 4), (rates.rate_hz, counted)
-    assert np.all(np.abs(rates.rate_hz / counted - 1) < 0.3), (rates.rate_hz, counted)
+    assert np.all(np.abs(rates.rate_hz / counted - 1) < 0.35), (rates.rate_hz, counted)

@@ -42,7 +42,7 @@ from .performance import (
 from .plots import plot_efficiency, plot_rates
 from .rates import NSBRateEstimator
 from .simulation.source import PARTICLES, SimulationError, ToyEventSource
-from .subset_simulation import N_PER_LEVEL
+from .subset_simulation import MIN_WINDOWS, N_PER_LEVEL
 
 # problems of the user's input: reported in one line, without a traceback
 USER_ERRORS = (SimulationError, OutputError, DataFolderError, InstrumentError)
@@ -334,6 +334,9 @@ class EvaluateTool(Tool):
         point = self.model_config["operating_point"]
         self.nsb = point["nsb_rate_ghz"] if self.nsb_rate is None else self.nsb_rate
         self.target = point["target_rate_hz"] if self.rate is None else self.rate
+        if self.rate_runs < 1 or self.rate_windows < MIN_WINDOWS:
+            raise ToolConfigurationError(f"need --rate-runs >= 1 and --rate-windows >= {MIN_WINDOWS}, got "
+                                         f"{self.rate_runs} and {self.rate_windows}")
         self.output = Path(self.output)
         self.output.mkdir(parents=True, exist_ok=True)
 

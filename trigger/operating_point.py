@@ -68,5 +68,5 @@ def nn_subset_threshold(estimator: NSBRateEstimator, geometry, score, target_hz,
     rates = subset_rates(estimator, geometry, score, grid, rng, **options)
     mean = np.maximum.accumulate(rates.rate_hz[::-1])[::-1]  # the runs' mean is noisy where levels change
     point = _lowest_below(np.asarray(grid), mean, rates.error_hz, target_hz)
-    i = int(np.searchsorted(grid, point.threshold))
+    i = int(np.nonzero(np.asarray(grid) == point.threshold)[0][0])
     return OperatingPoint(point.threshold, float(rates.rate_hz[i]), float(rates.error_hz[i])), rates

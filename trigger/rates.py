@@ -26,7 +26,6 @@ coupling, and the samples are quantized by :class:`trigger.inputs.TriggerInput`.
 """
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
@@ -180,7 +179,7 @@ class ModuleNoise:
 
 @dataclass
 class RateSamples:
-    """Importance-sampled NSB windows around one group's decision sample.
+    """NSB windows around one group's decision sample, with their weights (likelihood ratios; 1 for plain draws).
 
     ``counts`` (n, n_modules, n_samples) are the trigger-input counts of the
     modules in the chosen group's neighbourhood (``modules``, -1 padded);
@@ -194,7 +193,6 @@ class RateSamples:
     group: np.ndarray
     n_groups: int
     decision_sample: int = DECISION_SAMPLE
-    PER_SAMPLE: ClassVar[tuple] = ("counts", "modules", "groups", "weight", "group")  # the fields with one row per sample
 
     def __len__(self):
         return len(self.weight)
@@ -321,8 +319,8 @@ class NSBRateEstimator:
             errors.append(samples.n_groups * SAMPLING_HZ * error)
         return np.array(rates), np.array(errors)
 
-    def gated_scores(self, samples: RateSamples, geometry, score, spread=0) -> np.ndarray:
-        """Scores (n, n_groups, 2 * spread + 2) of every gate candidate around the tilted sample; -inf: none.
+    def gated_scores(self, samples: RateSamples, geometry, score) -> np.ndarray:
+        """Scores (n, n_groups, 2) of every gate candidate at the decision sample and the one before; -inf: none.
 
         ``geometry`` is a :class:`trigger.nn.roi.RoiGeometry`; ``score`` maps
         ROIs (m, 3 * window) of integer counts to scores (m,). The first sample
@@ -332,7 +330,7 @@ class NSBRateEstimator:
         k = samples.decision_sample
         n, n_local = sums.shape[:2]
         valid = samples.groups[..., 0] >= 0
-        at_samples = np.arange(k - spread - 1, k + spread + 1)
+        at_samples = np.arange(k - 1, k + 1)
         values = np.full((n, n_local, len(at_samples)), -np.inf)
         for j, at in enumerate(at_samples):
             cand = valid & (sums[:, :, at - 1] <= geometry.gate) & (sums[:, :, at] > geometry.gate)
@@ -342,18 +340,14 @@ class NSBRateEstimator:
                 values[event, local, j] = score(rois)
         return values
 
-    def gated_rates(self, samples: RateSamples, geometry, score, thresholds, spread=0, scores=None) -> tuple[np.ndarray, np.ndarray]:
+    def gated_rates(self, samples: RateSamples, geometry, score, thresholds, scores=None) -> tuple[np.ndarray, np.ndarray]:
         """Camera rate (Hz) of a gated second level: gate candidate and ``score(roi) > t``, for each t.
 
-        The likelihood ratio holds for the whole window, so rising edges at the
-        ``2 * spread + 1`` samples around the tilted one are all unbiased
-        estimates. Only the tilted sample (``spread=0``) keeps the weights
-        tame: a candidate a few samples away is light the tilts did not aim
-        at, and its rare heavy weights make a run's estimate read low most of
-        the time (docs/nn_rate_spread.md). ``scores`` from :meth:`gated_scores`
-        (same ``spread``) spare scoring the candidates again.
+        Rising edges at the decision sample only (where tilts aim; subset
+        simulation conditions there). ``scores`` from :meth:`gated_scores`
+        spare scoring the candidates again.
         """
-        values = self.gated_scores(samples, geometry, score, spread) if scores is None else scores
+        values = self.gated_scores(samples, geometry, score) if scores is None else scores
         thresholds = np.atleast_1d(thresholds)
         scale = samples.n_groups * SAMPLING_HZ
         rates, errors = [], []

@@ -54,7 +54,7 @@ from scipy.stats import poisson
 
 from .rates import BIG_PE, DECISION_SAMPLE, SAMPLING_HZ, NSBRateEstimator, RateSamples, alias_table
 
-__all__ = ["Stratum", "Windows", "Level", "SubsetSimulation", "SubsetRates", "N_PER_LEVEL"]
+__all__ = ["Stratum", "Windows", "Level", "SubsetSimulation", "SubsetRates", "N_PER_LEVEL", "MIN_WINDOWS"]
 
 _NO_CANDIDATE = -1000.0  # Y of windows without a candidate: this plus the group sum's excess over the gate (counts)
 _EXCESS_RANGE = 400.0  # that excess is clipped to +-this, so that every non-candidate lies below every candidate
@@ -63,10 +63,11 @@ _LOWEST_SCORE = _NO_CANDIDATE + _EXCESS_RANGE + 50.0
 # windows per level and chain moves per kept window: the estimate's bias falls with both (at 1000 windows it read
 # about half the counted rate near 1 kHz, at 2000 it agreed: docs/trigger.md); 4 runs of 2000 take ~2 min of a core
 N_PER_LEVEL, THIN = 2000, 5
-# a move's size: at scale s, each small-p.e. bin and noise sample is redrawn with probability s, and each big p.e.
-# moves with probability min(1, 3 s): in time by up to 40 s fine bins (2 ns at the first levels' s = 0.2, under the
-# pulse width) or in its amplitude's quantile by s (its prior is uniform), or (for the whole window) all together in
-# time or by a permutation of the modules
+MIN_WINDOWS = 100  # per level: at p0 = 0.1, 10 seeds
+# a move's size: at scale s, each small-p.e. bin and noise sample is redrawn with probability s; with probability
+# min(1, 3 s) a big p.e. steps in time by up to 40 s fine bins (2 ns at the first levels' s = 0.2, under the pulse
+# width) or in its amplitude's quantile by s (its prior is uniform), or, decided on the first, the window's big
+# p.e. all step together in time or their modules are permuted
 BIG_MOVE, CELL_STEP = 3.0, 40.0
 
 
@@ -132,12 +133,14 @@ class SubsetSimulation:
         Windows per level.
     p0 : float
         Conditional probability aimed at per level.
+    thin : int
+        Chain moves per kept window.
     """
 
     def __init__(self, estimator: NSBRateEstimator, geometry, score, n_per_level=N_PER_LEVEL, p0=0.1, thin=THIN):
         if not 0 < p0 < 1:
             raise ValueError(f"p0 must be in (0, 1), got {p0}")
-        if n_per_level * p0 < 10:
+        if n_per_level < MIN_WINDOWS or n_per_level * p0 < 10:
             raise ValueError(f"n_per_level * p0 = {n_per_level * p0:g}: too few windows to seed the chains of a level")
         self.estimator = estimator
         self.noise = estimator.noise
@@ -150,7 +153,7 @@ class SubsetSimulation:
         self.rate_scale = len(estimator.group_modules) * SAMPLING_HZ  # camera rate per unit probability of one group
         # the fine bins whose pulse reaches a sample the trigger reads (the gate one sample early, the ROI)
         k = DECISION_SAMPLE
-        reach = np.nonzero((self.noise.kernel[:, k - geometry.n_before - 1 : k + geometry.n_after] > 0).any(axis=1))[0]
+        reach = np.nonzero((self.noise.kernel[:, k - geometry.n_before - 1 : k + geometry.n_after] != 0).any(axis=1))[0]
         self.cells = np.arange(reach.min(), reach.max() + 1)
         self.drop = np.zeros(self.noise.kernel.shape[0], bool)
         self.drop[self.cells] = True
@@ -227,7 +230,8 @@ class SubsetSimulation:
     def propose(self, w: Windows, scale, rng) -> tuple[Windows, np.ndarray]:
         """A move of every window, symmetric under the NSB (so accepted when it stays above the level), of size
         ``scale`` (see BIG_MOVE): small-p.e. bins and noise samples redrawn, big p.e. stepped in time or in their
-        amplitude's quantile (reflected at 0 and 1) or moved to another module. False where a step left the bins."""
+        amplitude's quantile (folded back into [0, 1]), all shifted together in time, or their modules permuted.
+        Also returns False where a step left the bins the trigger reads (the move is then refused)."""
         n, n_big = len(w), w.big.shape[1]
         # only the bins and samples the trigger reads: the others never change what is estimated
         row, module, cell = np.nonzero(rng.random((n, 3, len(self.cells))) < scale)
@@ -246,7 +250,8 @@ class SubsetSimulation:
             kind[:, 1:] = np.where(((whole == 2) | (whole == 3))[:, None], -1, kind[:, 1:])
             step = rng.integers(1, max(int(round(CELL_STEP * scale)), 1) + 1, (n, n_big)) * rng.choice([-1, 1], (n, n_big))
             big[..., 1] += np.where(kind == 0, step, 0) + np.where(whole == 3, step[:, 0], 0)[:, None]
-            u = np.abs(big[..., 2] + np.where(kind == 1, rng.normal(0, scale, (n, n_big)), 0))
+            # a random walk on the circle of circumference 2 folded onto [0, 1]: symmetric for any step
+            u = np.mod(big[..., 2] + np.where(kind == 1, rng.normal(0, scale, (n, n_big)), 0), 2.0)
             big[..., 2] = np.where(u > 1, 2 - u, u)
             permutation = np.argsort(rng.random((n, 3)), axis=1)
             permuted = np.take_along_axis(permutation, big[..., 0].astype(int), axis=1)
@@ -336,16 +341,16 @@ class SubsetSimulation:
 
         Each stratum's levels stop where it adds less than ``min_rate_hz``
         (thresholds above that are read on its last level); numbers of big
-        p.e. that could add at most ``min_rate_hz / 100`` are left out.
+        p.e. that could add at most ``min_rate_hz / 100`` in all are left out.
         """
         thresholds = np.atleast_1d(np.asarray(thresholds, dtype=float))
-        strata, left_out = self.strata(min_rate_hz / 100)
+        strata, _ = self.strata(min_rate_hz / 100)
         runs = np.zeros((n_runs, len(strata), len(thresholds)))
         for r in range(n_runs):
             for j, stratum in enumerate(strata):
                 levels = self.run(stratum, rng, min_rate_hz=min_rate_hz)
                 runs[r, j] = self.rates(levels, stratum, thresholds, rng)
-        return SubsetRates(thresholds, runs, strata, left_out)
+        return SubsetRates(thresholds, runs, strata)
 
 
 @dataclass
@@ -355,7 +360,6 @@ class SubsetRates:
     thresholds: np.ndarray
     runs: np.ndarray
     strata: list
-    left_out_hz: float  # the most the numbers of big p.e. not simulated could add
 
     @property
     def per_run(self) -> np.ndarray:
@@ -370,7 +374,3 @@ class SubsetRates:
         """The scatter of the runs' means: the chains are correlated, so one run's samples do not give it."""
         runs = self.per_run
         return runs.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.full(runs.shape[1], np.nan)
-
-    @property
-    def by_stratum(self) -> np.ndarray:
-        return self.runs.mean(axis=0)

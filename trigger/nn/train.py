@@ -21,7 +21,7 @@ from ..events import TriggerEvents
 from ..inputs import TriggerInput
 from ..operating_point import analog_sum_threshold, gate_threshold, nn_subset_threshold
 from ..rates import NSBRateEstimator
-from ..subset_simulation import N_PER_LEVEL
+from ..subset_simulation import MIN_WINDOWS, N_PER_LEVEL
 from .dataset import Examples, gamma_examples, nsb_examples
 from .model import build_model, ebops, score_function
 from .roi import RoiGeometry
@@ -94,6 +94,9 @@ class TriggerTraining(Component):
         super().__init__(config=config, parent=parent, **kwargs)
         if self.nsb_weighting not in ("tilted", "true"):
             raise ValueError(f"nsb_weighting must be 'tilted' or 'true', got {self.nsb_weighting!r}")
+        if self.calibration_runs < 1 or self.calibration_windows < MIN_WINDOWS:
+            raise ValueError(f"need calibration_runs >= 1 and calibration_windows >= {MIN_WINDOWS}, got "
+                             f"{self.calibration_runs} and {self.calibration_windows}")
         if not 0 < self.accidental_rate < self.gate_rate:
             raise ValueError(f"need 0 < accidental_rate ({self.accidental_rate}) < gate_rate ({self.gate_rate})")
         self.trigger_input = trigger_input if trigger_input is not None else TriggerInput(parent=self)
