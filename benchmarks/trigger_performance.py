@@ -74,6 +74,7 @@ def main():
     parser.add_argument("--n-test", type=int, default=3000, help="test gamma showers (5-500 GeV)")
     parser.add_argument("--n-proton", type=int, default=3000, help="test proton showers (100 GeV-10 TeV)")
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0, help="training seed (networks of different seeds differ: docs/trigger.md)")
     parser.add_argument("--n-rate-samples", type=int, default=100_000, help="importance samples per rate measurement")
     parser.add_argument("--n-nsb-examples", type=int, default=400_000, help="importance samples for the NSB training examples")
     parser.add_argument("--nn-threshold", type=float, help="evaluate the NN at this threshold, not the trained one (e.g. one "
@@ -95,7 +96,7 @@ def main():
     simulate_sets(work, sets, timings, args.jobs, args.reuse)
     if not (args.reuse_model and (work / "model/trigger.json").exists()):
         run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", work / "model", "--epochs", args.epochs,
-             "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--no-progress", "--overwrite"],
+             "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--seed", args.seed, "--no-progress", "--overwrite"],
             timings, "train")
     chosen = [] if args.nn_threshold is None else ["--nn-threshold", args.nn_threshold]
     run(["evaluate", "--model", work / "model", "--gamma", work / "test/gamma.dl1.h5", "--proton", work / "test/proton.dl1.h5",
