@@ -208,14 +208,17 @@ class SubsetSimulation:
             np.add.at(hist, (rows, big[:, 0].astype(int), big[:, 1].astype(int)), amplitude)
         return hist
 
+    def sums(self, w: Windows) -> np.ndarray:
+        """Module sums (n, 3, n_samples), p.e. per sample, AC coupled."""
+        return self.hist(w) @ self.noise.kernel - self.noise.baseline + w.noise
+
     def counts(self, w: Windows) -> np.ndarray:
-        return self.input.quantize(self.hist(w) @ self.noise.kernel - self.noise.baseline + w.noise)
+        return self.input.quantize(self.sums(w))
 
     def value(self, w: Windows) -> np.ndarray:
         """Y of windows (n,)."""
         k, gate = DECISION_SAMPLE, self.geometry.gate
-        hist = self.hist(w)
-        sums = hist @ self.noise.kernel - self.noise.baseline + w.noise
+        sums = self.sums(w)
         counts = self.input.quantize(sums)
         group = counts.astype(np.int32).sum(axis=1)
         # below the gate, the unquantized group sum: finer steps for the first levels
