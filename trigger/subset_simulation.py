@@ -181,10 +181,10 @@ class SubsetSimulation:
                 return strata, left_out
             b += 1
 
-    def draw(self, n, stratum: Stratum | tuple, rng) -> Windows:
+    def draw(self, n, stratum: Stratum, rng) -> Windows:
         """Plain NSB windows of three modules holding the big p.e. of ``stratum`` in the bins the trigger reads."""
         sums, clean, small, _ = self.noise.sample((n, 3), rng, histograms=True, drop_big=self.drop)
-        template = np.asarray(getattr(stratum, "modules", stratum), dtype=int)
+        template = np.asarray(stratum.modules, dtype=int)
         n_big = len(template)
         modules = np.argsort(rng.random((n, 3)), axis=1)[:, template]  # the template under a random permutation
         big = np.stack([modules, rng.choice(self.cells, (n, n_big)), rng.random((n, n_big))], axis=-1).astype(float)
