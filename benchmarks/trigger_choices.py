@@ -34,6 +34,7 @@ VARIANTS = {
     "plain MLP (no shared module layer)": ["--module-features", 0],
     "tilted NSB weights": ["--nsb-weighting", "tilted"],
     "gate at 25 MHz": ["--gate-rate", "2.5e7"],
+    "hard negatives (2 rounds)": ["--hard-negative-rounds", 2],
 }
 GAIN_RANGE_GEV = (12.5, 80.0)
 

@@ -75,6 +75,8 @@ def main():
     parser.add_argument("--n-proton", type=int, default=3000, help="test proton showers (100 GeV-10 TeV)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0, help="training seed (networks of different seeds differ: docs/trigger.md)")
+    parser.add_argument("--candidates", type=int, default=3,
+                        help="networks trained from consecutive seeds; train keeps the best at its own threshold on held-out gamma ROIs")
     parser.add_argument("--n-rate-samples", type=int, default=100_000, help="importance samples per rate measurement")
     parser.add_argument("--n-nsb-examples", type=int, default=400_000, help="importance samples for the NSB training examples")
     parser.add_argument("--nn-threshold", type=float, help="evaluate the NN at this threshold, not the trained one (e.g. one "
@@ -96,7 +98,7 @@ def main():
     simulate_sets(work, sets, timings, args.jobs, args.reuse)
     if not (args.reuse_model and (work / "model/trigger.json").exists()):
         run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", work / "model", "--epochs", args.epochs,
-             "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--seed", args.seed, "--no-progress", "--overwrite"],
+             "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--seed", args.seed, "--candidates", args.candidates, "--no-progress", "--overwrite"],
             timings, "train")
     chosen = [] if args.nn_threshold is None else ["--nn-threshold", args.nn_threshold]
     run(["evaluate", "--model", work / "model", "--gamma", work / "test/gamma.dl1.h5", "--proton", work / "test/proton.dl1.h5",
@@ -124,7 +126,8 @@ def report(result, args) -> str:
         *metadata_markdown(result["metadata"]),
         f"- sets: training {args.n_train} gamma showers (10 GeV-1 TeV, E^-2), test {args.n_test} gamma showers "
         f"(5-500 GeV, E^-2) and {args.n_proton} protons (100 GeV-10 TeV, E^-2, 10 deg cone), 4 LSTs, max impact 500 m; "
-        f"{args.n_nsb_examples} importance samples for the NSB training examples, {args.n_rate_samples} per rate measurement",
+        f"{args.n_nsb_examples} importance samples for the NSB training examples, {args.n_rate_samples} per rate measurement; "
+        f"{args.epochs} epochs, {args.candidates} candidate network(s) from training seed {args.seed} on",
         f"- timings [s]: {', '.join(f'{k} {v}' for k, v in result['timings_s'].items())}",
         *([f"- NN threshold {args.nn_threshold} given by `--nn-threshold`, not the trained one "
            f"({m['operating_point']['nn']['threshold']:.5g}); the NN's rate below is the importance-sampled estimate"]
@@ -161,6 +164,11 @@ def report(result, args) -> str:
         f"Gate: group sum > {s['gate']['threshold']} counts ({s['gate']['rate_hz']:.3g} Hz of NSB candidates per telescope); "
         f"network: hidden {m['architecture']['hidden']}, {m['architecture']['ebops']:.0f} EBOPs; "
         f"{m['training']['n_signal']} gamma and {m['training']['n_background']} NSB training ROIs.",
+        *(["Candidates (seed: held-out gamma ROIs above the candidate's own threshold): "
+           + ", ".join(f"{c['seed']}: {100 * c['validation_gamma_efficiency']:.1f} % at {c['threshold']:.5g}"
+                       for c in m["training"]["candidates"])
+           + f"; kept seed {m['training']['chosen_seed']}, its threshold then set again on independent NSB windows."]
+          if len(m["training"].get("candidates", [])) > 1 else []),
         "",
         "## Array efficiency per true-energy bin (2 of 4 LSTs)",
         "",

@@ -61,14 +61,15 @@ def simtel_dir():
 
 @pytest.fixture(scope="session")
 def trigger_model(simulated, tmp_path_factory):
-    """A tiny NN trigger trained by ``trigger-synth train`` on the session's gammas (seconds, not physics)."""
+    """A tiny NN trigger trained by ``trigger-synth train`` on the session's gammas (seconds, not physics): two
+    candidate networks, each fine-tuned for one round on the NSB windows it accepts."""
     from trigger.cli import main
 
     folder = tmp_path_factory.mktemp("model")
     code = main([
         "train", "--gamma", str(simulated["gamma"]), "--output", str(folder), "--epochs", "5", "--hidden", "8",
         "--n-nsb-examples", "20000", "--n-calibration", "6000", "--calibration-runs", "2", "--calibration-windows", "200",
-        "--no-progress", "--seed", "3",
+        "--candidates", "2", "--hard-negative-rounds", "1", "--hard-negative-epochs", "2", "--no-progress", "--seed", "3",
     ])
     assert code == 0
     return folder

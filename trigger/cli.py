@@ -233,6 +233,10 @@ class TrainTool(Tool):
         "n-calibration": "TriggerTraining.n_calibration",
         "calibration-runs": "TriggerTraining.calibration_runs",
         "calibration-windows": "TriggerTraining.calibration_windows",
+        "hard-negative-rounds": "TriggerTraining.hard_negative_rounds",
+        "hard-negative-epochs": "TriggerTraining.hard_negative_epochs",
+        "hard-negative-weight": "TriggerTraining.hard_negative_weight",
+        "candidates": "TriggerTraining.candidates",
         "seed": "TriggerTraining.seed",
         "bits": "TriggerInput.bits",
         "gain": "TriggerInput.gain",
@@ -458,6 +462,9 @@ def format_model(config, output) -> str:
         f"{config['architecture']['hidden']}, {config['architecture']['ebops']:.0f} EBOPs",
         f"  analog sum: threshold {a['threshold']} counts, {a['rate_hz']:.3g} ± {a['rate_error_hz']:.2g} Hz",
         f"  NN:         threshold {n['threshold']:.5g}, {n['rate_hz']:.3g} ± {n['rate_error_hz']:.2g} Hz",
+        *[f"  candidate seed {c['seed']}: {100 * c['validation_gamma_efficiency']:.1f} % of held-out gamma ROIs at "
+          f"threshold {c['threshold']:.5g}{' (kept)' if c['seed'] == config['training']['chosen_seed'] else ''}"
+          for c in config["training"].get("candidates", []) if len(config["training"]["candidates"]) > 1],
         f"  at NSB {point['nsb_rate_ghz']:.4g} p.e./ns per pixel, target {point['target_rate_hz']:.3g} Hz per telescope",
     ])
 

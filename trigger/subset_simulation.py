@@ -339,6 +339,26 @@ class SubsetSimulation:
         counts = np.concatenate([self.counts(level.windows), self.input.quantize(others)], axis=1)
         return RateSamples(counts, est.frame_modules[group], est.frame_groups[group], np.ones(n), group, len(est.group_modules))
 
+    def accepted_windows(self, rng, rate_hz) -> tuple[np.ndarray, np.ndarray]:
+        """NSB ROIs the network accepts at about ``rate_hz``, with their share of the rate (Hz per ROI).
+
+        One run per stratum that matters, up to the level where the stratum
+        adds less than ``rate_hz``; the candidates of each stratum's last
+        level are the NSB windows conditioned on scoring above it, and each
+        carries P(stratum) P(level) / n of one group's rate. These are the
+        windows that set the network's accidental rate (hard negatives).
+        """
+        strata, _ = self.strata(rate_hz / 100)
+        k = DECISION_SAMPLE
+        rois, weights = [], []
+        for stratum in strata:
+            level = self.run(stratum, rng, min_rate_hz=rate_hz)[-1]
+            candidate = level.value >= _LOWEST_SCORE
+            counts = self.counts(level.windows.take(candidate))
+            rois.append(counts[:, :, k - self.geometry.n_before : k + self.geometry.n_after].reshape(-1, self.geometry.n_inputs))
+            weights.append(np.full(candidate.sum(), stratum.probability * level.probability * self.rate_scale / len(level.value)))
+        return np.concatenate(rois), np.concatenate(weights)
+
     def camera_rates(self, thresholds, rng, min_rate_hz, n_runs=4) -> "SubsetRates":
         """Rates at ``thresholds`` from ``n_runs`` independent runs over every stratum that matters.
 
