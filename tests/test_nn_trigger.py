@@ -195,6 +195,7 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
         (["evaluate", "--model", "/nonexistent", "--gamma", "/nonexistent.h5"], "does not exist"),
         (["train", "--gamma", "{gamma}", "--rate", "2e7"], "accidental_rate"),
         (["train", "--gamma", "{gamma}", "--calibration-windows", "50"], "calibration_windows >= 100"),
+        (["train", "--gamma", "{gamma}", "--candidates", "0"], "candidates >= 1"),
     ],
 )
 def test_cli_errors_are_clear(args, message, capsys, simulated):

@@ -5,7 +5,8 @@ build signal (gamma) and background (importance-sampled NSB) ROIs at the
 gate, train the HGQ2 network with the EBOPs penalty ramped up over the
 epochs, then set the baseline threshold (importance sampling) and the NN
 threshold (subset simulation) at the same accidental rate, on NSB windows the
-network never saw.
+network never saw. With several candidates, the network kept is the one
+that keeps most held-out gamma ROIs at its own threshold.
 """
 
 import logging
@@ -108,6 +109,8 @@ class TriggerTraining(Component):
         if self.calibration_runs < 1 or self.calibration_windows < MIN_WINDOWS:
             raise ValueError(f"need calibration_runs >= 1 and calibration_windows >= {MIN_WINDOWS}, got "
                              f"{self.calibration_runs} and {self.calibration_windows}")
+        if self.candidates < 1 or self.hard_negative_rounds < 0:
+            raise ValueError(f"need candidates >= 1 and hard_negative_rounds >= 0, got {self.candidates} and {self.hard_negative_rounds}")
         if not 0 < self.accidental_rate < self.gate_rate:
             raise ValueError(f"need 0 < accidental_rate ({self.accidental_rate}) < gate_rate ({self.gate_rate})")
         self.trigger_input = trigger_input if trigger_input is not None else TriggerInput(parent=self)
