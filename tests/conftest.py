@@ -1,6 +1,7 @@
 """Shared fixtures: the instrument, and one small simulated data set per test session."""
 
 import os
+import sys
 from pathlib import Path
 
 import astropy.units as u
@@ -14,6 +15,17 @@ os.environ.setdefault("CTAPIPE_SVC_PATH", str(DATA / "instrument"))
 
 SIMTEL = DATA / "simtel"
 REAL_GAMMA = SIMTEL / "gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def absl_keeps_the_capture_open():
+    """absl's log handler (imported with TensorFlow while collecting) writes to the stderr of that moment, pytest's
+    capture file, and closes it when logging shuts its handlers down unless it is the current sys.stderr: ctapipe's
+    Tool reconfigures logging, so a first Tool run inside ``capsys`` closed the capture and failed the test when
+    run alone. Its stream becomes the process's own stderr, which it never closes."""
+    absl = sys.modules.get("absl.logging")
+    if absl is not None:
+        absl.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 @pytest.fixture(scope="session")
