@@ -9,6 +9,7 @@ real sim_telarray events get both decisions. Results are plain dictionaries
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,10 @@ class TriggerPair:
     geometry: RoiGeometry
     nn_threshold: float
 
-    @property
+    @cached_property
     def score(self):
+        # one traced graph per network: a new trace on every use cost seconds and made TensorFlow warn
+        # of excessive retracing
         return score_function(self.model)
 
 

@@ -11,6 +11,7 @@ that keeps most held-out gamma ROIs at its own threshold.
 
 import logging
 import time
+from functools import cached_property
 
 import astropy.units as u
 import numpy as np
@@ -43,8 +44,10 @@ class TrainedTrigger:
     def geometry(self) -> RoiGeometry:
         return RoiGeometry(**self.config["roi"])
 
-    @property
+    @cached_property
     def score(self):
+        # one traced graph per network: a new trace on every use cost seconds and made TensorFlow warn
+        # of excessive retracing
         return score_function(self.model)
 
 
