@@ -54,8 +54,7 @@ class TriggerPair:
 
     @cached_property
     def score(self):
-        # one traced graph per network: a new trace on every use cost seconds and made TensorFlow warn
-        # of excessive retracing
+        # one traced graph per network: tracing it anew on every use made TensorFlow warn of excessive retracing
         return score_function(self.model)
 
 
