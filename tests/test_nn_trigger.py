@@ -105,7 +105,7 @@ def test_model_folder_errors(tmp_path, trigger_model):
     with pytest.raises(TriggerModelError, match="missing model.keras"):
         load_trigger(tmp_path / "partial")
     (tmp_path / "partial" / "model.keras").write_bytes(b"not a zip archive")
-    with pytest.raises(TriggerModelError, match="cannot load"):
+    with pytest.raises(TriggerModelError, match="not a Keras model archive"):
         load_trigger(tmp_path / "partial")
 
 
@@ -193,9 +193,9 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
     [
         (["train", "--gamma", "/nonexistent.h5"], "does not exist"),
         (["evaluate", "--model", "/nonexistent", "--gamma", "/nonexistent.h5"], "does not exist"),
-        (["train", "--gamma", "{gamma}", "--rate", "2e7"], "accidental_rate"),
-        (["train", "--gamma", "{gamma}", "--calibration-windows", "50"], "calibration_windows >= 100"),
-        (["train", "--gamma", "{gamma}", "--candidates", "0"], "candidates >= 1"),
+        (["train", "--gamma", "{gamma}", "--rate", "2e7"], "need 0 < --rate"),
+        (["train", "--gamma", "{gamma}", "--calibration-windows", "50"], "--calibration-windows >= 100"),
+        (["train", "--gamma", "{gamma}", "--candidates", "0"], "--candidates must be at least 1"),
     ],
 )
 def test_cli_errors_are_clear(args, message, capsys, simulated):

@@ -15,9 +15,15 @@ import numpy as np
 from ctapipe.core import Component
 from ctapipe.core.traits import Float, Int
 
+from lstcommon import UserError
+
 from .instrument import LSTInstrument
 
-__all__ = ["TriggerInput"]
+__all__ = ["TriggerInput", "TriggerInputError"]
+
+
+class TriggerInputError(UserError, ValueError):
+    """Settings of the trigger input that no hardware could have."""
 
 
 class TriggerInput(Component):
@@ -30,11 +36,11 @@ class TriggerInput(Component):
     def __init__(self, config=None, parent=None, instrument=None, **kwargs):
         super().__init__(config=config, parent=parent, **kwargs)
         if not 2 <= self.bits <= 16:
-            raise ValueError(f"bits must be within 2..16, got {self.bits}")
+            raise TriggerInputError(f"--bits must be within 2..16, got {self.bits}")
         if not (np.isfinite(self.gain) and self.gain > 0):
-            raise ValueError(f"gain must be > 0 counts per p.e., got {self.gain}")
+            raise TriggerInputError(f"--gain must be > 0 counts per p.e., got {self.gain}")
         if not 0 <= self.pedestal < self.max_count:
-            raise ValueError(f"pedestal must be within 0..{self.max_count - 1}, got {self.pedestal}")
+            raise TriggerInputError(f"pedestal must be within 0..{self.max_count - 1}, got {self.pedestal}")
         self.instrument = instrument if instrument is not None else LSTInstrument()
 
     @property

@@ -24,6 +24,8 @@ from ctapipe.instrument import (
     TelescopeDescription,
 )
 
+from lstcommon import UserError
+
 from .paths import data_dir, data_file
 
 __all__ = [
@@ -48,7 +50,7 @@ TELESCOPE_CFG = "simtel-model/CTA-North-LSTN-01-6.0.0_test_file.cfg"
 ARRAY_TRIGGER = "simtel-model/array_triggers.dat"
 
 
-class InstrumentError(ValueError):
+class InstrumentError(UserError, ValueError):
     """An instrument file does not describe the camera we expect."""
 
 
@@ -211,6 +213,19 @@ class LSTInstrument:
     @property
     def n_samples(self) -> int:
         return int(self.readout.n_samples)
+
+    @property
+    def saturation_pe(self) -> float:
+        """The largest R1 sample (p.e. per sample) the readout records: the low gain's ``fadc_lg_max_signal``.
+
+        ``fadc_lg_amplitude`` is the low gain's peak of a 1 p.e. pulse in ADC
+        counts, and in R1 a 1 p.e. pulse peaks at the reference pulse's
+        maximum times the sample width.
+        """
+        pulse, _ = self.reference_pulse
+        peak_per_pe = pulse.max() / self.sampling_rate.to_value(u.GHz)
+        counts = self.setting("fadc_lg_max_signal") - self.setting("fadc_lg_pedestal")
+        return counts / self.setting("fadc_lg_amplitude") * peak_per_pe
 
     @cached_property
     def reference_pulse(self) -> tuple[np.ndarray, float]:

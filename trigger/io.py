@@ -8,8 +8,6 @@ leaves a half-written file behind.
 """
 
 import copy
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,8 @@ from ctapipe.image import ImageProcessor
 from ctapipe.instrument import SizeType
 from ctapipe.io import DataWriter, EventSource
 from tqdm.auto import tqdm
+
+from lstcommon.files import OutputError, atomic_output
 
 __all__ = ["OutputError", "atomic_output", "process_events", "convert_simtel", "WRITER_CONFIG"]
 
@@ -37,31 +37,6 @@ WRITER_CONFIG = dict(
     waveform_scale=100.0,
     waveform_offset=0,
 )
-
-
-class OutputError(OSError):
-    """The output cannot be written."""
-
-
-@contextmanager
-def atomic_output(path, overwrite=False):
-    """Yield a temporary path beside ``path``; rename it to ``path`` only on success."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputError(f"output file {str(path)!r} exists (use overwrite)")
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"cannot create output folder {str(folder)!r}: {err}") from err
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"output folder {str(folder)!r} is not writable")
-    tmp = folder / f".{path.name}.partial-{os.getpid()}"
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def process_events(source: EventSource, output_path, overwrite=False, progress=True, parent=None):

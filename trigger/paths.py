@@ -8,6 +8,8 @@ beside the checkout (``../shared/data``), or from the folder named by the
 import os
 from pathlib import Path
 
+from lstcommon import UserError
+
 __all__ = ["DataFolderError", "data_dir", "data_file", "ENV_VAR"]
 
 ENV_VAR = "LST_TRIGGER_DATA"
@@ -20,7 +22,7 @@ _CANDIDATES = (
 )
 
 
-class DataFolderError(FileNotFoundError):
+class DataFolderError(UserError, FileNotFoundError):
     """The instrument data folder or one of its files is missing."""
 
 

@@ -8,11 +8,13 @@ real sim_telarray events get both decisions. Results are plain dictionaries
 """
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .analog_sum import AnalogSumTrigger
 from .evaluation import (
@@ -28,7 +30,9 @@ from .evaluation import (
     spectrum_rate,
 )
 from .events import TriggerEvents, read_trigger_events
+from .inputs import TriggerInput
 from .instrument import LSTInstrument
+from .io import convert_simtel
 from .nn.model import score_function
 from .nn.roi import RoiGeometry
 from .nn.trigger import analog_sum_first, nn_candidates, nn_first
@@ -36,7 +40,8 @@ from .operating_point import analog_sum_threshold, nn_subset_threshold, subset_r
 from .rates import NSBRateEstimator
 from .subset_simulation import N_PER_LEVEL
 
-__all__ = ["TriggerPair", "ShowerResult", "evaluate_showers", "measure_rates", "telescope_decisions"]
+__all__ = ["TriggerPair", "ShowerResult", "Evaluation", "evaluate", "evaluate_showers", "measure_rates",
+           "telescope_decisions", "real_files"]
 
 log = logging.getLogger(__name__)
 TRIGGERS = ("analog_sum", "nn")
@@ -235,3 +240,153 @@ def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
             "nn": bool(first["nn"][i] >= 0),
         })
     return rows
+
+
+def real_files(instrument: LSTInstrument) -> list[Path]:
+    """The real sim_telarray files of the data folder, which evaluate runs both triggers on."""
+    return sorted((Path(instrument.data_path) / "simtel").glob("*.simtel*"))
+
+
+def real_events(pair: TriggerPair, trigger_input, files) -> dict:
+    """Both triggers on the LST events of each real sim_telarray file: per file, counts and per-event rows.
+
+    A file the project cannot convert (no LST, another camera) is kept in the
+    result with its reason, so the comparison says what it left out.
+    """
+    result = {}
+    with tempfile.TemporaryDirectory(prefix="trigger-real-") as work:
+        for path in files:
+            target = Path(work) / (path.name.split(".simtel")[0] + ".dl1.h5")
+            try:
+                convert_simtel(path, target, progress=False)
+                rows = real_event_decisions(target, pair, trigger_input)
+            except (ValueError, OSError, KeyError) as err:
+                log.warning("real file %s skipped: %s", path.name, err)
+                result[path.name] = {"error": str(err)}
+                continue
+            result[path.name] = {
+                "telescope_events": len(rows),
+                "analog_sum_triggers": sum(r["analog_sum"] for r in rows),
+                "nn_triggers": sum(r["nn"] for r in rows),
+                "events": rows,
+            }
+    return result
+
+
+@dataclass
+class Evaluation:
+    """What ``trigger-synth evaluate`` measures.
+
+    ``summary`` is summary.json (its fields are a contract: docs/architecture.md),
+    ``rates`` the threshold scans behind rates.png, ``real_events`` the
+    per-event rows of the real files (real_events.json; None when not run).
+    """
+
+    summary: dict
+    rates: dict
+    real_events: dict | None = None
+
+
+def energy_bins(run: SimulationRun, bins_per_decade) -> np.ndarray:
+    """Log-spaced bins (TeV) over a run's simulated energy range, about ``bins_per_decade`` per decade."""
+    decades = np.log10(run.energy_max / run.energy_min)
+    n_bins = max(int(round(decades * bins_per_decade)), 1)
+    return np.logspace(np.log10(run.energy_min), np.log10(run.energy_max), n_bins + 1)
+
+
+def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz=None, nn_threshold=None,
+             n_rate_samples=100_000, rate_runs=4, rate_windows=N_PER_LEVEL, bins_per_decade=5, seed=12345,
+             real=True, progress=False) -> Evaluation:
+    """Both triggers at equal accidental rate on independent NSB samples, then on gamma (and proton) showers.
+
+    ``model`` and ``config`` are a trained trigger (:func:`trigger.nn.model.load_trigger`).
+    The operating point is the model's unless ``target_hz`` or ``nsb_ghz``
+    differ from it (both thresholds are then set again); ``nn_threshold``
+    replaces the NN's threshold (e.g. one whose rate was counted).
+    """
+    point = config["operating_point"]
+    nsb = point["nsb_rate_ghz"] if nsb_ghz is None else nsb_ghz
+    target = point["target_rate_hz"] if target_hz is None else target_hz
+    trigger_input = TriggerInput.from_description(config["input"])
+    instrument = trigger_input.instrument
+    rng = np.random.default_rng(seed)
+    asum = AnalogSumTrigger(instrument=instrument)
+    geometry = RoiGeometry(**config["roi"])
+    pair = TriggerPair(asum, point["analog_sum"]["threshold"], model, geometry, point["nn"]["threshold"])
+    estimator = NSBRateEstimator(trigger_input, nsb)
+    steps = ["rates", "gamma showers"] + (["proton showers"] if proton is not None else []) + (["real events"] if real else [])
+    if not (np.isclose(nsb, point["nsb_rate_ghz"]) and np.isclose(target, point["target_rate_hz"])):
+        steps.insert(0, "thresholds")
+    bar = tqdm(total=len(steps), disable=not progress, desc="evaluate", bar_format="{desc} {n_fmt}/{total_fmt} {elapsed}")
+
+    def step(name):
+        bar.set_description_str(f"evaluate: {name}")
+        log.info("evaluate: %s", name)
+
+    with bar:
+        if "thresholds" in steps:
+            step(f"setting both thresholds for {target:.4g} Hz at NSB {nsb:.4g} p.e./ns")
+            pair = recalibrate(estimator, pair, target, n_rate_samples, rng, rate_runs, rate_windows)
+            bar.update()
+        if nn_threshold is not None:
+            pair = TriggerPair(asum, pair.threshold, model, geometry, nn_threshold)
+        step(f"rates: {n_rate_samples} importance samples, {rate_runs} subset simulations")
+        rates = measure_rates(estimator, pair, n_rate_samples, rng, n_runs=rate_runs, n_per_level=rate_windows)
+        rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
+        rates["nsb_rate_ghz"] = nsb
+        bar.update()
+
+        step(f"gamma showers ({Path(gamma).name})")
+        showers = evaluate_showers(gamma, pair, trigger_input, instrument)
+        bins = energy_bins(showers.run, bins_per_decade)
+        summary = _gamma_comparison(showers, pair, rates, bins, instrument)
+        summary.update({"target_rate_hz": target, "nsb_rate_ghz": nsb, "gamma_file": str(gamma),
+                        "array_trigger": "2 of 4 LSTs within 120 ns (plane-front corrected)"})
+        bar.update()
+        if proton is not None:
+            step(f"proton showers ({Path(proton).name})")
+            summary["proton"] = proton_summary(evaluate_showers(proton, pair, trigger_input, instrument))
+            bar.update()
+        rows = None
+        if real:
+            step("real sim_telarray events")
+            rows = real_events(pair, trigger_input, real_files(instrument))
+            summary["real_events"] = {k: {kk: vv for kk, vv in v.items() if kk != "events"} for k, v in rows.items()}
+            bar.update()
+    summary["rates"] = rates["scan"]
+    return Evaluation(summary, rates, rows)
+
+
+def _gamma_comparison(showers: ShowerResult, pair: TriggerPair, rates, bins, instrument) -> dict:
+    """summary.json's fields from the gamma showers: both triggers' efficiencies and energy thresholds, and the
+    analog sum again at the NN's measured rate, with the showers only one of the two triggers."""
+    per_trigger = gamma_summary(showers, bins)
+    summary = {
+        "accidental_rate_hz": float(rates["analog_sum"]["rate_hz"]),
+        "energy_bins_gev": (bins * 1e3).tolist(),
+        "gate": rates["gate"],
+    }
+    for name in TRIGGERS:
+        summary[name] = {
+            "threshold": rates[name]["threshold"],
+            "rate_hz": rates[name]["rate_hz"],
+            "rate_error_hz": rates[name]["rate_error_hz"],
+            **({"rate_runs_hz": rates[name]["runs_hz"]} if "runs_hz" in rates[name] else {}),
+            "energy_bins_gev": summary["energy_bins_gev"],
+            **per_trigger[name],
+        }
+    a, n = summary["analog_sum"]["energy_threshold_gev"], summary["nn"]["energy_threshold_gev"]
+    summary["threshold_ratio"] = n / a if a and n else None
+    matched = rate_matched_baseline(rates)
+    if matched is not None:
+        threshold, rate, error = matched
+        decided = analog_sum_at(showers, pair, threshold, instrument)
+        at = gamma_summary(showers, bins, {"matched": decided})["matched"]
+        paired = discordant_showers(showers, bins, showers.triggered["nn"], decided)
+        summary["analog_sum_at_nn_rate"] = {
+            "threshold": threshold, "rate_hz": rate, "rate_error_hz": error, **at,
+            "showers_nn_only": paired["first_only"], "showers_analog_sum_only": paired["second_only"],
+        }
+        m = at["energy_threshold_gev"]
+        summary["threshold_ratio_at_nn_rate"] = n / m if m and n else None
+    return summary

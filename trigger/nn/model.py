@@ -15,29 +15,28 @@ score thresholds, training provenance).
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from lstcommon import UserError
+from lstcommon.files import atomic_output, dumps_json
 
-import keras  # noqa: E402
-
-__all__ = ["build_model", "save_trigger", "load_trigger", "score_function", "TriggerModelError", "MODEL_FILE", "CONFIG_FILE"]
+__all__ = ["build_model", "save_trigger", "load_trigger", "read_config", "check_config", "score_function", "TriggerModelError", "MODEL_FILE", "CONFIG_FILE"]
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "trigger.json"
 FORMAT_VERSION = 1
 
 
-class TriggerModelError(Exception):
+class TriggerModelError(UserError):
     """A saved trigger model is missing, incomplete or inconsistent."""
 
 
 def build_model(
     n_inputs, input_bits=8, hidden=(16,), beta0=1e-6, seed=0, module_features=0, n_modules=3, clip_bits=None
-) -> keras.Model:
+):
     """Input (n_inputs unsigned ``input_bits`` integers) -> quantized ReLU layers -> one logit.
 
     With ``module_features`` > 0 the first layer is one small dense layer
@@ -48,6 +47,7 @@ def build_model(
     an afterpulse.
     """
     import hgq  # noqa: F401  (registers the layers)
+    import keras
     from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope
     from hgq.layers import QConv1D, QDense
 
@@ -104,42 +104,76 @@ def score_function(model, batch_size=65536):
     return score
 
 
-def _atomic_write(path: Path, write):
-    # keep the suffix: Keras picks the format from it
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def save_trigger(folder, model, config: dict):
-    """Write ``model.keras`` and ``trigger.json`` into ``folder`` (each file replaced atomically)."""
+def save_trigger(folder, model, config: dict, overwrite=True):
+    """Write ``model.keras`` and ``trigger.json`` into ``folder``, both complete before either is renamed."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     config = {"format_version": FORMAT_VERSION, **config}
-    _atomic_write(folder / MODEL_FILE, model.save)
-    _atomic_write(folder / CONFIG_FILE, lambda p: p.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n"))
+    with atomic_output(folder / MODEL_FILE, overwrite) as model_tmp, atomic_output(folder / CONFIG_FILE, overwrite) as config_tmp:
+        # Keras picks the format from the suffix
+        keras_tmp = model_tmp.with_name(model_tmp.name + ".keras")
+        try:
+            model.save(keras_tmp)
+            os.replace(keras_tmp, model_tmp)
+        finally:
+            keras_tmp.unlink(missing_ok=True)
+        config_tmp.write_text(dumps_json(config))
+
+
+# what every reader of trigger.json relies on: (section, keys)
+REQUIRED = {
+    "input": ("bits", "gain", "pedestal", "n_inputs"),
+    "roi": ("gate", "n_before", "n_after"),
+    "operating_point": ("nsb_rate_ghz", "target_rate_hz", "analog_sum", "nn"),
+}
+
+
+def check_config(config, path) -> dict:
+    """Refuse a trigger.json that lacks what the commands read, naming the first missing key."""
+    if not isinstance(config, dict):
+        raise TriggerModelError(f"{path}: not a trigger description (a JSON object expected)")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise TriggerModelError(f"{path}: format_version {config.get('format_version')!r}, expected {FORMAT_VERSION}")
+    for section, keys in REQUIRED.items():
+        if not isinstance(config.get(section), dict):
+            raise TriggerModelError(f"{path}: no {section!r} section; is this a folder written by `trigger-synth train`?")
+        missing = [k for k in keys if k not in config[section]]
+        if missing:
+            raise TriggerModelError(f"{path}: {section!r} has no {missing[0]!r}")
+    for name in ("analog_sum", "nn"):
+        point = config["operating_point"][name]
+        if not isinstance(point, dict) or not isinstance(point.get("threshold"), (int, float)):
+            raise TriggerModelError(f"{path}: operating_point {name!r} has no numeric 'threshold'")
+    return config
+
+
+def read_config(folder) -> dict:
+    """trigger.json of a trigger folder, checked (cheap: no TensorFlow)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise TriggerModelError(f"{folder}: trigger model folder does not exist")
+    if not folder.is_dir():
+        raise TriggerModelError(f"{folder}: not a folder (a trigger model is a folder written by `trigger-synth train`)")
+    for name in (MODEL_FILE, CONFIG_FILE):
+        if not (folder / name).is_file():
+            raise TriggerModelError(f"{folder}: missing {name}; is this a folder written by `trigger-synth train`?")
+    path = folder / CONFIG_FILE
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise TriggerModelError(f"{path}: not valid JSON ({err})") from err
+    check_config(config, path)
+    if not zipfile.is_zipfile(folder / MODEL_FILE):
+        raise TriggerModelError(f"{folder / MODEL_FILE}: not a Keras model archive (damaged or truncated)")
+    return config
 
 
 def load_trigger(folder):
     """(model, config) of a saved trigger folder, with clear errors for what is missing or broken."""
     import hgq  # noqa: F401  (registers the layers for deserialisation)
+    import keras
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise TriggerModelError(f"trigger model folder {str(folder)!r} does not exist")
-    for name in (MODEL_FILE, CONFIG_FILE):
-        if not (folder / name).is_file():
-            raise TriggerModelError(f"{folder}: missing {name}; is this a folder written by `trigger-synth train`?")
-    try:
-        config = json.loads((folder / CONFIG_FILE).read_text())
-    except json.JSONDecodeError as err:
-        raise TriggerModelError(f"{folder / CONFIG_FILE}: not valid JSON ({err})") from err
-    if config.get("format_version") != FORMAT_VERSION:
-        raise TriggerModelError(f"{folder / CONFIG_FILE}: format_version {config.get('format_version')!r}, expected {FORMAT_VERSION}")
+    config = read_config(folder)
     try:
         model = keras.models.load_model(folder / MODEL_FILE, compile=False)
     except Exception as err:  # keras raises many types for a damaged archive

@@ -18,6 +18,8 @@ import numpy as np
 from ctapipe.core import Component
 from ctapipe.core.traits import Float, Int, List, Unicode
 
+from lstcommon import UserError
+
 from ..analog_sum import AnalogSumTrigger
 from ..events import TriggerEvents
 from ..inputs import TriggerInput
@@ -28,7 +30,7 @@ from .dataset import Examples, accepted_nsb_examples, gamma_examples, nsb_exampl
 from .model import build_model, ebops, score_function
 from .roi import RoiGeometry
 
-__all__ = ["TriggerTraining", "TrainedTrigger", "TrainingFailedError"]
+__all__ = ["TriggerTraining", "TrainedTrigger", "TrainingFailedError", "TrainingSettingsError"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,11 @@ class TrainedTrigger:
         return score_function(self.model)
 
 
-class TrainingFailedError(RuntimeError):
+class TrainingSettingsError(UserError, ValueError):
+    """Training settings that cannot work (no epochs, negative seed, an impossible rate)."""
+
+
+class TrainingFailedError(UserError, RuntimeError):
     """Every training run ended at chance (a dead network): nothing to calibrate or save."""
 
 
@@ -106,26 +112,44 @@ class TriggerTraining(Component):
 
     def __init__(self, config=None, parent=None, trigger_input=None, nsb_rate=None, **kwargs):
         super().__init__(config=config, parent=parent, **kwargs)
-        if self.nsb_weighting not in ("tilted", "true"):
-            raise ValueError(f"nsb_weighting must be 'tilted' or 'true', got {self.nsb_weighting!r}")
-        if self.calibration_runs < 1 or self.calibration_windows < MIN_WINDOWS:
-            raise ValueError(f"need calibration_runs >= 1 and calibration_windows >= {MIN_WINDOWS}, got "
-                             f"{self.calibration_runs} and {self.calibration_windows}")
-        if self.candidates < 1 or self.hard_negative_rounds < 0:
-            raise ValueError(f"need candidates >= 1 and hard_negative_rounds >= 0, got {self.candidates} and {self.hard_negative_rounds}")
-        if not 0 < self.accidental_rate < self.gate_rate:
-            raise ValueError(f"need 0 < accidental_rate ({self.accidental_rate}) < gate_rate ({self.gate_rate})")
         self.trigger_input = trigger_input if trigger_input is not None else TriggerInput(parent=self)
-        if self.clip_bits and not self.trigger_input.pedestal < 2**self.clip_bits - 1 <= 2**self.trigger_input.bits - 1:
-            raise ValueError(
-                f"clip_bits={self.clip_bits} clips at {2**self.clip_bits - 1} counts: it must lie above the pedestal "
-                f"({self.trigger_input.pedestal}) and within the {self.trigger_input.bits}-bit input"
-            )
+        self._validate()
         # p.e./ns per pixel; the instrument gives it as a Quantity
         nsb = nsb_rate if nsb_rate is not None else self.trigger_input.instrument.nsb_rate
         self.nsb_rate = float(u.Quantity(nsb, 1 / u.ns).to_value(1 / u.ns))
+        if not (np.isfinite(self.nsb_rate) and self.nsb_rate > 0):
+            raise TrainingSettingsError(f"--nsb-rate must be a finite rate > 0 p.e./ns, got {nsb}")
         self.estimator = NSBRateEstimator(self.trigger_input, self.nsb_rate)
         self.analog_sum = AnalogSumTrigger(parent=self, instrument=self.trigger_input.instrument)
+
+    def _validate(self):
+        """Refuse impossible settings before minutes of sampling and training."""
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "n_nsb_examples": self.n_nsb_examples,
+                    "n_calibration": self.n_calibration, "candidates": self.candidates}
+        for name, value in positive.items():
+            if value < 1:
+                raise TrainingSettingsError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if not self.hidden or min(self.hidden) < 1:
+            raise TrainingSettingsError(f"--hidden needs at least one layer of at least 1 unit, got {list(self.hidden)}")
+        if self.seed < 0:
+            raise TrainingSettingsError(f"--seed must be >= 0, got {self.seed}")
+        if self.nsb_weighting not in ("tilted", "true"):
+            raise TrainingSettingsError(f"--nsb-weighting must be 'tilted' or 'true', got {self.nsb_weighting!r}")
+        if self.calibration_runs < 1 or self.calibration_windows < MIN_WINDOWS:
+            raise TrainingSettingsError(f"need --calibration-runs >= 1 and --calibration-windows >= {MIN_WINDOWS}, got "
+                                        f"{self.calibration_runs} and {self.calibration_windows}")
+        if self.hard_negative_rounds < 0 or (self.hard_negative_rounds and self.hard_negative_epochs < 1):
+            raise TrainingSettingsError(f"need --hard-negative-rounds >= 0 and --hard-negative-epochs >= 1, got "
+                                        f"{self.hard_negative_rounds} and {self.hard_negative_epochs}")
+        if not 0 < self.accidental_rate < self.gate_rate:
+            raise TrainingSettingsError(f"need 0 < --rate ({self.accidental_rate}) < --gate-rate ({self.gate_rate})")
+        if self.module_features < 0:
+            raise TrainingSettingsError(f"--module-features must be >= 0, got {self.module_features}")
+        if self.clip_bits and not self.trigger_input.pedestal < 2**self.clip_bits - 1 <= 2**self.trigger_input.bits - 1:
+            raise TrainingSettingsError(
+                f"--clip-bits {self.clip_bits} clips at {2**self.clip_bits - 1} counts: it must lie above the pedestal "
+                f"({self.trigger_input.pedestal}) and within the {self.trigger_input.bits}-bit input"
+            )
 
     def operating_points(self, rng, n_samples):
         """Gate and baseline threshold from one set of importance samples spanning both."""

@@ -45,6 +45,8 @@ from ctapipe.core.traits import (
 from ctapipe.instrument import SubarrayDescription
 from ctapipe.io import DataLevel, EventSource
 
+from lstcommon import UserError
+
 from ..instrument import LSTInstrument
 from .camera import CameraResponse
 from .showers import PhotonList, ShowerModel, TelescopeView
@@ -58,7 +60,7 @@ _STREAM = {"gamma": 1, "proton": 2, "nsb": 3}
 EPOCH = Time("2026-01-01T00:00:00", scale="utc")
 
 
-class SimulationError(ValueError):
+class SimulationError(UserError, ValueError):
     """The simulation was asked for something it cannot do."""
 
 
@@ -118,14 +120,25 @@ class ToyEventSource(EventSource):
             raise SimulationError(
                 f"energy range must satisfy 0 < energy_min < energy_max, got {self.energy_min} .. {self.energy_max}"
             )
-        if self.n_events < 0:
-            raise SimulationError(f"n_events must be >= 0, got {self.n_events}")
-        if self.max_impact.to_value(u.m) < 0:
-            raise SimulationError(f"max_impact must be >= 0, got {self.max_impact}")
+        # an empty run would replace a good file with one that has no shower table
+        if self.n_events < 1:
+            raise SimulationError(f"--n-events must be at least 1, got {self.n_events}")
+        if self.seed < 0:
+            raise SimulationError(f"--seed must be >= 0 (numpy seeds are non-negative), got {self.seed}")
+        if not 1 <= self.n_telescopes <= 4:
+            raise SimulationError(f"--n-telescopes must be within 1..4 (LSTN-01 ... LSTN-04), got {self.n_telescopes}")
+        if self.min_true_pe < 0:
+            raise SimulationError(f"--min-true-pe must be >= 0, got {self.min_true_pe}")
+        if not np.isfinite(self.spectral_index):
+            raise SimulationError(f"--spectral-index must be finite, got {self.spectral_index}")
+        if self.viewcone is not None and not 0 <= self.viewcone.to_value(u.deg) <= 20:
+            raise SimulationError(f"--viewcone must be within 0..20 deg, got {self.viewcone}")
+        if not 0 <= self.max_impact.to_value(u.m) < np.inf:
+            raise SimulationError(f"--max-impact must be finite and >= 0, got {self.max_impact}")
         if not 0 <= self.pointing_altitude.to_value(u.deg) <= 90:
             raise SimulationError(f"pointing_altitude must be within 0..90 deg, got {self.pointing_altitude}")
         if self.nsb_rate is not None and not (np.isfinite(self.nsb_rate.value) and self.nsb_rate.value >= 0):
-            raise SimulationError(f"nsb_rate must be a finite rate >= 0, got {self.nsb_rate}")
+            raise SimulationError(f"nsb_rate (--nsb-rate) must be a finite rate >= 0, got {self.nsb_rate}")
 
     @staticmethod
     def is_compatible(file_path):

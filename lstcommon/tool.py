@@ -1,0 +1,95 @@
+"""ctapipe's ``Tool``, with the project's contract for how a command ends.
+
+- bad input or configuration (:class:`UserError`, ctapipe's
+  ``ToolConfigurationError``, a traitlets ``TraitError``): one line on stderr,
+  ``PROGRAM: error: FILE: problem``, no traceback, exit code 2;
+- Ctrl-C (SIGINT) and SIGTERM: the outputs in progress are removed by their
+  ``finally`` blocks (SIGTERM is turned into an exception so that they run),
+  one line, exit 130 or 143;
+- anything else is a bug: it keeps ctapipe's traceback and exits 1.
+
+Subclasses validate every input in ``setup()``, before any expensive step.
+"""
+
+import contextlib
+import signal
+import sys
+import threading
+
+from ctapipe.core import Provenance, Tool, ToolConfigurationError
+from traitlets import TraitError
+
+from .errors import UserError, one_line
+
+__all__ = ["CommandTool", "Terminated", "USER_ERRORS", "terminate_as_interrupt"]
+
+USER_ERRORS = (UserError, ToolConfigurationError, TraitError)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that cleanup runs as for Ctrl-C."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Within the block, SIGTERM raises :class:`Terminated` (only the main thread can install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class CommandTool(Tool):
+    """A ctapipe Tool whose failures read as the module docstring says."""
+
+    def refuse_extra_arguments(self, usage=""):
+        """Positional arguments the Tool does not take (a forgotten option name, usually)."""
+        if self.extra_args:
+            raise ToolConfigurationError(f"unexpected arguments {self.extra_args}{f'; {usage}' if usage else ''}")
+
+    def run(self, argv=None, raises=False):
+        status, exit_status, failure = "completed", 0, None
+        with self._exit_stack, terminate_as_interrupt():
+            try:
+                Provenance().start_activity(self.name)
+                self.initialize(argv)
+                if not self.show_config:
+                    self.setup()
+                    self.is_setup = True
+                Provenance().add_config(self.get_current_config())
+                if self.trait_warning_handler.errors:
+                    raise ToolConfigurationError("unknown or invalid options (see the warnings above)")
+                self.log.removeHandler(self.trait_warning_handler)
+                self.start()
+                if not self.show_config:
+                    self.finish()
+            except USER_ERRORS as err:
+                failure, status, exit_status = err, "error", 2
+                print(f"{self.name}: error: {one_line(err)}", file=sys.stderr)
+            except Terminated as err:
+                failure, status, exit_status = err, "interrupted", 143
+                print(f"{self.name}: terminated; outputs in progress were removed", file=sys.stderr)
+            except KeyboardInterrupt as err:
+                failure, status, exit_status = err, "interrupted", 130
+                print(f"{self.name}: interrupted; outputs in progress were removed", file=sys.stderr)
+            except SystemExit as err:  # --help, --version, or a tool's own exit()
+                exit_status = err.code or 0
+                if exit_status:
+                    failure, status = err, "error"
+            except Exception as err:
+                failure, status, exit_status = err, "error", getattr(err, "exit_code", 1)
+                self.log.exception("Caught unexpected exception: %s", err)
+            if raises and failure is not None and not isinstance(failure, SystemExit):
+                raise failure
+        Provenance().finish_activity(activity_name=self.name, status=status, exit_code=exit_status)
+        if exit_status == 0 and not {"-h", "--help", "--help-all"}.intersection(self.argv):
+            self.write_provenance()
+        self.exit(exit_status)

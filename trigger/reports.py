@@ -1,0 +1,74 @@
+"""The text a trained trigger and an evaluation print: formatting only, from trigger.json and summary.json."""
+
+__all__ = ["format_model", "format_evaluation"]
+
+
+def format_model(config, output) -> str:
+    point = config["operating_point"]
+    a, n = point["analog_sum"], point["nn"]
+    return "\n".join([
+        f"Trigger model in {output}/",
+        f"  input: {config['input']['bits']}-bit module sums, gain {config['input']['gain']} counts/p.e., "
+        f"ROI {config['roi']['n_before'] + config['roi']['n_after']} samples x 3 modules",
+        f"  gate: group sum > {config['roi']['gate']} counts ({point['gate_rate_hz']:.3g} Hz NSB)",
+        f"  network: inputs clipped at {config['input'].get('clip') or 'no'} counts, "
+        f"{config['architecture'].get('module_features', 0)} features per module, hidden "
+        f"{config['architecture']['hidden']}, {config['architecture']['ebops']:.0f} EBOPs",
+        f"  analog sum: threshold {a['threshold']} counts, {a['rate_hz']:.3g} ± {a['rate_error_hz']:.2g} Hz",
+        f"  NN:         threshold {n['threshold']:.5g}, {n['rate_hz']:.3g} ± {n['rate_error_hz']:.2g} Hz",
+        *[f"  candidate seed {c['seed']}: {100 * c['validation_gamma_efficiency']:.1f} % of held-out gamma ROIs at "
+          f"threshold {c['threshold']:.5g}{' (kept)' if c['seed'] == config['training']['chosen_seed'] else ''}"
+          for c in config["training"].get("candidates", []) if len(config["training"]["candidates"]) > 1],
+        f"  at NSB {point['nsb_rate_ghz']:.4g} p.e./ns per pixel, target {point['target_rate_hz']:.3g} Hz per telescope",
+    ])
+
+
+def format_evaluation(summary, output) -> str:
+    bins = summary["energy_bins_gev"]
+    lines = [f"Trigger evaluation in {output}/ (summary.json, efficiency.png, rates.png)", ""]
+    for name in ("analog_sum", "nn"):
+        s = summary[name]
+        e = s["energy_threshold_gev"]
+        lines.append(
+            f"{name:10} threshold {s['threshold']:<10.5g} NSB rate {s['rate_hz']:8.3g} ± {s['rate_error_hz']:.2g} Hz   "
+            f"energy threshold {f'{e:.1f} GeV' if e else 'n/a'}"
+        )
+    ratio = summary["threshold_ratio"]
+    lines.append(f"threshold_ratio (NN / analog sum) = {ratio:.3f}" if ratio else "threshold_ratio: n/a")
+    runs = summary["nn"].get("rate_runs_hz")
+    if runs:
+        lines.append(f"NN rate: mean of {len(runs)} independent subset simulations, from {min(runs):.3g} to {max(runs):.3g} Hz "
+                     "(the error is their scatter)")
+    matched = summary.get("analog_sum_at_nn_rate")
+    if matched:
+        e, r = matched["energy_threshold_gev"], summary.get("threshold_ratio_at_nn_rate")
+        lines.append(
+            f"analog sum at the NN's measured rate: threshold {matched['threshold']}, {matched['rate_hz']:.3g} ± "
+            f"{matched['rate_error_hz']:.2g} Hz, energy threshold {f'{e:.1f} GeV' if e else 'n/a'}, "
+            f"ratio {f'{r:.3f}' if r else 'n/a'}"
+        )
+    header = (f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}"
+              + (f" {'asum@NN rate':>13} {'only NN / only asum@NN':>23}" if matched else ""))
+    lines += ["", "array efficiency per true-energy bin:", header]
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for i in range(len(bins) - 1):
+        a, n = summary["analog_sum"]["efficiency"][i], summary["nn"]["efficiency"][i]
+        row = f"{bins[i]:7.1f}-{bins[i + 1]:7.1f} {summary['nn']['n_showers'][i]:>8} {fmt(a):>11} {fmt(n):>8}"
+        if matched:
+            row += (f" {fmt(matched['efficiency'][i]):>13} {matched['showers_nn_only'][i]:>11} / "
+                    f"{matched['showers_analog_sum_only'][i]:<9}")
+        lines.append(row)
+    if "proton" in summary:
+        p = summary["proton"]
+        lines.append("")
+        lines.append(f"protons ({p['showers']} showers): array rate analog sum {p['analog_sum']['array_rate_hz']:.3g} Hz, "
+                     f"NN {p['nn']['array_rate_hz']:.3g} Hz")
+    if "real_events" in summary:
+        lines.append("")
+        lines.append("real sim_telarray LST telescope events (analog sum / NN triggers):")
+        for name, r in summary["real_events"].items():
+            if "error" in r:
+                lines.append(f"  {name}: skipped ({r['error']})")
+            else:
+                lines.append(f"  {name}: {r['telescope_events']} events, {r['analog_sum_triggers']} / {r['nn_triggers']}")
+    return "\n".join(lines)

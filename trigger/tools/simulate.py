@@ -1,0 +1,111 @@
+"""``trigger-synth simulate``: simulated LST events into ctapipe HDF5 files."""
+
+import json
+import time
+from pathlib import Path
+
+from ctapipe.core import Provenance, ToolConfigurationError
+from ctapipe.core.traits import Bool, List, Unicode, classes_with_traits
+from ctapipe.core.traits import Path as PathTrait
+
+from lstcommon.files import OutputError, dumps_json, write_text_atomic
+from lstcommon.tool import CommandTool
+
+from ..io import process_events
+from ..simulation.source import PARTICLES, ToyEventSource
+from ..simulation.summary import format_summary, summarize_file
+
+__all__ = ["SimulateTool"]
+
+
+class SimulateTool(CommandTool):
+    """Simulate LST array events (gamma and proton showers, NSB-only windows).
+
+    Writes one ctapipe HDF5 file per particle, ``OUTPUT/<particle>.dl1.h5``,
+    holding R1 waveforms, DL1 images and parameters, true images and the
+    simulated shower and trigger tables, then prints a summary.
+
+    Example:
+
+        trigger-synth simulate --particles gamma,proton,nsb --n-events 200 \\
+            --energy-min "10 GeV" --energy-max "10 TeV" --seed 1 --output data/
+    """
+
+    name = "trigger-synth simulate"
+    description = __doc__
+
+    particles = List(
+        Unicode(),
+        default_value=list(PARTICLES),
+        help="Particles to simulate, any of gamma, proton, nsb: --particles gamma,nsb or --particles gamma --particles nsb",
+    ).tag(config=True)
+    output = PathTrait(default_value=Path("simulated"), directory_ok=True, file_ok=False, help="Output folder").tag(config=True)
+    overwrite = Bool(False, help="Replace existing output files").tag(config=True)
+    progress = Bool(True, help="Show a progress bar").tag(config=True)
+
+    aliases = {
+        ("p", "particles"): "SimulateTool.particles",
+        ("n", "n-events"): "ToyEventSource.n_events",
+        "energy-min": "ToyEventSource.energy_min",
+        "energy-max": "ToyEventSource.energy_max",
+        "spectral-index": "ToyEventSource.spectral_index",
+        "max-impact": "ToyEventSource.max_impact",
+        "viewcone": "ToyEventSource.viewcone",
+        "nsb-rate": "ToyEventSource.nsb_rate",
+        "n-telescopes": "ToyEventSource.n_telescopes",
+        "min-true-pe": "ToyEventSource.min_true_pe",
+        "seed": "ToyEventSource.seed",
+        "data-dir": "ToyEventSource.data_dir",
+        ("o", "output"): "SimulateTool.output",
+    }
+    flags = {
+        "overwrite": ({"SimulateTool": {"overwrite": True}}, "Replace existing output files"),
+        "no-progress": ({"SimulateTool": {"progress": False}}, "Do not show progress bars"),
+    }
+    classes = classes_with_traits(ToyEventSource)
+
+    def setup(self):
+        self.refuse_extra_arguments("give several particles as --particles gamma,proton or --particles gamma --particles proton")
+        particles = [p.strip().lower() for item in self.particles for p in item.split(",") if p.strip()]
+        unknown = sorted(set(particles) - set(PARTICLES))
+        if unknown or not particles:
+            raise ToolConfigurationError(f"unknown particle(s) {unknown or particles}; choose from {', '.join(PARTICLES)}")
+        self.output = Path(self.output)
+        if self.output.exists() and not self.output.is_dir():
+            raise OutputError(f"{self.output}: output must be a folder, and this is a file")
+        self.sources = [ToyEventSource(parent=self, particle=p) for p in dict.fromkeys(particles)]
+        self.outputs = [self.output / f"{s.particle}.dl1.h5" for s in self.sources]
+        existing = [str(p) for p in self.outputs if p.exists()]
+        if existing and not self.overwrite:
+            raise OutputError(f"{', '.join(existing)}: output exists (use --overwrite to replace it)")
+
+    def start(self):
+        self.summary = {}
+        for source, path in zip(self.sources, self.outputs):
+            t0 = time.perf_counter()
+            counts = process_events(source, path, overwrite=self.overwrite, progress=self.progress, parent=self)
+            wall = time.perf_counter() - t0
+            self.summary[source.particle] = summarize_file(path) | counts | {
+                "wall_s": round(wall, 2),
+                "events_per_s": round(counts["events"] / wall, 2) if wall > 0 else None,
+            }
+            Provenance().add_output_file(str(path), role="simulated events")
+            # after every file, so that summary.json never describes a file that was replaced since
+            self.written = self._write_summary()
+
+    def _write_summary(self) -> dict:
+        """summary.json: this run's particles, and those of earlier runs into the folder whose files are still there."""
+        path = self.output / "summary.json"
+        try:
+            summary = json.loads(path.read_text()) if path.is_file() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self.log.warning("%s was not valid JSON: replaced", path)
+            summary = {}
+        summary.update(self.summary)
+        summary = {p: summary[p] for p in PARTICLES
+                   if isinstance(summary.get(p), dict) and Path(summary[p].get("file", "")).is_file()}
+        write_text_atomic(path, dumps_json(summary))
+        return summary
+
+    def finish(self):
+        print(format_summary(self.written, self.output))
