@@ -5,7 +5,7 @@
 """
 
 from .build import DEFAULT_CLOCK_MHZ, DEFAULT_N_CHECK, DEFAULT_PART, build
-from .errors import BitExactError, BuildError, HardwareError, ModelError
+from .errors import BitExactError, BuildError, HardwareError, InputError, ModelError, OutputExistsError
 from .model import InputSpec, TriggerModel, load_trigger_model
 from .report import format_report
 
@@ -16,8 +16,10 @@ __all__ = [
     "BitExactError",
     "BuildError",
     "HardwareError",
+    "InputError",
     "InputSpec",
     "ModelError",
+    "OutputExistsError",
     "TriggerModel",
     "build",
     "format_report",

@@ -7,10 +7,14 @@ quantized network, ``trigger.json`` at least ``{"input": {"n_inputs", "bits",
 
 import json
 import logging
+import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from lstcommon.errors import one_line
 
 from .errors import ModelError
 
@@ -153,20 +157,29 @@ class TriggerModel:
 
 
 def load_trigger_model(model_dir) -> TriggerModel:
-    """Load ``model_dir/model.keras`` and ``model_dir/trigger.json``, checking that they agree."""
+    """Load ``model_dir/model.keras`` and ``model_dir/trigger.json``, checking that they agree.
+
+    Every problem is a :class:`ModelError` whose one-line message starts with
+    the file (or folder) it is about.
+    """
     path = Path(model_dir)
     if not path.is_dir():
-        raise ModelError(f"model directory {str(path)!r} not found" if not path.exists()
-                         else f"{str(path)!r} is not a directory (expected a model directory holding {MODEL_FILE})")
+        raise ModelError(f"{path}: model folder does not exist" if not path.exists()
+                         else f"{path}: is not a folder (a model folder holds {MODEL_FILE} and {DESCRIPTION_FILE})")
     model_file, desc_file = path / MODEL_FILE, path / DESCRIPTION_FILE
-    for f in (model_file, desc_file):
-        if not f.is_file():
-            raise ModelError(f"{str(f)!r} not found: a model directory holds {MODEL_FILE} and {DESCRIPTION_FILE}")
+    missing = [f.name for f in (model_file, desc_file) if not f.is_file()]
+    if missing:
+        raise ModelError(f"{path}: not a trigger model folder: {' and '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} missing "
+                         f"(a model folder holds {MODEL_FILE} and {DESCRIPTION_FILE})")
     try:
         description = json.loads(desc_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelError(f"{str(desc_file)!r} is not valid JSON: {err}") from err
+        raise ModelError(f"{desc_file}: not valid JSON ({one_line(err)})") from err
+    except OSError as err:
+        raise ModelError(f"{desc_file}: cannot be read ({err.strerror or err})") from err
     spec = InputSpec.from_description(description, source=str(desc_file))
+    _check_keras_file(model_file)
 
     import hgq  # noqa: F401  (registers the HGQ2 layers with Keras' deserializer)
     import keras
@@ -174,20 +187,42 @@ def load_trigger_model(model_dir) -> TriggerModel:
     try:
         model = keras.models.load_model(model_file, compile=False)
     except Exception as err:  # Keras raises many types (zip, h5, value, type errors) for a bad file
-        raise ModelError(f"cannot load {str(model_file)!r} as a Keras model: {type(err).__name__}: {err}") from err
+        raise ModelError(f"{model_file}: cannot be loaded as a Keras model "
+                         f"({type(err).__name__}: {one_line(err)[:300]})") from err
 
     if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelError(f"{str(model_file)!r}: expected one input and one output, got "
+        raise ModelError(f"{model_file}: expected one input and one output, got "
                          f"{len(model.inputs)} inputs and {len(model.outputs)} outputs")
     in_shape = tuple(model.inputs[0].shape[1:])
     if None in in_shape or int(np.prod(in_shape)) != spec.n_inputs:
-        raise ModelError(f"{str(model_file)!r} takes inputs of shape {in_shape}, but {DESCRIPTION_FILE} "
+        raise ModelError(f"{model_file}: takes inputs of shape {in_shape}, but {DESCRIPTION_FILE} "
                          f"declares n_inputs={spec.n_inputs}")
     if len(in_shape) != 1:
-        raise ModelError(f"{str(model_file)!r}: the hardware feeds a flat vector of {spec.n_inputs} inputs, "
+        raise ModelError(f"{model_file}: the hardware feeds a flat vector of {spec.n_inputs} inputs, "
                          f"the model takes shape {in_shape}; add a Reshape inside the model instead")
     if not any(type(layer).__module__.startswith("hgq") for layer in model.layers):
-        raise ModelError(f"{str(model_file)!r} has no HGQ2 layers: only quantized (HGQ2) models can be made bit-exact")
+        raise ModelError(f"{model_file}: has no HGQ2 layers: only quantized (HGQ2) models can be made bit-exact")
     log.info("model %s: %d inputs (%d-bit %s), %d output(s), %d layers", path, spec.n_inputs, spec.bits,
              "signed" if spec.signed else "unsigned", int(np.prod(model.outputs[0].shape[1:])), len(model.layers))
     return TriggerModel(path=path, keras_model=model, input=spec, description=description)
+
+
+def _check_keras_file(model_file: Path):
+    """A ``.keras`` file is a zip archive: refuse anything else before Keras sees it (its errors are long)."""
+    if not os.access(model_file, os.R_OK):
+        raise ModelError(f"{model_file}: cannot be read (permission denied)")
+    if model_file.stat().st_size == 0:
+        raise ModelError(f"{model_file}: is empty (0 bytes); save the model again")
+    if not zipfile.is_zipfile(model_file):
+        raise ModelError(f"{model_file}: is not a Keras model file (a .keras file is a zip archive; "
+                         "this one is damaged or of another kind); save the model again")
+    try:
+        with zipfile.ZipFile(model_file) as archive:
+            names = set(archive.namelist())
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ModelError(f"{model_file}: is a damaged zip archive ({one_line(err)}); save the model again") from err
+    if damaged is not None:
+        raise ModelError(f"{model_file}: is a damaged zip archive ({damaged} fails its checksum); save the model again")
+    if "config.json" not in names:
+        raise ModelError(f"{model_file}: is a zip archive but not a Keras model (no config.json inside)")
