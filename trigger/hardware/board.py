@@ -18,11 +18,12 @@ on the trigger is checked against the wrapper's Verilog
 than an hour into Vivado.
 """
 
-import json
 import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from lstcommon.files import dumps_json
 
 from .top import HDL_DIR
 
@@ -151,7 +152,7 @@ def write_board_project(out_dir: Path, board: str, part: str, clock_mhz: float, 
             "dma_length_width": LENGTH_WIDTH, "clock_mhz": clock_mhz, "parameters": generics,
             "tcl": "board/build_board.tcl", "overlay": "board/overlay/trigger_board.bit (+ .hwh)",
             "run": "make bitstream BUILD=<this build>  or  vivado -mode batch -source board/build_board.tcl"}
-    (out_dir / "board.json").write_text(json.dumps(info, indent=2) + "\n")
+    (out_dir / "board.json").write_text(dumps_json(info))
     return info
 
 

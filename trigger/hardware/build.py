@@ -1,8 +1,12 @@
 """``build``: from a saved trigger model to an hls4ml project, da4ml Verilog, checks, estimates and a report.
 
 Steps (each logged with its duration; a failure names its step and keeps the
-outputs of the steps before it; every folder is written under a temporary name
-and renamed when complete):
+outputs of the steps before it). The whole output folder is written under a
+temporary name beside it (``.OUT.partial-*``) and takes its final name at the
+end: an interrupted build (Ctrl-C, SIGTERM) leaves nothing and an older build
+in its place untouched; a step that fails on good input still gives its
+folder, with the outputs of the steps before it, for debugging. Within it each
+step's folder is staged the same way, so a failed step leaves no half of it.
 
 1. ``hls``    hls4ml project (Vitis), C simulation checked bit for bit against Keras
 2. ``rtl``    da4ml Verilog pipelined for the clock, Verilator emulation checked bit for bit
@@ -13,9 +17,9 @@ and renamed when complete):
 
 import contextlib
 import hashlib
-import json
 import logging
 import math
+import os
 import time
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -23,12 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lstcommon.files import atomic_folder, dumps_json, write_text_atomic
+
 from ..deploy.packing import BoardFormat
 from .board import board_spec, write_board_project
-from .errors import BitExactError, BuildError, HardwareError
+from .errors import BitExactError, BuildError, HardwareError, InputError, OutputExistsError
 from .hls import write_hls_project
-from .model import load_trigger_model
-from .outputs import staged_dir, write_text_atomic
+from .model import TriggerModel, load_trigger_model
 from .report import format_report
 from .rtl import verilator_version, write_verilog
 from .stimulus import check_inputs, compare
@@ -36,13 +41,15 @@ from .synth import yosys_estimate
 from .top import budget, estimate_top_logic, write_top_sources
 from .vendor import write_vendor_scripts
 
-__all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_N_CHECK", "DEFAULT_PART", "STEPS", "build"]
+__all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_N_CHECK", "DEFAULT_PART", "STEPS", "build", "check_options",
+           "check_output"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PART = "xczu7ev-ffvc1156-2-e"
 DEFAULT_CLOCK_MHZ = 250.0
 DEFAULT_N_CHECK = 2000
+MAX_N_CHECK = 10_000_000  # 2 GB of float32 check events at 48 inputs; the C simulation would take hours
 STEPS = ("model", "hls", "rtl", "synth", "vendor", "report")
 OUTPUTS = ("hls", "rtl", "synth", "vendor", "board", "checks", "logs", "report.json", "summary.txt", "build.log")
 
@@ -62,26 +69,92 @@ def _step(name: str, timings: dict):
     log.info("[%d/%d] %s done in %.1f s", index, len(STEPS), name, timings[name])
 
 
-def _check_arguments(out_dir, part, clock_mhz, n_check, latency_cutoff, overwrite):
+# how build()'s arguments are called in messages; the command line passes its option names
+API_NAMES = {k: k for k in ("part", "clock_mhz", "n_check", "latency_cutoff", "seed", "board", "dma_width")}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_options(part: str = DEFAULT_PART, clock_mhz: float = DEFAULT_CLOCK_MHZ, n_check: int = DEFAULT_N_CHECK,
+                  latency_cutoff: float | None = None, seed: int = 0, board: str | None = None,
+                  dma_width: int = 128, names: dict | None = None) -> dict:
+    """The build's settings checked, before any work: ``part`` (the board's when given) and ``clock_mhz`` as used.
+
+    An impossible value is an :class:`InputError` whose message starts with
+    the setting's name in ``names`` (``build``'s argument names by default).
+    """
+    n = API_NAMES | (names or {})
     if not isinstance(part, str) or not part.strip():
-        raise ValueError(f"part must be an FPGA part name such as {DEFAULT_PART!r}, got {part!r}")
+        raise InputError(f"{n['part']}: must be an FPGA part name such as {DEFAULT_PART}, got {part!r}")
     try:
-        clock_mhz = float(clock_mhz)
+        clock = float(clock_mhz)
     except (TypeError, ValueError):
-        raise ValueError(f"clock_mhz must be a number in MHz, got {clock_mhz!r}") from None
-    if not math.isfinite(clock_mhz) or not 1 <= clock_mhz <= 2000:
-        raise ValueError(f"clock_mhz must be within 1..2000 MHz, got {clock_mhz}")
-    if isinstance(n_check, bool) or not isinstance(n_check, (int, np.integer)) or n_check < 0:
-        raise ValueError(f"n_check must be a non-negative integer (random check events), got {n_check!r}")
-    if latency_cutoff is not None and not (isinstance(latency_cutoff, (int, float)) and latency_cutoff > 0):
-        raise ValueError(f"latency_cutoff must be a positive number of adder levels per stage, got {latency_cutoff!r}")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"output {str(out_dir)!r} exists and is not a directory")
-    existing = [name for name in OUTPUTS if (out_dir / name).exists()]
-    if existing and not overwrite:
-        raise FileExistsError(f"output directory {str(out_dir)!r} already holds {', '.join(existing)} (use overwrite)")
-    return out_dir, clock_mhz
+        raise InputError(f"{n['clock_mhz']}: must be a clock in MHz within 1..2000, got {clock_mhz!r}") from None
+    if not math.isfinite(clock) or not 1 <= clock <= 2000:
+        raise InputError(f"{n['clock_mhz']}: must be a clock in MHz within 1..2000, got {clock_mhz!r}")
+    if not _is_int(n_check) or not 0 <= n_check <= MAX_N_CHECK:
+        raise InputError(f"{n['n_check']}: must be a number of random check events within 0..{MAX_N_CHECK:,}, "
+                         f"got {n_check!r}")
+    if latency_cutoff is not None and not (isinstance(latency_cutoff, (int, float, np.number))
+                                           and not isinstance(latency_cutoff, bool)
+                                           and math.isfinite(latency_cutoff) and latency_cutoff > 0):
+        raise InputError(f"{n['latency_cutoff']}: must be a positive number of adder levels per pipeline stage, "
+                         f"got {latency_cutoff!r}")
+    if not _is_int(seed) or not 0 <= seed < 2**64:
+        raise InputError(f"{n['seed']}: must be a non-negative integer, got {seed!r}")
+    try:
+        BoardFormat(dma_width)  # the driver's own check: a bad width fails before anything is built
+    except (TypeError, ValueError) as err:
+        raise InputError(f"{n['dma_width']}: {err}") from None
+    if board is not None:
+        try:
+            spec = board_spec(board)
+        except ValueError as err:
+            raise InputError(f"{n['board']}: {err}") from None
+        if part == DEFAULT_PART and spec.part != part:
+            log.info("board %s: part %s", spec.name, spec.part)
+            part = spec.part
+        if part.lower() != spec.part:
+            raise InputError(f"{n['board']}: board {spec.name} carries {spec.part}, not {part}; leave "
+                             f"{n['part']} out or choose another board")
+    return {"part": part, "clock_mhz": clock}
+
+
+def check_output(out_dir, overwrite: bool = False, model_dir=None) -> Path:
+    """``out_dir`` if a build may be written there, else an error naming it (before any work, not minutes later).
+
+    It may be missing or an empty folder; an earlier build is replaced only with
+    ``overwrite``, and a folder holding something else never (a mistyped
+    ``--out .`` must not empty the working folder), nor one holding the model.
+    """
+    out = Path(out_dir)
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(f"{out}: output exists and is not a folder")
+        try:
+            entries = {p.name for p in out.iterdir()}
+        except OSError as err:
+            raise InputError(f"{out}: output folder cannot be read ({err.strerror or err})") from err
+        if entries and not overwrite:
+            raise OutputExistsError(f"{out}: output folder exists and is not empty "
+                                    "(use --overwrite to replace an earlier build)")
+        if entries and not entries & set(OUTPUTS):
+            raise OutputExistsError(f"{out}: output folder holds files but no earlier build (no report.json, "
+                                    "build.log, checks/ ...); not replacing it: choose another folder")
+    if model_dir is not None:
+        model, target = Path(model_dir).resolve(), out.resolve()
+        if model == target or target in model.parents:
+            raise InputError(f"{out}: output folder would replace the model folder {model_dir}; choose another")
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{parent}: is not a folder, so the output folder {out} cannot be made")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{parent}: folder is not writable, so the output folder {out} cannot be made there")
+    return out
 
 
 def _versions() -> dict:
@@ -122,26 +195,51 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
         :data:`trigger.hardware.board.BOARDS`); ``part`` is then the board's part
     dma_width : width in bits of the board's DMA streams into the trigger (32 .. 1024)
 
-    Raises ``ModelError`` for an unusable model directory, ``ValueError`` /
-    ``FileExistsError`` for bad arguments, ``BuildError`` (with ``.step``) when a
-    step fails and ``BitExactError`` when generated code and Keras disagree; in
-    that last case all outputs and ``report.json`` are written first.
-    """
-    if board is not None:
-        spec = board_spec(board)
-        if part == DEFAULT_PART and spec.part != part:
-            log.info("board %s: part %s", spec.name, spec.part)
-            part = spec.part
-        if part.lower() != spec.part:
-            raise ValueError(f"board {spec.name} carries {spec.part}, not {part}; leave --part out or choose "
-                             "another board")
-        BoardFormat(dma_width)  # a bad width fails before anything is built
-    out_dir, clock_mhz = _check_arguments(out_dir, part, clock_mhz, n_check, latency_cutoff, overwrite)
-    t_start = time.perf_counter()
-    timings = {}
+    ``model_dir`` may also be a loaded :class:`TriggerModel` (the command line loads it to check it first).
 
+    Raises, before any work and all :class:`lstcommon.UserError`:
+    ``ModelError`` for an unusable model directory or events, ``InputError``
+    (a ``ValueError``) for impossible arguments and ``OutputExistsError`` (a
+    ``FileExistsError``) for an output that must not be replaced. Then
+    ``BuildError`` (with ``.step``) when a step fails and ``BitExactError`` when
+    generated code and Keras disagree, in that last case with all outputs and
+    ``report.json`` written first. Interrupted (``KeyboardInterrupt``), it
+    leaves no output and an older one untouched.
+    """
+    options = check_options(part, clock_mhz, n_check, latency_cutoff, seed, board, dma_width)
+    part, clock_mhz = options["part"], options["clock_mhz"]
+    out_dir = check_output(out_dir, overwrite, model_dir.path if isinstance(model_dir, TriggerModel) else model_dir)
+    t_start = time.perf_counter()
+    model = model_dir if isinstance(model_dir, TriggerModel) else load_trigger_model(model_dir)
+    if events is not None:
+        events = model.input.validate(events, what="check events")
+    failure = report = None
+    # check_output refused what must not be replaced; an empty folder is replaced as well
+    with atomic_folder(out_dir, overwrite=True) as work:
+        handler = logging.FileHandler(work / "build.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        package_log = logging.getLogger(__name__.rsplit(".", 1)[0])
+        package_log.addHandler(handler)
+        try:
+            report = _build_in(work, out_dir, model, part, clock_mhz, int(n_check), events,
+                               int(seed), latency_cutoff, synth, yosys, n_jobs, synth_top, board, dma_width, t_start)
+        except BuildError as err:
+            # a step failed on good input: the folder, with the earlier steps' outputs, is kept for debugging
+            with open(work / "build.log", "a") as f:
+                f.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} ERROR {err}\n")
+            failure = err
+        finally:
+            package_log.removeHandler(handler)
+            handler.close()
+    if failure is not None:
+        raise failure
+    return report
+
+
+def _build_in(work, out_dir, model, part, clock_mhz, n_check, events, seed, latency_cutoff, synth, yosys,
+              n_jobs, synth_top, board, dma_width, t_start):
+    timings = {}
     with _step("model", timings):
-        model = load_trigger_model(model_dir)
         changed = model.input_values_changed()
         if changed is None:
             log.warning("model: found no input quantizer in the first layer to check (HGQ2 needs one right after the input)")
@@ -149,57 +247,45 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
             log.warning("model: the input quantizer alters %d of the %d (input, value) pairs of the %d-bit range: "
                         "the network does not see the counts the hardware delivers", changed,
                         model.input.n_inputs * (model.input.high - model.input.low + 1), model.input.bits)
-        x = check_inputs(model.input, int(n_check), seed=seed, events=events)
+        x = check_inputs(model.input, n_check, seed=seed, events=events)
         y_keras = model.predict(x)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        # a failed build must not leave an older, valid-looking report behind
-        for name in ("report.json", "summary.txt", "build.log"):
-            (out_dir / name).unlink(missing_ok=True)
-        with staged_dir(out_dir / "checks") as tmp:
+        with atomic_folder(work / "checks") as tmp:
             np.save(tmp / "inputs.npy", x.astype(model.input.dtype))
             np.save(tmp / "keras.npy", y_keras)
         log.info("checks: %d events (corner cases%s, %d random)", len(x), ", given events" if events is not None else "",
                  n_check)
-
-    handler = logging.FileHandler(out_dir / "build.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    package_log = logging.getLogger(__name__.rsplit(".", 1)[0])
-    package_log.addHandler(handler)
-    try:
-        return _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs,
-                         timings, t_start, events is not None, changed, synth_top, board, dma_width)
-    finally:
-        package_log.removeHandler(handler)
-        handler.close()
+    return _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs,
+                     timings, t_start, events is not None, changed, synth_top, board, dma_width)
 
 
-def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs, timings, t_start,
-              given_events, changed, synth_top, board=None, dma_width=128):
-    logs = out_dir / "logs"
+def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs, timings,
+              t_start, given_events, changed, synth_top, board=None, dma_width=128):
+    """The steps after ``model``, written into ``work``, the staged ``out_dir`` (paths in outputs name the final one)."""
+    logs = work / "logs"
     logs.mkdir(exist_ok=True)
     bit_exact = {}
 
     with _step("hls", timings):
-        with staged_dir(out_dir / "hls") as tmp:
+        with atomic_folder(work / "hls") as tmp:
             hls = write_hls_project(model, tmp, x, part, clock_mhz, reference=y_keras, final_dir=out_dir / "hls",
                                     log_file=logs / "hls4ml.log")
-        np.save(out_dir / "checks" / "hls_csim.npy", hls.csim_outputs)
+        np.save(work / "checks" / "hls_csim.npy", hls.csim_outputs)
         bit_exact["hls_csim"] = compare(y_keras, hls.csim_outputs)
         _log_check("hls4ml C simulation", bit_exact["hls_csim"])
 
     with _step("rtl", timings):
-        with staged_dir(out_dir / "rtl") as tmp:
+        with atomic_folder(work / "rtl") as tmp:
             rtl = write_verilog(model, tmp, x, part, clock_mhz, latency_cutoff=latency_cutoff, n_jobs=n_jobs,
                                 log_file=logs / "da4ml.log")
-        rtl.project_dir = out_dir / "rtl"
+        rtl.project_dir = work / "rtl"
         rtl_ports = {"top": rtl.top, "output_kif": _uniform(rtl.output_kif),
                      "ports": {"model_inp": int(sum(sum(k) for k in rtl.input_kif)),
                                "model_out": int(sum(sum(k) for k in rtl.output_kif))}}
         top_info = write_top_sources(rtl.project_dir / "hdl", rtl_ports, rtl.latency_cycles)
         log.info("rtl: hand-written top %s with %s in rtl/hdl/", top_info["top"],
                  ", ".join(f"{k}={v}" for k, v in top_info["parameters"].items()))
-        np.save(out_dir / "checks" / "da4ml_trace.npy", rtl.trace_outputs)
-        np.save(out_dir / "checks" / "verilog.npy", rtl.verilog_outputs)
+        np.save(work / "checks" / "da4ml_trace.npy", rtl.trace_outputs)
+        np.save(work / "checks" / "verilog.npy", rtl.verilog_outputs)
         bit_exact["verilog"] = compare(y_keras, rtl.verilog_outputs)
         bit_exact["da4ml_trace"] = compare(y_keras, rtl.trace_outputs)
         _log_check("Verilog under Verilator", bit_exact["verilog"])
@@ -210,7 +296,7 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
             src = rtl.project_dir / "src"
             sources = sorted(src.glob("*.v")) + sorted((src / "static").glob("*.v"))
             sources = [s for s in sources if not s.name.endswith("_wrapper.v")]
-            with staged_dir(out_dir / "synth") as tmp:
+            with atomic_folder(work / "synth") as tmp:
                 resources = yosys_estimate(sources, rtl.top, part, tmp, mem_files=sorted((src / "memfiles").glob("*")),
                                            yosys=yosys)
             resources["of"] = f"rtl/ ({rtl.top}, the network core alone)"
@@ -219,7 +305,7 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
             core_resources = resources
             if synth_top:
                 top_logic = estimate_top_logic(rtl.project_dir / "hdl", rtl_ports, top_info["parameters"], part,
-                                               out_dir / "synth" / "top", yosys=yosys)
+                                               work / "synth" / "top", yosys=yosys)
                 resources = _whole_top(core_resources, top_logic, top_info["top"])
                 log.info("synth: whole top %s LUT, %s FF, %s DSP, %s BRAM (yosys estimate, %s)", resources["lut"],
                          resources["ff"], resources["dsp"], resources["bram"],
@@ -229,10 +315,10 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
 
     board_info = None
     with _step("vendor", timings):
-        with staged_dir(out_dir / "vendor") as tmp:
+        with atomic_folder(work / "vendor") as tmp:
             vendor_files = write_vendor_scripts(tmp, part, clock_mhz, rtl.top)
         if board is not None:
-            with staged_dir(out_dir / "board") as tmp:
+            with atomic_folder(work / "board") as tmp:
                 board_info = write_board_project(tmp, board, part, clock_mhz, top_info["parameters"],
                                                  dma_width=dma_width)
             log.info("vendor: board project for %s in board/ (IP %s, DMA %d bits)", board, board_info["vlnv"],
@@ -280,12 +366,12 @@ def _generate(model, x, y_keras, out_dir, part, clock_mhz, latency_cutoff, synth
                                     "yosys": resources.get("tool") if resources else None},
             "timings_s": timings,
             "out_dir": str(out_dir.resolve()),
-            "outputs": {k: k + "/" for k in ("hls", "rtl", "synth", "vendor", "checks") if (out_dir / k).exists()},
+            "outputs": {k: k + "/" for k in ("hls", "rtl", "synth", "vendor", "checks") if (work / k).exists()},
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         timings["total"] = round(time.perf_counter() - t_start, 2)
-        write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
-        write_text_atomic(out_dir / "summary.txt", format_report(report) + "\n")
+        write_text_atomic(work / "report.json", dumps_json(report))
+        write_text_atomic(work / "summary.txt", format_report(report) + "\n")
     log.info("build finished in %.0f s: %s", timings["total"], out_dir / "report.json")
 
     failed = {k: v for k, v in bit_exact.items() if v["mismatches"]}

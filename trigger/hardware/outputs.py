@@ -1,52 +1,17 @@
-"""Staged outputs (written under a temporary name, renamed when complete) and quieting chatty libraries."""
+"""Quieting chatty libraries: what hls4ml and da4ml print goes to our log.
+
+Outputs are written whole or not at all by :mod:`lstcommon.files` (``atomic_folder``, ``write_text_atomic``).
+"""
 
 import contextlib
 import io
 import logging
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["captured", "staged_dir", "write_text_atomic"]
+__all__ = ["captured", "tail"]
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def staged_dir(final: Path):
-    """Yield an empty temporary folder beside ``final``; on success it replaces ``final``.
-
-    On an exception the temporary folder is removed and an older ``final`` is left
-    untouched, so a half-written project never carries the final name.
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def write_text_atomic(path: Path, text: str):
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.partial-{os.getpid()}"
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -199,8 +199,9 @@ PART_LUTS = {"xczu7ev": 230_400}
 
 def write_top_sources(out_dir: Path, report_rtl: dict, latency_cycles: int) -> dict:
     """Copy the hand-written top beside the core (``rtl/hdl/``) and describe how to instantiate it."""
-    import json
     import shutil
+
+    from lstcommon.files import dumps_json
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -209,7 +210,7 @@ def write_top_sources(out_dir: Path, report_rtl: dict, latency_cycles: int) -> d
     params = core_parameters({"latency_cycles": latency_cycles, "rtl": report_rtl})
     info = {"top": TOP, "dir": "rtl/hdl", "sources": sorted(p.name for p in out_dir.iterdir()),
             "parameters": params, "core": report_rtl.get("top", "trigger_nn")}
-    (out_dir / "top.json").write_text(json.dumps(info, indent=2) + "\n")
+    (out_dir / "top.json").write_text(dumps_json(info))
     return info
 
 
@@ -352,6 +353,8 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
     import json
     import shutil
 
+    from lstcommon.files import atomic_folder, dumps_json
+
     from .synth import SOURCE, find_yosys, yosys_estimate, yosys_family
 
     hdl_dir = Path(hdl_dir)
@@ -368,12 +371,16 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
     cached = _cache_dir() / digest.hexdigest()[:24]
     work_dir = Path(work_dir)
     if (cached / "estimate.json").is_file():
-        if work_dir.exists():
-            shutil.rmtree(work_dir)
-        shutil.copytree(cached, work_dir)
-        result = json.loads((cached / "estimate.json").read_text())
-        log.info("synth: top logic estimate from the cache %s", cached)
-        return result | {"cached": str(cached), "parameters": parameters}
+        try:
+            result = json.loads((cached / "estimate.json").read_text())
+        except (OSError, ValueError) as err:  # a damaged cache entry costs one estimate, not the build
+            log.warning("synth: ignoring the damaged cached top estimate %s (%s)", cached, err)
+        else:
+            if work_dir.exists():
+                shutil.rmtree(work_dir)
+            shutil.copytree(cached, work_dir)
+            log.info("synth: top logic estimate from the cache %s", cached)
+            return result | {"cached": str(cached), "parameters": parameters}
     work_dir.mkdir(parents=True, exist_ok=True)
     stub = work_dir / "blackboxes.v"
     stub.write_text(blackbox_stubs(sources, core))
@@ -405,13 +412,11 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
         "of": f"rtl/hdl/ ({TOP}: all of its logic, part by part; the network core is counted separately)",
         "parameters": parameters,
     }
-    (work_dir / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")
+    (work_dir / "estimate.json").write_text(dumps_json(result))
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(cached.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(work_dir, tmp)
-        tmp.rename(cached)
+        # staged beside the entry and renamed whole: concurrent builds and a killed one leave no half entry
+        with atomic_folder(cached, overwrite=True) as tmp:
+            shutil.copytree(work_dir, tmp, dirs_exist_ok=True)
     except OSError as err:  # a read-only home only costs the next build time
         log.warning("synth: could not cache the top estimate in %s: %s", cached, err)
     return result
@@ -460,19 +465,39 @@ def verilator_parameters(report_path) -> str:
     """``-G`` options that fit ``trigger_top`` to the core of a build (for simulators)."""
     import json
 
-    report = json.loads(Path(report_path).read_text())
-    return " ".join(f"-G{k}={v}" for k, v in core_parameters(report).items())
+    from lstcommon import UserError
+
+    path = Path(report_path)
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: report does not exist (is this a trigger-synth build?)") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: report cannot be read ({getattr(err, 'strerror', None) or err})") from err
+    except ValueError as err:
+        raise UserError(f"{path}: report is not valid JSON ({err})") from err
+    try:
+        return " ".join(f"-G{k}={v}" for k, v in core_parameters(report).items())
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        raise UserError(f"{path}: not a trigger-synth build report (no usable rtl.output_kif / latency_cycles: "
+                        f"{type(err).__name__} {err})") from err
 
 
 def main(argv=None):
     import argparse
 
-    parser = argparse.ArgumentParser(description="Rewrite hdl/trigger_groups.vh from the instrument files, "
+    parser = argparse.ArgumentParser(prog="python -m trigger.hardware.top", description="Rewrite hdl/trigger_groups.vh from the instrument files, "
                                      "or print the top's parameters for a build.")
     parser.add_argument("--verilator-params", metavar="REPORT", help="print -G options for this report.json")
     args = parser.parse_args(argv)
     if args.verilator_params:
-        print(verilator_parameters(args.verilator_params))  # noqa: T201  (the Makefile reads it)
+        from lstcommon import UserError
+        from lstcommon.errors import one_line
+
+        try:
+            print(verilator_parameters(args.verilator_params))  # noqa: T201  (the Makefile reads it)
+        except UserError as err:
+            parser.exit(2, f"{parser.prog}: error: {one_line(err)}\n")
         return
     from ..instrument import LSTInstrument
 
