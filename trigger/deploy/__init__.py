@@ -8,12 +8,12 @@ of a ``trigger-synth build``) both return a
 """
 
 from .driver import VLNV, TriggerDevice, find_trigger_ip
-from .errors import BoardError, DeviceClosedError, OverlayError, TransferError
+from .errors import BoardError, BuildFolderError, DeviceClosedError, OverlayError, TransferError
 from .packing import BoardFormat, Decisions, decode_records, pack_windows
 from .registers import REGISTERS, RegisterMap
 
 __all__ = [
-    "REGISTERS", "VLNV", "BoardError", "BoardFormat", "Decisions", "DeviceClosedError", "OverlayError",
+    "REGISTERS", "VLNV", "BoardError", "BoardFormat", "BuildFolderError", "Decisions", "DeviceClosedError", "OverlayError",
     "RegisterMap", "TransferError", "TriggerDevice", "decode_records", "find_trigger_ip", "open_board",
     "open_simulated_board", "pack_windows",
 ]

@@ -1,6 +1,8 @@
 """Errors of the deployment driver: each names what is wrong."""
 
-__all__ = ["BoardError", "DeviceClosedError", "OverlayError", "TransferError"]
+from lstcommon import UserError
+
+__all__ = ["BoardError", "BuildFolderError", "DeviceClosedError", "OverlayError", "TransferError"]
 
 
 class BoardError(RuntimeError):
@@ -17,3 +19,7 @@ class DeviceClosedError(BoardError):
 
 class TransferError(BoardError):
     """A DMA transfer did not finish, or the board's counts disagree with what was sent."""
+
+
+class BuildFolderError(BoardError, UserError):
+    """The folder given as a ``trigger-synth build`` is not one (or not a whole one): bad input, not a board fault."""

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lstcommon.files import dumps_json
+
 from ..hardware.top import HDL_DIR, core_parameters, top_sources
 from .driver import VLNV
-from .errors import BoardError, DeviceClosedError, TransferError
+from .errors import BoardError, BuildFolderError, DeviceClosedError, TransferError
 from .packing import RECORD_BYTES, BoardFormat
 
 __all__ = ["BOARD_TOP", "SimulatedBoard", "board_sources", "build_simboard", "open_simulated_board"]
@@ -48,7 +50,7 @@ def core_sources(hardware_dir) -> list[Path]:
     src = Path(hardware_dir) / "rtl" / "src"
     top = src / "trigger_nn.v"
     if not top.is_file():
-        raise BoardError(f"{hardware_dir} is not a trigger-synth build: {top} is missing")
+        raise BuildFolderError(f"{hardware_dir}: not a trigger-synth build ({top} is missing)")
     return [top, *sorted(src.glob("trigger_nn_stage*.v")), *sorted((src / "static").glob("*.v"))]
 
 
@@ -78,8 +80,15 @@ def build_simboard(hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, cache_dir=No
     """The shared library of the simulated board for a build's core; built once per sources and parameters."""
     report_path = Path(hardware_dir) / "report.json"
     if not report_path.is_file():
-        raise BoardError(f"{hardware_dir} is not a trigger-synth build: report.json is missing")
-    params = core_parameters(json.loads(report_path.read_text())) | {"DMA_W": fmt.dma_width, "PACKET": fmt.packet}
+        raise BuildFolderError(f"{hardware_dir}: not a trigger-synth build (report.json is missing)")
+    try:
+        params = core_parameters(json.loads(report_path.read_text()))
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BuildFolderError(f"{report_path}: cannot be read as a build report ({err})") from err
+    except (KeyError, IndexError, TypeError) as err:
+        raise BuildFolderError(f"{report_path}: not a trigger-synth build report (no usable latency_cycles / "
+                               f"rtl.output_kif: {type(err).__name__} {err})") from err
+    params |= {"DMA_W": fmt.dma_width, "PACKET": fmt.packet}
     sources = [*board_sources(), *core_sources(hardware_dir)]
     exe, root = _verilator()
     digest = hashlib.sha256()
@@ -103,15 +112,20 @@ def build_simboard(hardware_dir, fmt: BoardFormat = DEFAULT_FORMAT, cache_dir=No
     log.info("building the simulated board (Verilator, %s) in %s", ", ".join(f"{k}={v}" for k, v in params.items()),
              work)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    (work / "build.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        (work / "build.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode == 0:
+            (work / "libsimboard.so").write_bytes((work / "obj" / "libsimboard.so").read_bytes())
+            shutil.rmtree(work / "obj")
+            (work / "params.json").write_text(dumps_json({"parameters": params,
+                                                          "sources": [str(s) for s in sources]}))
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed here: no half build left in the cache
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if proc.returncode != 0:  # the folder stays for its build.log
         raise BoardError(f"Verilator build of the simulated board failed (log: {work / 'build.log'}): "
                          f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
-    (work / "libsimboard.so").write_bytes((work / "obj" / "libsimboard.so").read_bytes())
-    shutil.rmtree(work / "obj")
-    (work / "params.json").write_text(json.dumps({"parameters": params, "sources": [str(s) for s in sources]},
-                                                 indent=2) + "\n")
     try:
         work.rename(target.parent)
     except OSError:  # another process finished the same build first
@@ -166,7 +180,12 @@ class SimulatedBoard:
             library = build_simboard(hardware_dir, fmt, cache_dir=cache_dir)
         else:
             # another board from a library already built: the same RTL even if hdl/ has changed since
-            params = json.loads((Path(library).parent / "params.json").read_text())["parameters"]
+            params_file = Path(library).parent / "params.json"
+            try:
+                params = json.loads(params_file.read_text())["parameters"]
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                raise BuildFolderError(f"{params_file}: not the parameters of a simulated board build "
+                                       f"({type(err).__name__}: {err})") from err
             if (params["DMA_W"], params["PACKET"]) != (fmt.dma_width, fmt.packet):
                 raise BoardError(f"{library} was built for DMA_W={params['DMA_W']}, PACKET={params['PACKET']}, "
                                  f"not {fmt.dma_width}, {fmt.packet}")
