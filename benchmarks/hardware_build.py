@@ -8,7 +8,6 @@ inputs, briefly trained on random data), built for XCZU7EV at 250 MHz. With
 """
 
 import argparse
-import json
 import logging
 import tempfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from _common import run_metadata
 
+from lstcommon.files import write_json
 from trigger.hardware import build
 from trigger.hardware.example import write_example_model
 
@@ -40,7 +40,7 @@ def main():
             report = build(model, root / name / "build", n_check=args.n_check, overwrite=True)
             results.append({"model": name, "wall_s": round(time.perf_counter() - t0, 1), "report": report})
     if args.json:
-        args.json.write_text(json.dumps({"metadata": run_metadata(), "results": results}, indent=2) + "\n")
+        write_json(args.json, {"metadata": run_metadata(), "results": results})
     header = f"{'model':>12} {'checks':>7} {'mism.':>5} {'lat':>4} {'LUT':>7} {'FF':>6} {'DSP':>4} {'BRAM':>5} " \
              f"{'da4ml LUT':>9} {'da4ml FF':>8} {'hls s':>6} {'rtl s':>6} {'synth s':>7} {'total s':>7}"
     print(header)

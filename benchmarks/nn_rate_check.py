@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
-from trigger.hardware.outputs import write_text_atomic  # noqa: E402
+from lstcommon.files import dumps_json, write_text_atomic  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.nn.model import load_trigger, score_function  # noqa: E402
 from trigger.nn.roi import RoiGeometry  # noqa: E402
@@ -137,7 +137,7 @@ def main():
         ],
     }
     args.output.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.output / "nn_rate_check.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomic(args.output / "nn_rate_check.json", dumps_json(result))
     write_text_atomic(args.output / "nn_rate_check.md", report(result) + "\n")
     print(report(result))
 

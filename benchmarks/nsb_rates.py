@@ -9,7 +9,6 @@ against brute-force counting in plain NSB windows (ratio and pull).
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
+from lstcommon.files import write_json  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.rates import NSBRateEstimator, brute_force_rate  # noqa: E402
 
@@ -98,7 +98,7 @@ def main():
     fig.tight_layout()
     fig.savefig(args.output / "nsb_rates.png", dpi=120)
     result = {"metadata": meta, "curves": curves, "brute_force_check": check}
-    (args.output / "nsb_rates.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output / "nsb_rates.json", result)
     lines = [
         "# Analog-sum accidental rate versus threshold",
         "",

@@ -13,7 +13,6 @@ tilts did not aim at).
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
-from trigger.hardware.outputs import write_text_atomic  # noqa: E402
+from lstcommon.files import dumps_json, write_text_atomic  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.nn.dataset import nsb_examples  # noqa: E402
 from trigger.nn.roi import RoiGeometry  # noqa: E402
@@ -70,7 +69,7 @@ def main():
     rows.append({"n_samples": n, "edges": "within +-3 samples", **weight_stats(around, time.perf_counter() - t0)})
     result = {"metadata": meta, "gate": args.gate, "nsb_rate_ghz": DARK, "rows": rows}
     args.output.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.output / "nsb_training_examples.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomic(args.output / "nsb_training_examples.json", dumps_json(result))
     write_text_atomic(args.output / "nsb_training_examples.md", report(result) + "\n")
     print(report(result))
 

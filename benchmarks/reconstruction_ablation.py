@@ -23,6 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata
 
+from lstcommon.files import write_json
+
 VARIANTS = {
     "before: attention, no coordinates, no batch norm, constant rate": {
         "attention": "blocks", "coordinates": False, "batch_norm": False, "lr_schedule": "constant"},
@@ -94,8 +96,8 @@ def main():
 
     meta = run_metadata()
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "reconstruction_ablation.json").write_text(json.dumps({"meta": meta, "n_train": len(train),
-                                                                          "n_test": len(x_test), "rows": rows}, indent=2))
+    write_json(args.output / "reconstruction_ablation.json", {"meta": meta, "n_train": len(train),
+                                                              "n_test": len(x_test), "rows": rows})
     reference = next(iter(rows.values()))["train_s"]
     lines = ["# Why the first CNNs learned little (ablation)", "", *metadata_markdown(meta), "",
              f"Mono CNN, {len(train)} training images, {args.epochs} epochs, scored per image on {len(x_test)} test images.",

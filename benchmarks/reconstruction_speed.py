@@ -9,13 +9,14 @@ images (no mapping) in the same process. Writes reconstruction_speed.md/.json/.p
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata
+
+from lstcommon.files import write_json
 
 
 def rate(fn, n_examples, repeat=2):
@@ -82,7 +83,7 @@ def main():
     reference = results["ctapipe TableLoader (DL1 images, unmapped)"]
     meta = run_metadata()
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "reconstruction_speed.json").write_text(json.dumps({"meta": meta, "examples_per_s": results}, indent=2))
+    write_json(args.output / "reconstruction_speed.json", {"meta": meta, "examples_per_s": results})
     lines = ["# Reconstruction speed", "", *metadata_markdown(meta), "",
              "| what | examples/s | ratio to ctapipe TableLoader |", "|---|---:|---:|"]
     lines += [f"| {k} | {v:.0f} | {v / reference:.3f} |" for k, v in results.items()]

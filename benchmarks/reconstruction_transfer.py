@@ -13,12 +13,13 @@ full source, its training time taken from its model.json.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata
+
+from lstcommon.files import write_json
 
 
 def files(folder):
@@ -89,7 +90,7 @@ def main():
         }
     meta = run_metadata()
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "reconstruction_transfer.json").write_text(json.dumps({"meta": meta, "rows": table}, indent=2))
+    write_json(args.output / "reconstruction_transfer.json", {"meta": meta, "rows": table})
     lines = ["# Transfer learning", "", *metadata_markdown(meta), "",
              "Relative changes are against full training on the target set (positive = larger; for the",
              "resolutions larger is worse, for the AUC larger is better). Mono CNN, evaluated per image on the test set.",

@@ -23,7 +23,6 @@ Outputs OUTPUT/simulation_speed.md and OUTPUT/simulation_speed.json.
 """
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -40,6 +39,7 @@ from _common import metadata_markdown, run_metadata
 from ctapipe.io import SimTelEventSource
 from tqdm.auto import tqdm
 
+from lstcommon.files import write_json
 from trigger.io import convert_simtel, lst_tel_ids, process_events
 from trigger.paths import data_dir
 from trigger.simulation.source import ToyEventSource
@@ -316,7 +316,7 @@ def main(argv=None):
                 res[key][f"ratio_to_marginal_baseline_{clock}"] = rate / base[f"marginal_telescope_events_per_{clock}_s"]
 
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "simulation_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output / "simulation_speed.json", result)
     write_markdown(result, args.output / "simulation_speed.md")
     for name, res in result["toy"].items():
         log.info(

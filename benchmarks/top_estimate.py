@@ -17,6 +17,7 @@ from pathlib import Path
 
 from _common import REPO, run_metadata
 
+from lstcommon.files import write_json
 from trigger.hardware.top import HDL_DIR, budget, core_parameters, estimate_top_logic
 
 
@@ -54,9 +55,8 @@ def main():
     print(f"budget: {verdict['lut']:,} of {verdict['lut_budget']:,} LUT ({100 * verdict['fraction_of_budget']:.1f}%), "
           f"fits: {verdict['fits']}; {'cached' if top.get('cached') else 'synthesized'} in {wall:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps({"metadata": run_metadata(), "report": str(args.report), "top": top,
-                                         "core": core, "whole": whole, "budget": verdict, "wall_s": round(wall, 1)},
-                                        indent=2) + "\n")
+        write_json(args.json, {"metadata": run_metadata(), "report": str(args.report), "top": top, "core": core,
+                               "whole": whole, "budget": verdict, "wall_s": round(wall, 1)})
         print(f"written {args.json}")
 
 

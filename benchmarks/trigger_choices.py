@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 from trigger_performance import run, simulate_sets, training_set  # noqa: E402
 
-from trigger.hardware.outputs import write_text_atomic  # noqa: E402
+from lstcommon.files import dumps_json, write_text_atomic  # noqa: E402
 
 # name -> extra train options; the first is the default configuration
 VARIANTS = {
@@ -110,7 +110,7 @@ def main():
         }
         print(f"{name}: gain {ratio} +- {error}, NN rate {summary['nn']['rate_hz']:.3g} Hz", flush=True)
     result = {"metadata": meta, "timings_s": timings, "gain_range_gev": GAIN_RANGE_GEV, "variants": results}
-    write_text_atomic(out / "trigger_choices.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomic(out / "trigger_choices.json", dumps_json(result))
     write_text_atomic(out / "trigger_choices.md", report(result, args) + "\n")
     print(report(result, args))
 

@@ -11,7 +11,6 @@ decision sample): a large share in one module means single large
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
+from lstcommon.files import write_json  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.rates import ModuleNoise, NSBRateEstimator  # noqa: E402
 from trigger.simulation.camera import CameraResponse  # noqa: E402
@@ -72,7 +72,7 @@ def main():
     share = tail_share(trigger_input, [70, 80, 94], args.n_samples, rng)
     result = {"metadata": meta, "input": trigger_input.describe(), "noise": noise, "tail_share": share}
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "trigger_input_noise.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output / "trigger_input_noise.json", result)
     lines = [
         "# Trigger input noise and the NSB tail",
         "",

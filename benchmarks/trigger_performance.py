@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
+from lstcommon.files import write_json  # noqa: E402
 from trigger.cli import main as trigger_synth  # noqa: E402
 
 
@@ -109,7 +110,7 @@ def main():
     for name in ("efficiency.png", "rates.png"):
         shutil.copy(work / "evaluation" / name, out / f"trigger_{name}")
     result = {"metadata": meta, "timings_s": timings, "summary": summary, "model": model}
-    (out / "trigger_performance.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out / "trigger_performance.json", result)
     (out / "trigger_performance.md").write_text(report(result, args) + "\n")
     print(report(result, args))
 

@@ -16,7 +16,6 @@ Writes (each step skipped when its output exists, so a clean clone pays once):
 
 import argparse
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -39,9 +38,10 @@ SIMULATED = {
 
 def _staged(path: Path, write):
     """Write through a temporary name so that an interrupted run leaves nothing that looks finished."""
-    tmp = path.with_name(f".partial-{os.getpid()}-{path.name}")
-    write(tmp)
-    os.replace(tmp, path)
+    from lstcommon.files import atomic_output
+
+    with atomic_output(path, overwrite=True) as tmp:
+        write(tmp)
 
 
 def events(out: Path):
@@ -95,11 +95,22 @@ def main(argv=None):
     parser.add_argument("--hardware", type=Path, default=None, help="use this build of --model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="prepare: %(message)s")
-    args.out.mkdir(parents=True, exist_ok=True)
-    events(args.out)
-    model_dir = args.model if args.model is not None else model(args.out)
-    if args.hardware is None:
-        hardware(model_dir, args.out)
+    from lstcommon import UserError
+    from lstcommon.errors import one_line
+
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        events(args.out)
+        model_dir = args.model if args.model is not None else model(args.out)
+        if args.hardware is None:
+            hardware(model_dir, args.out)
+    except UserError as err:  # bad input (a model folder, an output): one line, as the commands do
+        parser.exit(2, f"{parser.prog}: error: {one_line(err)}\n")
+    except subprocess.CalledProcessError as err:  # trigger-synth train said why on its own stderr
+        parser.exit(err.returncode or 1, f"{parser.prog}: error: {' '.join(map(str, err.cmd[:2]))} failed "
+                    f"with exit code {err.returncode}\n")
+    except FileExistsError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
 
 
 if __name__ == "__main__":
