@@ -99,6 +99,13 @@ def main(argv=None):
     from lstcommon.errors import one_line
 
     try:
+        # the given model and build are checked before minutes of simulation
+        if args.model is not None:
+            from trigger.hardware.model import load_trigger_model
+
+            load_trigger_model(args.model)
+        if args.hardware is not None and not (args.hardware / "report.json").is_file():
+            raise UserError(f"{args.hardware}: not a trigger-synth build (report.json is missing)")
         args.out.mkdir(parents=True, exist_ok=True)
         events(args.out)
         model_dir = args.model if args.model is not None else model(args.out)
