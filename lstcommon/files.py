@@ -19,7 +19,7 @@ from .errors import UserError, one_line
 
 __all__ = [
     "OutputError", "atomic_output", "atomic_folder", "dumps_json", "write_json", "write_text_atomic", "check_hdf5",
-    "finite_or_none",
+    "finite_or_none", "check_output_folder",
 ]
 
 
@@ -52,6 +52,19 @@ def _remove_stale(folder: Path, name: str):
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
+
+
+def check_output_folder(folder) -> Path:
+    """Refuse, before any work, an output folder that could not be made or written (nothing is created here)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: output must be a folder, and this is a file")
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise OutputError(f"{folder}: cannot create output folder ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: cannot create output folder ({existing} is not writable)")
+    return folder
 
 
 def _prepare(path: Path, overwrite: bool) -> Path:

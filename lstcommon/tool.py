@@ -18,6 +18,9 @@ import threading
 
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
 from traitlets import TraitError
+from traitlets.config import Application
+from traitlets.config.loader import _KVArgParser
+from traitlets.config.loader import KVArgParseConfigLoader
 
 from .errors import UserError, one_line
 
@@ -47,8 +50,36 @@ def terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+class _OneLineParser(_KVArgParser):
+    def error(self, message):  # argparse prints its whole usage before the problem
+        raise ToolConfigurationError(f"{message} (see --help)")
+
+
+class _StrictLoader(KVArgParseConfigLoader):
+    """A mistyped option is an error, not a warning that the run then ignores (``--n-evnts 5`` ran 100 events)."""
+
+    parser_class = _OneLineParser
+
+    def _handle_unrecognized_alias(self, arg):
+        raise ToolConfigurationError(f"unknown option --{arg} (see --help)")
+
+
+def _message(err) -> str:
+    # a trait's validation error carries (value and problem, what was expected, the trait object)
+    if isinstance(err, TraitError) and len(err.args) == 3:
+        return one_line(f"{err.args[0]} (expected {err.args[1]})")
+    return one_line(err)
+
+
 class CommandTool(Tool):
     """A ctapipe Tool whose failures read as the module docstring says."""
+
+    def parse_command_line(self, argv=None):
+        # traitlets' catch_config_error would log a bad option's TraitError and exit 1: let run() report it
+        return Application.parse_command_line.__wrapped__(self, argv)
+
+    def _create_loader(self, argv, aliases, flags, classes):
+        return _StrictLoader(argv, aliases, flags, classes=classes, log=self.log, subcommands=self.subcommands)
 
     def refuse_extra_arguments(self, usage=""):
         """Positional arguments the Tool does not take (a forgotten option name, usually)."""
@@ -73,7 +104,7 @@ class CommandTool(Tool):
                     self.finish()
             except USER_ERRORS as err:
                 failure, status, exit_status = err, "error", 2
-                print(f"{self.name}: error: {one_line(err)}", file=sys.stderr)
+                print(f"{self.name}: error: {_message(err)}", file=sys.stderr)
             except Terminated as err:
                 failure, status, exit_status = err, "interrupted", 143
                 print(f"{self.name}: terminated; outputs in progress were removed", file=sys.stderr)

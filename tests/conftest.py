@@ -19,13 +19,13 @@ REAL_GAMMA = SIMTEL / "gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.
 
 @pytest.fixture(scope="session", autouse=True)
 def absl_keeps_the_capture_open():
-    """absl's log handler (imported with TensorFlow while collecting) writes to the stderr of that moment, pytest's
+    """absl's log handler (imported with TensorFlow) writes to the stderr of that moment, pytest's
     capture file, and closes it when logging shuts its handlers down unless it is the current sys.stderr: ctapipe's
     Tool reconfigures logging, so a first Tool run inside ``capsys`` closed the capture and failed the test when
     run alone. Its stream becomes the process's own stderr, which it never closes."""
-    absl = sys.modules.get("absl.logging")
-    if absl is not None:
-        absl.get_absl_handler().python_handler.stream = sys.__stderr__
+    import absl.logging  # TensorFlow is imported lazily now: set the stream before any test imports it
+
+    absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from ctapipe.core import Provenance, ToolConfigurationError
 from ctapipe.core.traits import Bool, Float, Int
 from ctapipe.core.traits import Path as PathTrait
 
-from lstcommon.files import OutputError, write_json
+from lstcommon.files import OutputError, check_output_folder, write_json
 from lstcommon.tool import CommandTool
 
 from ..events import check_event_file
@@ -68,6 +68,7 @@ class EvaluateTool(CommandTool):
         "n-rate-samples": "EvaluateTool.n_rate_samples",
         "rate-runs": "EvaluateTool.rate_runs",
         "rate-windows": "EvaluateTool.rate_windows",
+        "bins-per-decade": "EvaluateTool.bins_per_decade",
         "seed": "EvaluateTool.seed",
     }
     flags = {
@@ -96,8 +97,7 @@ class EvaluateTool(CommandTool):
             if not valid:
                 raise ToolConfigurationError(f"{option} must be {requirement}, got {value}")
         self.output = Path(self.output)
-        if self.output.exists() and not self.output.is_dir():
-            raise OutputError(f"{self.output}: output must be a folder, and this is a file")
+        check_output_folder(self.output)
         existing = [self.output / name for name in OUTPUTS if (self.output / name).exists()]
         if existing and not self.overwrite:
             raise OutputError(f"{existing[0]}: an evaluation exists (use --overwrite to replace it)")

@@ -8,7 +8,7 @@ from ctapipe.core import Provenance, ToolConfigurationError
 from ctapipe.core.traits import Bool, List, Unicode, classes_with_traits
 from ctapipe.core.traits import Path as PathTrait
 
-from lstcommon.files import OutputError, dumps_json, write_text_atomic
+from lstcommon.files import OutputError, check_output_folder, dumps_json, write_text_atomic
 from lstcommon.tool import CommandTool
 
 from ..io import process_events
@@ -71,8 +71,7 @@ class SimulateTool(CommandTool):
         if unknown or not particles:
             raise ToolConfigurationError(f"unknown particle(s) {unknown or particles}; choose from {', '.join(PARTICLES)}")
         self.output = Path(self.output)
-        if self.output.exists() and not self.output.is_dir():
-            raise OutputError(f"{self.output}: output must be a folder, and this is a file")
+        check_output_folder(self.output)
         self.sources = [ToyEventSource(parent=self, particle=p) for p in dict.fromkeys(particles)]
         self.outputs = [self.output / f"{s.particle}.dl1.h5" for s in self.sources]
         existing = [str(p) for p in self.outputs if p.exists()]

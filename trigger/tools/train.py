@@ -6,7 +6,7 @@ from ctapipe.core import Provenance, ToolConfigurationError
 from ctapipe.core.traits import Bool, Float
 from ctapipe.core.traits import Path as PathTrait
 
-from lstcommon.files import OutputError
+from lstcommon.files import OutputError, check_output_folder
 from lstcommon.tool import CommandTool
 
 from ..events import check_event_file, read_trigger_events
@@ -76,8 +76,7 @@ class TrainTool(CommandTool):
         if self.gamma is None:
             raise ToolConfigurationError("give the simulated gamma file with --gamma FILE")
         self.output = Path(self.output)
-        if self.output.exists() and not self.output.is_dir():
-            raise OutputError(f"{self.output}: the model output must be a folder, and this is a file")
+        check_output_folder(self.output)
         existing = [str(self.output / name) for name in (MODEL_FILE, CONFIG_FILE) if (self.output / name).exists()]
         if existing and not self.overwrite:
             raise OutputError(f"{existing[0]}: a trigger model exists (use --overwrite to replace it)")
