@@ -19,8 +19,7 @@ import threading
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
 from traitlets import TraitError
 from traitlets.config import Application
-from traitlets.config.loader import _KVArgParser
-from traitlets.config.loader import KVArgParseConfigLoader
+from traitlets.config.loader import KVArgParseConfigLoader, _KVArgParser
 
 from .errors import UserError, one_line
 

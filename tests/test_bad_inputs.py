@@ -341,7 +341,6 @@ def test_signal_mid_write_keeps_the_old_file(signum, code, tmp_path):
 def test_saturated_and_nan_waveforms_are_refused_while_reading(bad_files, instrument):
     # the up-front check reads each telescope's first chunk; the reader checks every chunk it converts
     from lstcommon import UserError
-
     from trigger.events import read_trigger_events
     from trigger.inputs import TriggerInput
 
