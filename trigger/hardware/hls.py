@@ -83,4 +83,6 @@ def _point_config_at(out_dir: Path, final_dir: Path):
     config = out_dir / "hls4ml_config.yml"
     if config.is_file():
         text = re.sub(r"(?m)^OutputDir: .*$", f"OutputDir: {final_dir}", config.read_text())
+        for staged in {str(out_dir.resolve()), str(out_dir.absolute())}:  # e.g. KerasModel: the saved copy in it
+            text = text.replace(staged + "/", f"{final_dir}/")
         config.write_text(text)
