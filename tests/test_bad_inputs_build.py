@@ -22,9 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-# TensorFlow imported while collecting, so that conftest's fix of absl's log stream applies before the in-process
-# Tool runs below reconfigure logging under capsys (otherwise they close pytest's capture file)
-import keras  # noqa: F401
 import numpy as np
 import pytest
 
