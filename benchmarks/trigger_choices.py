@@ -96,7 +96,7 @@ def main():
                 print(f"{name}: {err}", flush=True)
                 continue
         run(["evaluate", "--model", model, "--gamma", work / "validation/gamma.dl1.h5", "--output", evaluation,
-             "--n-rate-samples", args.n_rate_samples, "--no-real"], timings, f"evaluate {i}")
+             "--n-rate-samples", args.n_rate_samples, "--no-real", "--overwrite"], timings, f"evaluate {i}")
         summary = json.loads((evaluation / "summary.json").read_text())
         config = json.loads((model / "trigger.json").read_text())
         k_nn, k_ref, ratio, error = gain(summary)

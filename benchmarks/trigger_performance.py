@@ -103,7 +103,7 @@ def main():
             timings, "train")
     chosen = [] if args.nn_threshold is None else ["--nn-threshold", args.nn_threshold]
     run(["evaluate", "--model", work / "model", "--gamma", work / "test/gamma.dl1.h5", "--proton", work / "test/proton.dl1.h5",
-         "--output", work / "evaluation", "--n-rate-samples", args.n_rate_samples, *chosen], timings, "evaluate")
+         "--output", work / "evaluation", "--n-rate-samples", args.n_rate_samples, "--overwrite", *chosen], timings, "evaluate")
 
     summary = json.loads((work / "evaluation/summary.json").read_text())
     model = json.loads((work / "model/trigger.json").read_text())

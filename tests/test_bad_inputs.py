@@ -198,13 +198,13 @@ def test_evaluate_refuses_impossible_options(args, message, trigger_model, simul
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["-n", "0"], "--n-events must be at least 1"),
-        (["--seed", "-1"], "--seed must be >= 0"),
-        (["--n-telescopes", "7"], "--n-telescopes must be within 1..4"),
-        (["--max-impact", "inf m"], "--max-impact must be finite"),
+        (["-n", "0"], "(--n-events) must be at least 1"),
+        (["--seed", "-1"], "(--seed) must be >= 0"),
+        (["--n-telescopes", "7"], "(--n-telescopes) must be within 1..4"),
+        (["--max-impact", "inf m"], "(--max-impact) must be finite"),
         (["-p", "muon"], "unknown particle"),
         (["--n-events", "many"], "many"),
-        (["--n-evnts", "5"], "unknown option --n-evnts"),
+        (["--n-evnts", "5"], "unrecognized arguments: --n-evnts"),
     ],
 )
 def test_simulate_refuses_impossible_options(args, message, tmp_path, capsys):

@@ -14,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from lstcommon.progress import Steps
 
 from .analog_sum import AnalogSumTrigger
 from .evaluation import (
@@ -317,42 +318,36 @@ def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz
     steps = ["rates", "gamma showers"] + (["proton showers"] if proton is not None else []) + (["real events"] if real else [])
     if not (np.isclose(nsb, point["nsb_rate_ghz"]) and np.isclose(target, point["target_rate_hz"])):
         steps.insert(0, "thresholds")
-    bar = tqdm(total=len(steps), disable=not progress, desc="evaluate", bar_format="{desc} {n_fmt}/{total_fmt} {elapsed}")
-
-    def step(name):
-        bar.set_description_str(f"evaluate: {name}")
-        log.info("evaluate: %s", name)
-
-    with bar:
+    with Steps(len(steps), "evaluate", progress, log) as bar:
         if "thresholds" in steps:
-            step(f"setting both thresholds for {target:.4g} Hz at NSB {nsb:.4g} p.e./ns")
+            bar.start(f"setting both thresholds for {target:.4g} Hz at NSB {nsb:.4g} p.e./ns")
             pair = recalibrate(estimator, pair, target, n_rate_samples, rng, rate_runs, rate_windows)
-            bar.update()
+            bar.done()
         if nn_threshold is not None:
             pair = TriggerPair(asum, pair.threshold, model, geometry, nn_threshold)
-        step(f"rates: {n_rate_samples} importance samples, {rate_runs} subset simulations")
+        bar.start(f"rates: {n_rate_samples} importance samples, {rate_runs} subset simulations")
         rates = measure_rates(estimator, pair, n_rate_samples, rng, n_runs=rate_runs, n_per_level=rate_windows)
         rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
         rates["nsb_rate_ghz"] = nsb
-        bar.update()
+        bar.done()
 
-        step(f"gamma showers ({Path(gamma).name})")
+        bar.start(f"gamma showers ({Path(gamma).name})")
         showers = evaluate_showers(gamma, pair, trigger_input, instrument)
         bins = energy_bins(showers.run, bins_per_decade)
         summary = _gamma_comparison(showers, pair, rates, bins, instrument)
         summary.update({"target_rate_hz": target, "nsb_rate_ghz": nsb, "gamma_file": str(gamma),
                         "array_trigger": "2 of 4 LSTs within 120 ns (plane-front corrected)"})
-        bar.update()
+        bar.done()
         if proton is not None:
-            step(f"proton showers ({Path(proton).name})")
+            bar.start(f"proton showers ({Path(proton).name})")
             summary["proton"] = proton_summary(evaluate_showers(proton, pair, trigger_input, instrument))
-            bar.update()
+            bar.done()
         rows = None
         if real:
-            step("real sim_telarray events")
+            bar.start("real sim_telarray events")
             rows = real_events(pair, trigger_input, real_files(instrument))
             summary["real_events"] = {k: {kk: vv for kk, vv in v.items() if kk != "events"} for k, v in rows.items()}
-            bar.update()
+            bar.done()
     summary["rates"] = rates["scan"]
     return Evaluation(summary, rates, rows)
 

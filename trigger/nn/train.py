@@ -19,6 +19,7 @@ from ctapipe.core import Component
 from ctapipe.core.traits import Float, Int, List, Unicode
 
 from lstcommon import UserError
+from lstcommon.progress import Steps
 
 from ..analog_sum import AnalogSumTrigger
 from ..events import TriggerEvents
@@ -252,41 +253,57 @@ class TriggerTraining(Component):
     def train(self, gamma: TriggerEvents, progress=True) -> TrainedTrigger:
         rng = np.random.default_rng(self.seed)
         t0 = time.perf_counter()
-        gate, baseline = self.operating_points(rng, self.n_calibration)
-        geometry = RoiGeometry(gate, self.n_before, self.n_after)
-        log.info("gate %d counts (%.3g Hz), baseline threshold %d counts (%.3g Hz)", gate, self.gate_rate, baseline.threshold, baseline.rate_hz)
-        data = self.examples(gamma, geometry, rng)
-        log.info("%d gamma and %d NSB training ROIs (%.0f s)", (data.labels == 1).sum(), (data.labels == 0).sum(),
-                 time.perf_counter() - t0)
-        order = rng.permutation(len(data))
-        n_val = max(len(data) // 5, 1)
-        val, train = order[:n_val], order[n_val:]
-        x = data.rois.astype(np.float32)
-        y = data.labels.astype(np.float32)[:, None]
-        networks, attempts = self._networks(geometry, x, y, data.weights, train, val, progress)
-        candidates = []
-        for model, history, seed in networks:
-            rounds = []
-            if self.hard_negative_rounds:
-                history, rounds = self._hard_negative_rounds(model, geometry, x[train], y[train], data.weights[train],
-                                                             (x[val], y[val], data.weights[val]), baseline.rate_hz, rng, progress)
-            log.info("network of seed %d trained (%.0f s); calibrating its threshold", seed, time.perf_counter() - t0)
-            # the same rate as the baseline achieves, on NSB windows the network has not seen
-            nn, _ = nn_subset_threshold(self.estimator, geometry, score_function(model), baseline.rate_hz, rng,
-                                        n_runs=self.calibration_runs, n_per_level=self.calibration_windows)
-            # at equal rate, the network that keeps more held-out gamma ROIs triggers more showers
-            signal = val[data.labels[val] == 1]
-            efficiency = float(np.mean(score_function(model)(x[signal]) > nn.threshold))
-            candidates.append((model, history, nn, {
-                "seed": seed, "ebops": ebops(model), "threshold": float(nn.threshold), "rate_hz": nn.rate_hz,
-                "validation_gamma_efficiency": efficiency, "hard_negative_rounds": rounds,
-            }))
-            log.info("seed %d: threshold %.2f, %.0f%% of held-out gamma ROIs above it", seed, nn.threshold, 100 * efficiency)
-        model, history, nn, chosen = max(candidates, key=lambda c: c[3]["validation_gamma_efficiency"])
-        if len(candidates) > 1:
-            # the best of several noisy calibrations tends to be one that read low: set the threshold anew
-            nn, _ = nn_subset_threshold(self.estimator, geometry, score_function(model), baseline.rate_hz, rng,
-                                        n_runs=self.calibration_runs, n_per_level=self.calibration_windows)
+        n_steps = 3 + self.candidates + (self.candidates > 1)
+        with Steps(n_steps, "train", progress, log) as steps:
+            steps.start("gate and baseline thresholds (importance sampling)")
+            gate, baseline = self.operating_points(rng, self.n_calibration)
+            geometry = RoiGeometry(gate, self.n_before, self.n_after)
+            log.info("gate %d counts (%.3g Hz), baseline threshold %d counts (%.3g Hz)", gate, self.gate_rate,
+                     baseline.threshold, baseline.rate_hz)
+            steps.done()
+            steps.start("training examples")
+            data = self.examples(gamma, geometry, rng)
+            log.info("%d gamma and %d NSB training ROIs (%.0f s)", (data.labels == 1).sum(), (data.labels == 0).sum(),
+                     time.perf_counter() - t0)
+            order = rng.permutation(len(data))
+            n_val = max(len(data) // 5, 1)
+            val, train = order[:n_val], order[n_val:]
+            x = data.rois.astype(np.float32)
+            y = data.labels.astype(np.float32)[:, None]
+            steps.done()
+            steps.start(f"{self.candidates} network(s), {self.epochs} epochs each")
+            networks, attempts = self._networks(geometry, x, y, data.weights, train, val, progress)
+            steps.done()
+            candidates = []
+            for model, history, seed in networks:
+                steps.start(f"seed {seed}: {'hard negatives and ' if self.hard_negative_rounds else ''}threshold "
+                            "(subset simulation)")
+                rounds = []
+                if self.hard_negative_rounds:
+                    history, rounds = self._hard_negative_rounds(model, geometry, x[train], y[train], data.weights[train],
+                                                                 (x[val], y[val], data.weights[val]), baseline.rate_hz,
+                                                                 rng, progress)
+                log.info("network of seed %d trained (%.0f s); calibrating its threshold", seed, time.perf_counter() - t0)
+                # the same rate as the baseline achieves, on NSB windows the network has not seen
+                nn, _ = nn_subset_threshold(self.estimator, geometry, score_function(model), baseline.rate_hz, rng,
+                                            n_runs=self.calibration_runs, n_per_level=self.calibration_windows)
+                # at equal rate, the network that keeps more held-out gamma ROIs triggers more showers
+                signal = val[data.labels[val] == 1]
+                efficiency = float(np.mean(score_function(model)(x[signal]) > nn.threshold))
+                candidates.append((model, history, nn, {
+                    "seed": seed, "ebops": ebops(model), "threshold": float(nn.threshold), "rate_hz": nn.rate_hz,
+                    "validation_gamma_efficiency": efficiency, "hard_negative_rounds": rounds,
+                }))
+                log.info("seed %d: threshold %.2f, %.0f%% of held-out gamma ROIs above it", seed, nn.threshold,
+                         100 * efficiency)
+                steps.done()
+            model, history, nn, chosen = max(candidates, key=lambda c: c[3]["validation_gamma_efficiency"])
+            if len(candidates) > 1:
+                steps.start(f"threshold of the kept network (seed {chosen['seed']}) set again")
+                # the best of several noisy calibrations tends to be one that read low: set the threshold anew
+                nn, _ = nn_subset_threshold(self.estimator, geometry, score_function(model), baseline.rate_hz, rng,
+                                            n_runs=self.calibration_runs, n_per_level=self.calibration_windows)
+                steps.done()
         config = {
             "input": {
                 **self.trigger_input.describe(), "n_inputs": geometry.n_inputs, "signed": False,

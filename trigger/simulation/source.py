@@ -122,19 +122,19 @@ class ToyEventSource(EventSource):
             )
         # an empty run would replace a good file with one that has no shower table
         if self.n_events < 1:
-            raise SimulationError(f"--n-events must be at least 1, got {self.n_events}")
+            raise SimulationError(f"n_events (--n-events) must be at least 1, got {self.n_events}")
         if self.seed < 0:
-            raise SimulationError(f"--seed must be >= 0 (numpy seeds are non-negative), got {self.seed}")
+            raise SimulationError(f"seed (--seed) must be >= 0 (numpy seeds are non-negative), got {self.seed}")
         if not 1 <= self.n_telescopes <= 4:
-            raise SimulationError(f"--n-telescopes must be within 1..4 (LSTN-01 ... LSTN-04), got {self.n_telescopes}")
+            raise SimulationError(f"n_telescopes (--n-telescopes) must be within 1..4 (LSTN-01 ... LSTN-04), got {self.n_telescopes}")
         if self.min_true_pe < 0:
-            raise SimulationError(f"--min-true-pe must be >= 0, got {self.min_true_pe}")
+            raise SimulationError(f"min_true_pe (--min-true-pe) must be >= 0, got {self.min_true_pe}")
         if not np.isfinite(self.spectral_index):
-            raise SimulationError(f"--spectral-index must be finite, got {self.spectral_index}")
+            raise SimulationError(f"spectral_index (--spectral-index) must be finite, got {self.spectral_index}")
         if self.viewcone is not None and not 0 <= self.viewcone.to_value(u.deg) <= 20:
-            raise SimulationError(f"--viewcone must be within 0..20 deg, got {self.viewcone}")
+            raise SimulationError(f"viewcone (--viewcone) must be within 0..20 deg, got {self.viewcone}")
         if not 0 <= self.max_impact.to_value(u.m) < np.inf:
-            raise SimulationError(f"--max-impact must be finite and >= 0, got {self.max_impact}")
+            raise SimulationError(f"max_impact (--max-impact) must be finite and >= 0, got {self.max_impact}")
         if not 0 <= self.pointing_altitude.to_value(u.deg) <= 90:
             raise SimulationError(f"pointing_altitude must be within 0..90 deg, got {self.pointing_altitude}")
         if self.nsb_rate is not None and not (np.isfinite(self.nsb_rate.value) and self.nsb_rate.value >= 0):
