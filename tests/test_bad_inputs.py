@@ -348,3 +348,40 @@ def test_saturated_and_nan_waveforms_are_refused_while_reading(bad_files, instru
         with pytest.raises(UserError, match=bad_files[name][1]):
             read_trigger_events(bad_files[name][0], TriggerInput(instrument=instrument))
     assert np.isfinite(instrument.saturation_pe) and 500 < instrument.saturation_pe < 2000
+
+
+def _signal_when(process, log: Path, text, signum, timeout=240):
+    """Send ``signum`` once ``text`` shows in the process's stderr (written to ``log``)."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(0.2)
+    process.send_signal(signum)
+    process.wait(timeout=240)
+    return log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_train_and_evaluate_keeps_earlier_outputs(signum, code, trigger_model, simulated, tmp_path):
+    model, evaluation = tmp_path / "model", tmp_path / "eval"
+    shutil.copytree(trigger_model, model)
+    evaluation.mkdir()
+    (evaluation / "summary.json").write_text("{}\n")
+    before = {"model": digest(model), "eval": digest(evaluation)}
+    commands = {
+        "model": (["train", "--gamma", str(simulated["gamma"]), "--output", str(model), "--overwrite", "--epochs", "50",
+                   "--n-nsb-examples", "20000", "--n-calibration", "6000"], "train: training examples"),
+        "eval": (["evaluate", "--model", str(trigger_model), "--gamma", str(simulated["gamma"]), "--output",
+                  str(evaluation), "--overwrite", "--n-rate-samples", "3000", "--rate-windows", "200", "--no-real"],
+                 "evaluate: rates"),
+    }
+    for name, (args, text) in commands.items():
+        log = tmp_path / f"{name}.err"
+        with open(log, "w") as err:
+            process = subprocess.Popen([sys.executable, "-m", "trigger.cli", *args], stdout=subprocess.DEVNULL,
+                                       stderr=err, env=_env())
+            printed = _signal_when(process, log, text, signum)
+        assert process.returncode == code, printed
+        assert "Traceback" not in printed
+    assert {"model": digest(model), "eval": digest(evaluation)} == before
+    assert not list(model.glob(".*")) and not list(evaluation.glob(".*"))
