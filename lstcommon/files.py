@@ -27,10 +27,14 @@ class OutputError(UserError, OSError):
     """The output cannot be written (it exists, or its folder cannot be made or written)."""
 
 
-def _umask() -> int:
+def _read_umask() -> int:
+    # os.umask can only be read by setting it: once, at import, before a command starts threads
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -91,7 +95,7 @@ def atomic_output(path, overwrite=False):
         yield tmp
         if tmp.is_file():
             # mkstemp-like writers create 0600 files: give the output the mode any new file gets here
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -112,7 +116,7 @@ def atomic_folder(path, overwrite=False):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders, unreadable by colleagues
+    os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700 folders, unreadable by colleagues
     old = None
     if path.exists():
         old = folder / f".{path.name}.old-{os.getpid()}"
