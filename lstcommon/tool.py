@@ -19,13 +19,14 @@ import threading
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
 from traitlets import TraitError
 from traitlets.config import Application
-from traitlets.config.loader import KVArgParseConfigLoader, _KVArgParser
+from traitlets.config.loader import ArgumentError, KVArgParseConfigLoader, _KVArgParser
 
 from .errors import UserError, one_line
 
 __all__ = ["CommandTool", "Terminated", "USER_ERRORS", "terminate_as_interrupt"]
 
-USER_ERRORS = (UserError, ToolConfigurationError, TraitError)
+# ArgumentError: a scalar option given twice (--epochs 1 --epochs 2), raised by traitlets while loading the command line
+USER_ERRORS = (UserError, ToolConfigurationError, TraitError, ArgumentError)
 
 
 class Terminated(KeyboardInterrupt):
