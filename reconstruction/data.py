@@ -16,16 +16,21 @@ file was given in.
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import tables
-from ctapipe.core import Component
-from ctapipe.core.traits import CaselessStrEnum, Float, Int, List, Unicode
-from traitlets.config import Config
+
+from lstcommon.errors import one_line
+
+from .checks import check_file, select_telescopes, telescopes_with_events
+from .errors import InputError
+from .settings import TASKS, DataSpec
 
 __all__ = [
     "TASKS",
@@ -35,118 +40,59 @@ __all__ = [
     "check_file",
     "labels_from_table",
     "open_readers",
+    "select_telescopes",
+    "telescopes_with_events",
 ]
 
-#: the tasks a model can learn, and the reader columns they come from
-TASKS = ("type", "energy", "direction")
+log = logging.getLogger(__name__)
 
 GAMMA_ID = 0  # CORSIKA / sim_telarray particle id of a gamma
 
-IMAGE_TABLES = ("/dl1/event/telescope/images", "/dl1/event/telescope/parameters", "/dl1/event/subarray/trigger")
-WAVEFORM_TABLES = ("/r1/event/telescope", "/dl1/event/telescope/parameters", "/dl1/event/subarray/trigger")
-SIMULATION_TABLES = ("/simulation/event/subarray/shower", "/configuration/simulation/run")
 
+def open_readers(files, spec: DataSpec, tel_ids=None) -> list:
+    """One dl1-data-handler reader per file (see the module docstring for why).
 
-class InputError(ValueError):
-    """A file or a selection that cannot be used; the message names the file and what is wrong."""
-
-
-class DataSpec(Component):
-    """What the network sees: mono or stereo, images or waveforms, channels, image mapper and cuts."""
-
-    mode = CaselessStrEnum(["mono", "stereo"], default_value="mono", help="One example per image or per array event").tag(
-        config=True
-    )
-    input_type = CaselessStrEnum(["image", "waveform"], default_value="image", help="DL1 images or R1 waveforms").tag(
-        config=True
-    )
-    channels = List(
-        Unicode(),
-        default_value=["cleaned_image", "cleaned_relative_peak_time"],
-        help="DLImageReader channels (image, cleaned_image, peak_time, relative_peak_time, ... )",
-    ).tag(config=True)
-    image_mapper = Unicode("BilinearMapper", help="dl1-data-handler ImageMapper class, hexagonal to square").tag(config=True)
-    image_shape = Int(
-        default_value=None,
-        allow_none=True,
-        help="Side of the mapped image for interpolating mappers (None: the mapper's own, 114 for LSTCam)",
-    ).tag(config=True)
-    sequence_length = Int(8, help="Waveform samples around the shower maximum (waveform input)").tag(config=True)
-    min_intensity = Float(50.0, help="Images with a Hillas intensity below this (p.e.) are not used").tag(config=True)
-    min_telescopes = Int(2, help="Stereo: array events with fewer selected images are not used").tag(config=True)
-
-    def channel_kinds(self) -> list[str]:
-        """How each input channel is scaled in the network: 'charge' or 'time'."""
-        if self.input_type == "waveform":
-            return ["charge"] * self.sequence_length
-        return ["time" if "peak_time" in c else "charge" for c in self.channels]
-
-    def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.trait_names() if self.trait_metadata(name, "config")}
-
-    def reader_config(self) -> Config:
-        reader = "DLImageReader" if self.input_type == "image" else "DLWaveformReader"
-        settings = {
-            "mode": self.mode,
-            "image_mapper_type": self.image_mapper,
-            "TableQualityQuery": {"quality_criteria": [("min intensity", f"hillas_intensity > {self.min_intensity}")]},
-        }
-        if self.mode == "stereo":
-            settings["min_telescopes"] = self.min_telescopes
-        if self.input_type == "image":
-            settings["channels"] = list(self.channels)
-        else:
-            settings.update(sequence_length=self.sequence_length, sequence_position="maximum")
-        config = {reader: settings}
-        if self.image_shape is not None:
-            config[self.image_mapper] = {"interpolation_image_shape": self.image_shape}
-        return Config(config)
-
-
-def check_file(path, spec: DataSpec) -> Path:
-    """Fail early, naming the file and the table, when a file cannot feed the readers."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"input file {path} does not exist")
-    try:
-        h5 = tables.open_file(path, mode="r")
-    except Exception as err:  # tables raises several types for non-HDF5 content
-        raise InputError(f"{path} is not a readable HDF5 file ({err.__class__.__name__}: {err})") from err
-    with h5:
-        needed = IMAGE_TABLES if spec.input_type == "image" else WAVEFORM_TABLES
-        missing = [node for node in needed + SIMULATION_TABLES if node not in h5]
-        if missing:
-            raise InputError(f"{path} lacks the table(s) {', '.join(missing)} needed for {spec.input_type} input")
-    return path
-
-
-def open_readers(files, spec: DataSpec) -> list:
-    """One dl1-data-handler reader per file (see the module docstring for why)."""
+    Each reader reads the selected telescopes (``tel_ids``, else
+    :func:`select_telescopes`) that have events in its file: dl1-data-handler
+    fails on a telescope of the subarray that never triggered.
+    """
     from dl1_data_handler.reader import DLImageReader, DLWaveformReader
 
     files = [files] if isinstance(files, (str, Path)) else list(files)
     if not files:
         raise InputError("no input files given")
+    files = [check_file(path, spec) for path in files]
+    selection = list(tel_ids) if tel_ids is not None else select_telescopes(files, spec)
     cls = DLImageReader if spec.input_type == "image" else DLWaveformReader
     readers = []
     for path in files:
-        path = check_file(path, spec)
         empty = InputError(
             f"{path}: no {spec.mode} examples pass the selection (intensity > {spec.min_intensity} p.e."
             + (f", at least {spec.min_telescopes} telescopes" if spec.mode == "stereo" else "")
-            + ")"
+            + f", telescopes {selection})"
         )
+        present = set(telescopes_with_events(path, spec))
+        allowed = [t for t in selection if t in present]
+        skipped = [t for t in selection if t not in present]
+        if skipped:
+            log.info("%s: telescope(s) %s have no image above %s p.e. and are skipped", path, skipped, spec.min_intensity)
         # dl1-data-handler fails inside an astropy join when nothing passes: look first
-        if not _any_image_passes(path, spec.min_intensity):
+        if not allowed:
             raise empty
+        config = spec.reader_config()
+        config[cls.__name__]["allowed_tels"] = set(allowed)
         try:
-            reader = cls(input_url_signal=[str(path)], config=spec.reader_config())
-        except (KeyError, tables.NoSuchNodeError) as err:
-            raise InputError(f"{path}: dl1-data-handler cannot read it ({err})") from err
+            with warnings.catch_warnings():
+                # the simulated files' obs_id columns differ in description only; astropy would print it per file
+                warnings.filterwarnings("ignore", message=".*the 'description' attribute does not match")
+                reader = cls(input_url_signal=[str(path)], config=config)
+        except (KeyError, tables.NoSuchNodeError, ValueError) as err:
+            raise InputError(f"{path}: dl1-data-handler cannot read it ({one_line(err)[:300]})") from err
         if reader.get_n_events() == 0:
             raise empty
+        reader.selected_tel_ids = selection
         readers.append(reader)
-    shapes = {_example_shape(r) for r in readers}
+    shapes = {_image_shape(r) for r in readers}
     if len(shapes) > 1:
         raise InputError(f"the files give images of different shapes {sorted(shapes)}: {', '.join(map(str, files))}")
     cameras = {r.cam_name for r in readers}
@@ -155,15 +101,16 @@ def open_readers(files, spec: DataSpec) -> list:
     return readers
 
 
-def _any_image_passes(path, min_intensity) -> bool:
-    with tables.open_file(path, mode="r") as h5:
-        return any((node.col("hillas_intensity") > min_intensity).any() for node in h5.root.dl1.event.telescope.parameters)
-
-
 def _example_shape(reader) -> tuple:
+    """Mono: (H, W, C); stereo: (telescopes read, H, W, C)."""
     if reader.mode == "mono":
         return tuple(reader.input_shape)
     return tuple(next(iter(reader.input_shape.values())))
+
+
+def _image_shape(reader) -> tuple:
+    shape = _example_shape(reader)
+    return shape if reader.mode == "mono" else shape[1:]
 
 
 def labels_from_table(table, tasks) -> dict:
@@ -194,7 +141,9 @@ class DL1Sequence(keras.utils.PyDataset):
 
     Mono: ``x`` is (batch, H, W, C). Stereo: ``x = {"images": (batch, n_tel, H, W, C),
     "mask": (batch, n_tel)}`` with mask 0 where a telescope has no selected image
-    (dl1-data-handler fills those with zeros). ``y`` holds one array per task;
+    (dl1-data-handler fills those with zeros). ``n_tel`` is ``n_slots`` (default:
+    the most telescopes any reader reads): a reader that skips telescopes without
+    events in its file gets zero images with mask 0 in the remaining slots. ``y`` holds one array per task;
     when ``gamma_only_regression`` is set, energy and direction are weighted by
     the gamma label so that protons train only the classifier.
 
@@ -215,6 +164,7 @@ class DL1Sequence(keras.utils.PyDataset):
         workers=1,
         max_queue_size=8,
         use_multiprocessing=False,
+        n_slots=None,
     ):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         unknown = set(tasks) - set(TASKS)
@@ -224,6 +174,10 @@ class DL1Sequence(keras.utils.PyDataset):
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.readers = list(readers)
         self.mode = self.readers[0].mode
+        most = max(_example_shape(r)[0] for r in self.readers) if self.mode == "stereo" else None
+        if n_slots is not None and self.mode == "stereo" and n_slots < most:
+            raise InputError(f"the files give array events of {most} telescopes, the model has {n_slots} slots")
+        self.n_slots = most if n_slots is None else n_slots
         self.tasks = tuple(tasks)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -245,7 +199,9 @@ class DL1Sequence(keras.utils.PyDataset):
 
     @property
     def example_shape(self) -> tuple:
-        return _example_shape(self.readers[0])
+        if self.mode == "mono":
+            return _example_shape(self.readers[0])
+        return (self.n_slots, *_image_shape(self.readers[0]))
 
     def __len__(self):
         return math.ceil(len(self.indices) / self.batch_size)
@@ -291,11 +247,18 @@ class DL1Sequence(keras.utils.PyDataset):
                 n_tel = _example_shape(self.readers[r])[0]
                 if len(table) % n_tel:
                     raise RuntimeError(f"stereo batch of {len(table)} rows is not a multiple of {n_tel} telescopes")
-                features.append(x.reshape(-1, n_tel, *x.shape[1:]))
-                present = np.asarray(table["table_index"]) >= 0
-                masks.append(present.reshape(-1, n_tel).astype("float32"))
+                pad = self.n_slots - n_tel
+                x = x.reshape(-1, n_tel, *x.shape[1:])
+                present = (np.asarray(table["table_index"]) >= 0).reshape(-1, n_tel).astype("float32")
+                tel_id = np.asarray(table["tel_id"]).reshape(-1, n_tel)
+                if pad:  # telescopes skipped in this file: empty slots, masked out
+                    x = np.concatenate([x, np.zeros((len(x), pad, *x.shape[2:]), x.dtype)], axis=1)
+                    present = np.concatenate([present, np.zeros((len(present), pad), "float32")], axis=1)
+                    tel_id = np.concatenate([tel_id, np.zeros((len(tel_id), pad), tel_id.dtype)], axis=1)
+                features.append(x)
+                masks.append(present)
                 rows = table[::n_tel]
-                ids["tel_id"].append(np.asarray(table["tel_id"]).reshape(-1, n_tel))
+                ids["tel_id"].append(tel_id)
             ids["reader"].append(np.full(len(rows), r))
             ids["obs_id"].append(np.asarray(rows["obs_id"]))
             ids["event_id"].append(np.asarray(rows["event_id"]))
@@ -334,6 +297,7 @@ class DL1Sequence(keras.utils.PyDataset):
             "workers": self.workers,
             "max_queue_size": self.max_queue_size,
             "use_multiprocessing": self.use_multiprocessing,
+            "n_slots": self.n_slots,
         }
         kwargs.update(overrides)
         return DL1Sequence(self.readers, indices=indices, **kwargs)

@@ -9,7 +9,6 @@ evaluated by the same code.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -22,11 +21,17 @@ from pyirf.benchmarks import angular_resolution, energy_bias_resolution
 from pyirf.binning import create_bins_per_decade
 from sklearn.metrics import roc_auc_score, roc_curve
 
-__all__ = ["common_events", "default_energy_bins", "evaluate", "load_events", "metrics_from_events", "plot_comparison"]
+from lstcommon.files import atomic_output, write_json
+
+from .checks import check_dl2, check_outputs
+from .errors import InputError
+
+__all__ = [
+    "check_dl2", "check_outputs", "common_events", "default_energy_bins", "evaluate", "load_events",
+    "metrics_from_events", "plot_comparison",
+]
 
 GAMMA_ID = 0
-
-
 def default_energy_bins():
     """Three bins per decade from 30 GeV to 30 TeV."""
     return create_bins_per_decade(0.03 * u.TeV, 30 * u.TeV, 3)
@@ -36,20 +41,19 @@ def load_events(files, prefix="CNN", level="subarray") -> QTable:
     """True and reconstructed quantities per array event (``subarray``) or per image (``telescope``)."""
     name = prefix if level == "subarray" else f"{prefix}_tel"
     rows = []
-    for file_index, path in enumerate([files] if isinstance(files, (str, Path)) else files):
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"DL2 file {path} does not exist")
+    files = [files] if isinstance(files, (str, Path)) else list(files)
+    if not files:
+        raise InputError("no DL2 files given")
+    for file_index, path in enumerate(files):
+        path = check_dl2(path, prefix, level)
         with TableLoader(path) as loader:
             if level == "subarray":
                 table = loader.read_subarray_events(dl2=True, simulated=True)
-            elif level == "telescope":
-                table = loader.read_telescope_events(dl2=True, simulated=True, dl1_parameters=False)
             else:
-                raise ValueError(f"level must be 'subarray' or 'telescope', got {level!r}")
+                table = loader.read_telescope_events(dl2=True, simulated=True, dl1_parameters=False)
         missing = [c for c in (f"{name}_prediction", f"{name}_energy", f"{name}_alt") if c not in table.colnames]
         if missing:
-            raise KeyError(f"{path} has no DL2 columns {missing} (prefix {prefix!r}, level {level!r})")
+            raise InputError(f"{path}: DL2 file has no columns {', '.join(missing)} (prefix {prefix!r}, level {level!r})")
         out = QTable()
         # file_index: the gamma and proton files may share (obs_id, event_id)
         out["file_index"] = np.full(len(table), file_index)
@@ -130,16 +134,22 @@ def _counts(events, bins):
     return np.histogram(events["true_energy"].to_value(u.TeV), bins=bins.to_value(u.TeV))[0]
 
 
-def evaluate(files, prefix="CNN", level="subarray", output_dir=None, energy_bins=None, label=None) -> dict:
-    """Metrics of one reconstruction (DL2 prefix) over gamma and proton DL2 files; plots and JSON into output_dir."""
+def evaluate(files, prefix="CNN", level="subarray", output_dir=None, energy_bins=None, label=None,
+             overwrite=True) -> dict:
+    """Metrics of one reconstruction (DL2 prefix) over gamma and proton DL2 files; plots and JSON into output_dir.
+
+    The JSON is strict (``null`` where a value is undefined, e.g. the AUC of
+    gammas alone); both files are written whole or not at all.
+    """
+    if output_dir is not None:
+        label = label or f"{prefix}_{level}"
+        json_path, png_path = check_outputs(output_dir, label, overwrite)
     events = load_events(files, prefix=prefix, level=level)
     metrics = metrics_from_events(events, energy_bins)
     if output_dir is not None:
-        label = label or f"{prefix}_{level}"
-        output_dir = Path(output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / f"{label}.json").write_text(json.dumps(metrics, indent=2))
-        plot_comparison({label: (metrics, events)}, output_dir / f"{label}.png")
+        with atomic_output(png_path, overwrite=overwrite) as tmp:
+            plot_comparison({label: (metrics, events)}, tmp)
+        write_json(json_path, metrics, overwrite=overwrite)
     return metrics
 
 
@@ -175,6 +185,6 @@ def plot_comparison(results: dict, path, title=None):
         ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return Path(path)

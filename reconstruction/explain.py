@@ -16,6 +16,7 @@ from ctapipe.instrument import SubarrayDescription
 from ctapipe.io import read_table
 
 from .data import DataSpec, DL1Sequence, InputError, open_readers
+from .errors import SettingError
 from .models import get_backbone
 from .train import load_model
 
@@ -124,12 +125,13 @@ def explain(model_dir, input_file, output_dir, n_events=3, task="type", min_inte
 
     model, meta = load_model(model_dir)
     if task not in meta["tasks"]:
-        raise ValueError(f"the model has no {task!r} output; it has {meta['tasks']}")
+        raise SettingError(f"the model has no {task!r} output; it has {meta['tasks']}")
     data = DataSpec(**{**meta["data"], "min_intensity": max(min_intensity, meta["data"]["min_intensity"])})
-    reader = open_readers([input_file], data)[0]
+    reader = open_readers([input_file], data, tel_ids=data.tel_ids or None)[0]
     if reader.cam_name != meta["camera"]:
-        raise InputError(f"{input_file} holds camera {reader.cam_name}, the model was trained on {meta['camera']}")
-    seq = DL1Sequence([reader], tasks=meta["tasks"], batch_size=n_events, with_targets=False)
+        raise InputError(f"{input_file}: holds camera {reader.cam_name}, the model was trained on {meta['camera']}")
+    seq = DL1Sequence([reader], tasks=meta["tasks"], batch_size=n_events, with_targets=False,
+                      n_slots=meta["example_shape"][0] if data.mode == "stereo" else None)
     batch = seq.batch(0)
     cams = grad_cam(model, batch.inputs, task=task)
     mapper = reader.image_mappers[reader.cam_name]

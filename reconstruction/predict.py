@@ -11,14 +11,15 @@ reads them (``dl2=True``):
 * stereo models: ``/dl2/event/subarray/{classification,energy,geometry}/<prefix>``.
 
 The file is written under a temporary name in the output folder and renamed
-when complete, so an interrupted prediction leaves no DL2 file behind.
+when complete (:func:`lstcommon.files.atomic_output`), so an interrupted
+prediction leaves no DL2 file behind and never damages the one that was there.
+Everything that can be checked without running the network (the model folder,
+the input file, the output) is checked first, by :func:`check_prediction`.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import astropy.units as u
@@ -31,10 +32,13 @@ from ctapipe.io import read_table, write_table
 from ctapipe.reco import ReconstructionProperty
 from ctapipe.reco.stereo_combination import StereoMeanCombiner
 
-from .data import DataSpec, DL1Sequence, InputError, open_readers
+from lstcommon.files import OutputError, atomic_output
+
+from .checks import check_prediction
+from .data import DL1Sequence, InputError, open_readers
 from .train import load_model
 
-__all__ = ["DL2_GROUPS", "predict"]
+__all__ = ["DL2_GROUPS", "check_prediction", "predict"]
 
 SUBARRAY_KEYS = ["obs_id", "event_id"]
 TELESCOPE_KEYS = ["obs_id", "event_id", "tel_id"]
@@ -46,52 +50,48 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
 
     ``output_file`` defaults to the input name with ``.dl1.h5`` replaced by
     ``.dl2.h5`` (or ``.dl2.h5`` appended). Giving the input file itself adds the
-    tables in place (still atomically).
+    tables in place (still atomically). Telescopes of the model without events
+    in the file are skipped (no DL2 table for them).
     """
-    model, meta = load_model(model_dir)
-    data = DataSpec(**meta["data"])
     input_file = Path(input_file)
-    output_file = Path(output_file) if output_file is not None else _default_output(input_file)
-    if output_file.exists() and output_file != input_file and not overwrite:
-        raise FileExistsError(f"{output_file} exists; pass overwrite=True to replace it")
-    if not prefix.isidentifier():
-        raise ValueError(f"prefix must be a plain identifier (it becomes a column prefix), got {prefix!r}")
+    meta, data, output_file = check_prediction(model_dir, input_file, output_file, prefix, overwrite, batch_size)
+    model, meta = load_model(model_dir)
+    stereo_slots = meta["example_shape"][0] if data.mode == "stereo" else None
 
-    readers = open_readers([input_file], data)
+    readers = open_readers([input_file], data, tel_ids=data.tel_ids or None)
     reader = readers[0]
     if reader.cam_name != meta["camera"]:
-        raise InputError(f"{input_file} holds camera {reader.cam_name}, the model was trained on {meta['camera']}")
-    seq = DL1Sequence(readers, tasks=meta["tasks"], batch_size=batch_size, with_targets=False, workers=workers)
+        raise InputError(f"{input_file}: holds camera {reader.cam_name}, the model was trained on {meta['camera']}")
+    seq = DL1Sequence(readers, tasks=meta["tasks"], batch_size=batch_size, with_targets=False, workers=workers,
+                      n_slots=stereo_slots)
     if list(seq.example_shape) != list(meta["example_shape"]):
         raise InputError(
-            f"{input_file} gives examples of shape {seq.example_shape}, the model expects {tuple(meta['example_shape'])}"
+            f"{input_file}: gives examples of shape {seq.example_shape}, the model expects {tuple(meta['example_shape'])}"
         )
 
-    outputs, ids = {t: [] for t in meta["tasks"]}, []
-    for i in range(len(seq)):
-        batch = seq.batch(i)
-        pred = model.predict_on_batch(batch.inputs)
-        for t in meta["tasks"]:
-            outputs[t].append(np.asarray(pred[t]))
-        ids.append(batch.ids)
-    outputs = {t: np.concatenate(v) for t, v in outputs.items()}
-    ids = {k: np.concatenate([d[k] for d in ids]) for k in ids[0]}
+    in_place = output_file.exists() and output_file.resolve() == input_file.resolve()
+    # the copy is made first: the partial file stands for the prediction in progress, and goes if it fails
+    with atomic_output(output_file, overwrite=overwrite or in_place) as tmp:
+        shutil.copyfile(input_file, tmp)
+        outputs, ids = {t: [] for t in meta["tasks"]}, []
+        for i in range(len(seq)):
+            batch = seq.batch(i)
+            pred = model.predict_on_batch(batch.inputs)
+            for t in meta["tasks"]:
+                outputs[t].append(np.asarray(pred[t]))
+            ids.append(batch.ids)
+        outputs = {t: np.concatenate(v) for t, v in outputs.items()}
+        ids = {k: np.concatenate([d[k] for d in ids]) for k in ids[0]}
 
-    pointing = _array_pointing(input_file)
-    if data.mode == "mono":
-        tel_tables = _telescope_tables(outputs, ids, pointing, prefix)
-        array_tables = {task: _combine(table, task, prefix) for task, table in tel_tables.items()}
-    else:
-        tel_tables = {}
-        array_tables = _subarray_tables(outputs, ids, pointing, prefix)
-
-    _write_atomically(input_file, output_file, tel_tables, array_tables, prefix, overwrite)
+        pointing = _array_pointing(input_file)
+        if data.mode == "mono":
+            tel_tables = _telescope_tables(outputs, ids, pointing, prefix)
+            array_tables = {task: _combine(table, task, prefix) for task, table in tel_tables.items()}
+        else:
+            tel_tables = {}
+            array_tables = _subarray_tables(outputs, ids, pointing, prefix)
+        _write_tables(tmp, input_file, tel_tables, array_tables, prefix, overwrite)
     return output_file
-
-
-def _default_output(path: Path) -> Path:
-    name = path.name
-    return path.with_name(name.replace(".dl1.h5", ".dl2.h5") if ".dl1.h5" in name else name + ".dl2.h5")
 
 
 def _array_pointing(path) -> Table:
@@ -182,29 +182,29 @@ def _complete(keys, table, key_names):
 
 
 def _write_atomically(input_file, output_file, tel_tables, array_tables, prefix, overwrite):
-    output_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output_file.name}.", suffix=".part", dir=output_file.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
+    """A copy of ``input_file`` with the DL2 tables added, renamed to ``output_file`` only when complete."""
+    input_file, output_file = Path(input_file), Path(output_file)
+    in_place = output_file.exists() and output_file.resolve() == input_file.resolve()
+    with atomic_output(output_file, overwrite=overwrite or in_place) as tmp:
         shutil.copyfile(input_file, tmp)
-        with tables.open_file(tmp, mode="a") as h5:
-            for group in {*tel_tables, *array_tables}:
-                for node in (f"/dl2/event/telescope/{group}/{prefix}", f"/dl2/event/subarray/{group}/{prefix}"):
-                    if node in h5:
-                        if not overwrite:
-                            raise FileExistsError(f"{input_file} already holds {node}; pass overwrite=True to replace it")
-                        h5.remove_node(node, recursive=True)
-            events = read_table(h5, "/dl1/event/subarray/trigger")[SUBARRAY_KEYS]
-            for group, table in tel_tables.items():
-                for node in h5.root.dl1.event.telescope.parameters:
-                    tel_events = read_table(h5, node._v_pathname)[TELESCOPE_KEYS]
-                    part = _complete(tel_events, table, TELESCOPE_KEYS)
-                    write_table(part, h5, f"/dl2/event/telescope/{group}/{prefix}/{node._v_name}")
-            for group, table in array_tables.items():
-                write_table(_complete(events, table, SUBARRAY_KEYS), h5, f"/dl2/event/subarray/{group}/{prefix}")
-        os.replace(tmp, output_file)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        _write_tables(tmp, input_file, tel_tables, array_tables, prefix, overwrite)
+    return output_file
 
+
+def _write_tables(path, input_file, tel_tables, array_tables, prefix, overwrite):
+    """The DL2 tables into ``path`` (a copy of ``input_file``), one row per event of the file."""
+    with tables.open_file(path, mode="a") as h5:
+        for group in {*tel_tables, *array_tables}:
+            for node in (f"/dl2/event/telescope/{group}/{prefix}", f"/dl2/event/subarray/{group}/{prefix}"):
+                if node in h5:
+                    if not overwrite:
+                        raise OutputError(f"{input_file}: already holds {node} (use --overwrite to replace it)")
+                    h5.remove_node(node, recursive=True)
+        events = read_table(h5, "/dl1/event/subarray/trigger")[SUBARRAY_KEYS]
+        for group, table in tel_tables.items():
+            for node in h5.root.dl1.event.telescope.parameters:
+                tel_events = read_table(h5, node._v_pathname)[TELESCOPE_KEYS]
+                part = _complete(tel_events, table, TELESCOPE_KEYS)
+                write_table(part, h5, f"/dl2/event/telescope/{group}/{prefix}/{node._v_name}")
+        for group, table in array_tables.items():
+            write_table(_complete(events, table, SUBARRAY_KEYS), h5, f"/dl2/event/subarray/{group}/{prefix}")

@@ -1,81 +1,124 @@
 """Command-line tools in ctapipe's ``Tool`` style: train, predict and evaluate.
 
 Settings come from the command line or a ctapipe configuration file
-(``--config``); the input and the network are the :class:`~reconstruction.data.DataSpec`
-and :class:`~reconstruction.models.NetworkSpec` components, so any of their
+(``--config``); the input and the network are the :class:`~reconstruction.settings.DataSpec`
+and :class:`~reconstruction.settings.NetworkSpec` components, so any of their
 traits can be set, e.g. ``--DataSpec.mode=stereo --NetworkSpec.backbone=resnet``.
 
-    python -m reconstruction.tools train --input gamma.dl1.h5 --input proton.dl1.h5 --output models/mono
-    python -m reconstruction.tools predict --model models/mono --input gamma_test.dl1.h5 --output-dir dl2/
-    python -m reconstruction.tools evaluate --input dl2/gamma_test.dl2.h5 --input dl2/proton_test.dl2.h5 \\
+    reconstruction-train --input gamma.dl1.h5 --input proton.dl1.h5 --output models/mono
+    reconstruction-predict --model models/mono --input gamma_test.dl1.h5 --output-dir dl2/
+    reconstruction-evaluate --input dl2/gamma_test.dl2.h5 --input dl2/proton_test.dl2.h5 \\
         --output-dir eval/ --level telescope
+
+(or ``python -m reconstruction.tools {train,predict,evaluate} ...``). The tools
+are :class:`lstcommon.tool.CommandTool`\\ s: every input, the model folder and the
+outputs are checked in ``setup()``, before TensorFlow is loaded; bad input or
+options end with one line ``PROGRAM: error: FILE: problem`` on stderr and exit
+code 2; SIGINT and SIGTERM remove the output in progress (exit 130 and 143);
+an existing output is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
-from ctapipe.core import Tool
+from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, CaselessStrEnum, Float, Int, List, Path, Unicode, flag
 
-from .data import DataSpec
-from .models import NetworkSpec
-from .models.strategy import STRATEGIES
+from lstcommon.files import dumps_json
+from lstcommon.tool import CommandTool
 
-__all__ = ["EvaluateTool", "PredictTool", "TrainTool", "main"]
+from .checks import (
+    check_dl2,
+    check_file,
+    check_model,
+    check_outputs,
+    check_prediction,
+    check_settings,
+    check_train_output,
+    default_output,
+    select_telescopes,
+)
+from .errors import SettingError
+from .settings import STRATEGIES, DataSpec, NetworkSpec
+
+__all__ = ["EvaluateTool", "PredictTool", "TrainTool", "evaluate_main", "main", "predict_main", "train_main"]
 
 
-class TrainTool(Tool):
+def _no_extra_args(tool):
+    if tool.extra_args:
+        raise ToolConfigurationError(f"unexpected argument(s) {' '.join(tool.extra_args)}; give each input file as "
+                                     "--input FILE")
+
+
+class TrainTool(CommandTool):
     """Train a mono or stereo CNN on simulated gamma and proton DL1 files (model.keras + model.json)."""
 
     name = "reconstruction-train"
     description = __doc__
     examples = "reconstruction-train --input gamma.dl1.h5 --input proton.dl1.h5 --output models/mono --epochs 10"
 
-    input_files = List(Path(exists=True, directory_ok=False), help="DL1 files (gammas and protons)").tag(config=True)
-    output = Path(help="Folder for the model", directory_ok=True, file_ok=False).tag(config=True)
+    input_files = List(Path(), help="DL1 files (gammas and protons)").tag(config=True)
+    output = Path(None, allow_none=True, help="Folder for the model (model.keras + model.json)").tag(config=True)
     epochs = Int(10, help="Training epochs").tag(config=True)
     batch_size = Int(32, help="Examples per batch (array events in stereo mode)").tag(config=True)
-    validation_fraction = Float(0.2, help="Share of the showers kept for validation").tag(config=True)
-    seed = Int(0, help="Random seed (split, shuffling, initial weights)").tag(config=True)
+    validation_fraction = Float(0.2, help="Share of the showers kept for validation, in (0, 1)").tag(config=True)
+    seed = Int(0, help="Random seed (split, shuffling, initial weights), 0 or more").tag(config=True)
     strategy = CaselessStrEnum(list(STRATEGIES), default_value="default", help="tf.distribute strategy").tag(config=True)
-    initial_model = Path(None, allow_none=True, exists=True, file_ok=False, help="Model folder to start from").tag(
-        config=True
-    )
+    initial_model = Path(None, allow_none=True, help="Model folder to start from").tag(config=True)
     freeze_backbone = Bool(False, help="Keep the initial model's backbone fixed (transfer learning)").tag(config=True)
     max_examples = Int(None, allow_none=True, help="Train on a random subset of this many examples").tag(config=True)
     progress = Bool(True, help="Keras progress output per epoch").tag(config=True)
+    overwrite = Bool(False, help="Replace the model already in the output folder").tag(config=True)
 
     aliases = {
         ("i", "input"): "TrainTool.input_files",
         ("o", "output"): "TrainTool.output",
         "epochs": "TrainTool.epochs",
         "batch-size": "TrainTool.batch_size",
+        "validation-fraction": "TrainTool.validation_fraction",
         "seed": "TrainTool.seed",
         "strategy": "TrainTool.strategy",
         "initial-model": "TrainTool.initial_model",
         "max-examples": "TrainTool.max_examples",
         "mode": "DataSpec.mode",
+        "tel-ids": "DataSpec.tel_ids",
         "backbone": "NetworkSpec.backbone",
         "attention": "NetworkSpec.attention",
     }
     flags = {
         **flag("freeze-backbone", "TrainTool.freeze_backbone", "Freeze the initial backbone", "Train the backbone too"),
         **flag("progress", "TrainTool.progress", "Show Keras progress", "No Keras progress"),
+        **flag("overwrite", "TrainTool.overwrite", "Replace an existing model", "Refuse to replace an existing model"),
     }
     classes = [DataSpec, NetworkSpec]
+
+    def setup(self):
+        _no_extra_args(self)
+        if not self.input_files:
+            raise SettingError("give --input (at least one gamma and one proton DL1 file)")
+        if self.output is None:
+            raise SettingError("give --output (the folder for the model)")
+        self.data = DataSpec(parent=self).validate()
+        self.network = NetworkSpec(parent=self).validate()
+        check_settings(self.epochs, self.batch_size, self.validation_fraction, self.seed, self.max_examples)
+        if self.freeze_backbone and self.initial_model is None:
+            raise SettingError("--freeze-backbone needs an --initial-model to take the backbone from")
+        check_train_output(self.output, self.overwrite)
+        if self.initial_model is not None:
+            check_model(self.initial_model)
+        for path in self.input_files:
+            check_file(path, self.data)
+        self.tel_ids = select_telescopes(self.input_files, self.data)
 
     def start(self):
         from .train import train
 
-        if not self.input_files or self.output is None:
-            raise ValueError("give --input (at least one gamma and one proton file) and --output")
         result = train(
             self.input_files,
             self.output,
-            data=DataSpec(parent=self),
-            network=NetworkSpec(parent=self),
+            data=self.data,
+            network=self.network,
             epochs=self.epochs,
             batch_size=self.batch_size,
             validation_fraction=self.validation_fraction,
@@ -85,24 +128,24 @@ class TrainTool(Tool):
             freeze_backbone=self.freeze_backbone,
             max_examples=self.max_examples,
             verbose=2 if self.progress else 0,
+            overwrite=self.overwrite,
         )
-        self.log.info("model written to %s (%d training examples, %.0f s)", result.model_dir, result.n_train, result.wall_s)
+        self.log.info("model written to %s (%d training examples, telescopes %s, %.0f s)", result.model_dir,
+                      result.n_train, self.tel_ids, result.wall_s)
 
 
-class PredictTool(Tool):
+class PredictTool(CommandTool):
     """Apply a trained model to DL1 files: copies with ctapipe DL2 tables added."""
 
     name = "reconstruction-predict"
     description = __doc__
     examples = "reconstruction-predict --model models/mono --input gamma_test.dl1.h5 --output-dir dl2/"
 
-    model = Path(None, allow_none=True, exists=True, file_ok=False, help="Model folder written by training").tag(
+    model = Path(None, allow_none=True, help="Model folder written by reconstruction-train").tag(config=True)
+    input_files = List(Path(), help="DL1 files").tag(config=True)
+    output_dir = Path(None, allow_none=True, help="Folder for the DL2 files (default: next to each input)").tag(
         config=True
     )
-    input_files = List(Path(exists=True, directory_ok=False), help="DL1 files").tag(config=True)
-    output_dir = Path(
-        None, allow_none=True, directory_ok=True, file_ok=False, help="Folder for the DL2 files (default: next to each input)"
-    ).tag(config=True)
     prefix = Unicode("CNN", help="DL2 table and column prefix").tag(config=True)
     batch_size = Int(64, help="Examples per batch").tag(config=True)
     overwrite = Bool(False, help="Replace existing DL2 files and tables").tag(config=True)
@@ -116,27 +159,40 @@ class PredictTool(Tool):
     }
     flags = {**flag("overwrite", "PredictTool.overwrite", "Replace existing output", "Refuse to replace output")}
 
-    def start(self):
-        from .predict import _default_output, predict
-
+    def setup(self):
+        _no_extra_args(self)
         if self.model is None or not self.input_files:
-            raise ValueError("give --model and at least one --input")
+            raise SettingError("give --model (a folder written by reconstruction-train) and at least one --input")
+        if self.output_dir is not None and self.output_dir.exists() and not self.output_dir.is_dir():
+            raise SettingError(f"{self.output_dir}: --output-dir must be a folder, and this is a file")
+        self.jobs, seen = [], {}
         for path in self.input_files:
-            output = None if self.output_dir is None else self.output_dir / _default_output(path).name
+            output = default_output(path) if self.output_dir is None else self.output_dir / default_output(path).name
+            if output in seen:
+                raise SettingError(f"{path} and {seen[output]} would both be written to {output}")
+            seen[output] = path
+            check_prediction(self.model, path, output, prefix=self.prefix, overwrite=self.overwrite,
+                             batch_size=self.batch_size)
+            self.jobs.append((path, output))
+
+    def start(self):
+        from .predict import predict
+
+        for path, output in self.jobs:
             written = predict(self.model, path, output, prefix=self.prefix, batch_size=self.batch_size,
                               overwrite=self.overwrite)
             self.log.info("wrote %s", written)
 
 
-class EvaluateTool(Tool):
-    """ROC/AUC, energy and angular resolution from DL2 files: JSON and PNG."""
+class EvaluateTool(CommandTool):
+    """ROC/AUC, energy and angular resolution from DL2 files: JSON and PNG (or the JSON on stdout)."""
 
     name = "reconstruction-evaluate"
     description = __doc__
     examples = "reconstruction-evaluate --input gamma.dl2.h5 --input proton.dl2.h5 --output-dir eval/"
 
-    input_files = List(Path(exists=True, directory_ok=False), help="DL2 files (gammas and protons)").tag(config=True)
-    output_dir = Path(None, allow_none=True, directory_ok=True, file_ok=False, help="Folder for JSON and PNG").tag(
+    input_files = List(Path(), help="DL2 files (gammas and protons)").tag(config=True)
+    output_dir = Path(None, allow_none=True, help="Folder for JSON and PNG (default: the JSON on stdout)").tag(
         config=True
     )
     prefix = Unicode("CNN", help="DL2 prefix of the reconstruction to evaluate").tag(config=True)
@@ -144,6 +200,7 @@ class EvaluateTool(Tool):
         config=True
     )
     label = Unicode(None, allow_none=True, help="Name of the JSON and PNG (default PREFIX_LEVEL)").tag(config=True)
+    overwrite = Bool(False, help="Replace an existing JSON and PNG of this label").tag(config=True)
 
     aliases = {
         ("i", "input"): "EvaluateTool.input_files",
@@ -152,44 +209,73 @@ class EvaluateTool(Tool):
         "level": "EvaluateTool.level",
         "label": "EvaluateTool.label",
     }
+    flags = {**flag("overwrite", "EvaluateTool.overwrite", "Replace existing output", "Refuse to replace output")}
+
+    def setup(self):
+        _no_extra_args(self)
+        if not self.input_files:
+            raise SettingError("give at least one --input (DL2 files written by reconstruction-predict)")
+        for path in self.input_files:
+            check_dl2(path, self.prefix, self.level)
+        if self.output_dir is not None:
+            self.label = self.label or f"{self.prefix}_{self.level}"
+            check_outputs(self.output_dir, self.label, self.overwrite)
 
     def start(self):
         from .evaluate import evaluate
 
-        if not self.input_files:
-            raise ValueError("give at least one --input")
         self.metrics = evaluate(self.input_files, prefix=self.prefix, level=self.level, output_dir=self.output_dir,
-                                label=self.label)
+                                label=self.label, overwrite=self.overwrite)
         overall = self.metrics["overall"]
-        self.log.info("AUC %.3f, energy resolution %s, 68%% angular resolution %s deg", self.metrics["auc"],
+        self.log.info("AUC %s, energy resolution %s, 68%% angular resolution %s deg", self.metrics["auc"],
                       overall["energy_resolution"], overall["angular_resolution_deg"])
         if self.output_dir is None:
-            sys.stdout.write(json.dumps(self.metrics, indent=2) + "\n")
+            sys.stdout.write(dumps_json(self.metrics))
+            sys.stdout.flush()
 
 
 TOOLS = {"train": TrainTool, "predict": PredictTool, "evaluate": EvaluateTool}
 
 
-def train_main():
-    TrainTool().run()
+def _run(tool_class, argv=None) -> int:
+    """Run one tool; return its exit code (0, 2 for bad input, 130/143 interrupted, 1 for a bug)."""
+    try:
+        tool_class().run(argv)
+    except SystemExit as done:
+        code = done.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
+    return 0
 
 
-def predict_main():
-    PredictTool().run()
+def train_main(argv=None) -> int:
+    """The ``reconstruction-train`` console script."""
+    return _run(TrainTool, argv)
 
 
-def evaluate_main():
-    EvaluateTool().run()
+def predict_main(argv=None) -> int:
+    """The ``reconstruction-predict`` console script."""
+    return _run(PredictTool, argv)
 
 
-def main(argv=None):
-    """``python -m reconstruction.tools {train,predict,evaluate} ...`` (no console scripts needed)."""
+def evaluate_main(argv=None) -> int:
+    """The ``reconstruction-evaluate`` console script."""
+    return _run(EvaluateTool, argv)
+
+
+def main(argv=None) -> int:
+    """``python -m reconstruction.tools {train,predict,evaluate} ...`` (the console scripts without installing)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    usage = f"usage: python -m reconstruction.tools {{{','.join(TOOLS)}}} [options]; --help for each"
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage)
+        return 0
     if not argv or argv[0] not in TOOLS:
-        sys.stderr.write(f"usage: python -m reconstruction.tools {{{','.join(TOOLS)}}} [options]; --help for each\n")
+        given = f": unknown command {argv[0]!r}" if argv else ": give a command"
+        sys.stderr.write(f"reconstruction.tools: error{given}; {usage.removeprefix('usage: ')}\n")
         return 2
-    tool = TOOLS[argv[0]]()
-    return tool.run(argv[1:]) or 0
+    return _run(TOOLS[argv[0]], argv[1:])
 
 
 if __name__ == "__main__":

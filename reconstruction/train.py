@@ -1,8 +1,13 @@
-"""Training: files in, a saved Keras model and its description (``model.keras`` + ``model.json``) out."""
+"""Training: files in, a saved Keras model and its description (``model.keras`` + ``model.json``) out.
+
+The two files are written together into a temporary folder beside the output
+and renamed into place when both are complete (:func:`lstcommon.files.atomic_folder`):
+an interrupted or failed training never leaves half a model, and never
+damages the model that was there.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -11,15 +16,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from lstcommon.errors import one_line
+from lstcommon.files import atomic_folder, dumps_json
+
+from .checks import META_FILE, MODEL_FILE, check_model, check_settings, check_train_output, select_telescopes
 from .data import GAMMA_ID, DataSpec, DL1Sequence, InputError, open_readers
+from .errors import SettingError
 from .models import NetworkSpec, build_mono_model, build_stereo_model, compile_model, get_strategy
 
-__all__ = ["TrainResult", "as_spec", "load_model", "train"]
+__all__ = ["TrainResult", "as_spec", "check_model", "load_model", "train"]
 
 log = logging.getLogger(__name__)
-
-MODEL_FILE = "model.keras"
-META_FILE = "model.json"
 
 
 @dataclass
@@ -68,6 +75,7 @@ def train(
     freeze_backbone=False,
     max_examples=None,
     verbose=0,
+    overwrite=False,
 ) -> TrainResult:
     """Train a mono or stereo network on simulated gamma (and proton) files.
 
@@ -75,23 +83,31 @@ def train(
     of their settings). ``initial_model`` (a model folder or a Keras model) starts
     from trained weights: the backbone is copied and, with ``freeze_backbone``,
     kept fixed (transfer learning). ``max_examples`` trains on a random subset.
-    Writes ``output_dir/model.keras`` and ``output_dir/model.json``.
+    Writes ``output_dir/model.keras`` and ``output_dir/model.json`` together; an
+    existing model there is replaced only with ``overwrite``.
+
+    The telescopes are ``data.tel_ids`` or, when empty, the LSTs with events in
+    every file; model.json keeps the list so that prediction reads the same ones.
     """
-    data = as_spec(DataSpec, data)
-    network = as_spec(NetworkSpec, network)
-    network.validate()
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    data = as_spec(DataSpec, data).validate()
+    network = as_spec(NetworkSpec, network).validate()
+    check_settings(epochs, batch_size, validation_fraction, seed, max_examples, workers)
+    if freeze_backbone and initial_model is None:
+        raise SettingError("--freeze-backbone needs an --initial-model to take the backbone from")
+    output_dir = check_train_output(output_dir, overwrite)
+    if isinstance(initial_model, (str, Path)):
+        check_model(initial_model)
+    files = [files] if isinstance(files, (str, Path)) else list(files)
     keras.utils.set_random_seed(seed)
 
-    readers = open_readers(files, data)
+    tel_ids = select_telescopes(files, data)
+    readers = open_readers(files, data, tel_ids=tel_ids)
     everything = DL1Sequence(readers, tasks=network.tasks, batch_size=batch_size, shuffle=True, seed=seed, workers=workers)
     if "type" in network.tasks:
         labels = {int(i) for r in readers for i in np.unique(_primary_ids(r))}
         if GAMMA_ID not in labels or len(labels) < 2:
-            raise InputError("the 'type' task needs both gamma and background (e.g. proton) files")
+            raise InputError(f"{', '.join(map(str, files))}: the 'type' task needs both gamma and background "
+                             "(e.g. proton) files")
     train_idx, val_idx = everything.split(validation_fraction, seed=seed)
     if max_examples is not None and max_examples < len(train_idx):
         rng = np.random.default_rng(seed)
@@ -99,40 +115,40 @@ def train(
     train_seq = everything.subset(train_idx)
     val_seq = everything.subset(val_idx, shuffle=False)
 
-    with get_strategy(strategy).scope():
-        model = build_model(data, network, everything.example_shape)
-        if initial_model is not None:
-            _copy_backbone(initial_model, model)
-        if freeze_backbone:
-            if initial_model is None:
-                raise ValueError("freeze_backbone needs an initial_model to take the backbone from")
-            _backbone(model).trainable = False
-        compile_model(model, network, decay_steps=epochs * len(train_seq))
+    # the model and its description appear together, when both are complete
+    with atomic_folder(output_dir, overwrite=True) as partial:
+        with get_strategy(strategy).scope():
+            model = build_model(data, network, everything.example_shape)
+            if initial_model is not None:
+                _copy_backbone(initial_model, model)
+            if freeze_backbone:
+                _backbone(model).trainable = False
+            compile_model(model, network, decay_steps=epochs * len(train_seq))
 
-    start = time.perf_counter()
-    history = model.fit(train_seq, validation_data=val_seq, epochs=epochs, verbose=verbose)
-    wall = time.perf_counter() - start
-    if not all(np.isfinite(v).all() for v in history.history.values()):
-        raise FloatingPointError(f"training diverged (non-finite loss): {history.history}")
+        start = time.perf_counter()
+        history = model.fit(train_seq, validation_data=val_seq, epochs=epochs, verbose=verbose)
+        wall = time.perf_counter() - start
+        if not all(np.isfinite(v).all() for v in history.history.values()):
+            raise FloatingPointError(f"training diverged (non-finite loss): {history.history}")
 
-    model.save(output_dir / MODEL_FILE)
-    meta = {
-        "data": data.to_dict(),
-        "network": network.to_dict(),
-        "camera": readers[0].cam_name,
-        "example_shape": list(everything.example_shape),
-        "tasks": list(network.tasks),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "n_train": len(train_idx),
-        "n_validation": len(val_idx),
-        "train_wall_s": wall,
-        "files": [str(f) for f in ([files] if isinstance(files, (str, Path)) else files)],
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
-        "initial_model": str(initial_model) if isinstance(initial_model, (str, Path)) else None,
-        "freeze_backbone": bool(freeze_backbone),
-    }
-    (output_dir / META_FILE).write_text(json.dumps(meta, indent=2))
+        model.save(partial / MODEL_FILE)
+        meta = {
+            "data": {**data.to_dict(), "tel_ids": list(tel_ids)},
+            "network": network.to_dict(),
+            "camera": readers[0].cam_name,
+            "example_shape": list(everything.example_shape),
+            "tasks": list(network.tasks),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "n_train": len(train_idx),
+            "n_validation": len(val_idx),
+            "train_wall_s": wall,
+            "files": [str(f) for f in files],
+            "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+            "initial_model": str(initial_model) if isinstance(initial_model, (str, Path)) else None,
+            "freeze_backbone": bool(freeze_backbone),
+        }
+        (partial / META_FILE).write_text(dumps_json(meta))
     log.info("trained %s model on %d examples in %.1f s", data.mode, len(train_idx), wall)
     return TrainResult(output_dir, meta["history"], wall, len(train_idx), len(val_idx), model)
 
@@ -156,11 +172,14 @@ def _copy_backbone(source, model):
     adapts a model that already works instead of learning new heads from random
     weights, which one epoch cannot do.
     """
+    name = "the initial model"
     if isinstance(source, (str, Path)):
+        name = str(source)
         source, _ = load_model(source)
     src, dst = _backbone(source), _backbone(model)
     if [w.shape for w in src.weights] != [w.shape for w in dst.weights]:
-        raise ValueError("the initial model's backbone has a different architecture or input shape")
+        raise InputError(f"{name}: its backbone has a different architecture or input shape than the model trained "
+                         "(--initial-model)")
     dst.set_weights(src.get_weights())
     copied = []
     # heads of a mono model read one image's features, a stereo model's the pooled array: only the backbone carries over
@@ -178,12 +197,14 @@ def _copy_backbone(source, model):
 
 
 def load_model(model_dir):
-    """The Keras model and its description saved by :func:`train`."""
+    """The Keras model and its description saved by :func:`train` (checked first, see :func:`check_model`)."""
     model_dir = Path(model_dir)
-    path, meta_path = model_dir / MODEL_FILE, model_dir / META_FILE
-    for p in (path, meta_path):
-        if not p.exists():
-            raise FileNotFoundError(f"{p} not found: {model_dir} is not a folder written by reconstruction.train")
+    meta = check_model(model_dir)
     from . import models  # noqa: F401  (registers the custom layers)
 
-    return keras.saving.load_model(path), json.loads(meta_path.read_text())
+    path = model_dir / MODEL_FILE
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as err:  # a complete archive Keras still cannot read (another Keras, edited config)
+        raise InputError(f"{path}: Keras cannot load the model ({one_line(err)[:300]})") from err
+    return model, meta

@@ -1,72 +1,14 @@
 """Backbones (small CNN, ResNet-style), attention placement, task heads, mono and stereo networks."""
 
 import keras
-from ctapipe.core import Component
-from ctapipe.core.traits import Bool, CaselessStrEnum, Float, Int, List, Unicode
 from keras import layers
 
+from ..settings import TASK_OUTPUTS, NetworkSpec
 from .layers import CameraCoordinates, ChannelAttention, InputScaling, MaskedTelescopePooling, SpatialAttentionMap
 
 __all__ = ["TASK_OUTPUTS", "NetworkSpec", "build_backbone", "build_mono_model", "build_stereo_model", "compile_model"]
 
-#: output width and activation per task
-TASK_OUTPUTS = {"type": (1, "sigmoid"), "energy": (1, None), "direction": (2, None)}
 LOSSES = {"type": "binary_crossentropy", "energy": "mean_absolute_error", "direction": "mean_absolute_error"}
-
-
-class NetworkSpec(Component):
-    """The architecture: backbone kind and size, attention, waveform front-end, heads."""
-
-    backbone = CaselessStrEnum(["cnn", "resnet"], default_value="cnn", help="Small plain CNN or ResNet-style").tag(config=True)
-    depth = Int(3, help="Convolutional blocks (cnn) or residual stages (resnet), each halving the image").tag(config=True)
-    width = Int(16, help="Filters of the first block; doubled per block up to 4x").tag(config=True)
-    attention = CaselessStrEnum(
-        ["none", "input", "blocks", "both"],
-        default_value="none",
-        help="Where CBAM channel + spatial attention goes: at the input, after every block, or both",
-    ).tag(config=True)
-    attention_kernel = Int(7, help="Spatial attention kernel (1, 4 or 7)").tag(config=True)
-    attention_ratio = Int(4, help="Channel attention MLP reduction ratio").tag(config=True)
-    waveform_frontend = CaselessStrEnum(
-        ["channels", "time_conv"],
-        default_value="channels",
-        help="Waveform input: samples as channels, or a learned per-pixel time convolution first",
-    ).tag(config=True)
-    head_units = Int(32, help="Hidden units of each task head").tag(config=True)
-    tasks = List(Unicode(), default_value=["type", "energy", "direction"], help="Tasks: type, energy, direction").tag(
-        config=True
-    )
-    learning_rate = Float(1e-3, help="Adam learning rate (the initial one with a cosine schedule)").tag(config=True)
-    lr_schedule = CaselessStrEnum(
-        ["constant", "cosine"],
-        default_value="cosine",
-        help="Learning rate over the training: constant, or cosine decay to zero at the last step",
-    ).tag(config=True)
-    coordinates = Bool(
-        True, help="Append camera x, y channels to the input (CoordConv), so the network knows where the image lies"
-    ).tag(config=True)
-    pooling = CaselessStrEnum(
-        ["average", "flatten"],
-        default_value="average",
-        help="Backbone output: global average of the last feature map, or the whole map flattened (keeps positions)",
-    ).tag(config=True)
-    batch_norm = Bool(
-        True,
-        help="Batch normalisation after each convolution; without it the plain CNN on sparse, log-scaled images "
-        "learns the particle type several times more slowly",
-    ).tag(config=True)
-
-    def validate(self):
-        if self.attention_kernel not in (1, 4, 7):
-            raise ValueError(f"attention_kernel must be 1, 4 or 7, got {self.attention_kernel}")
-        unknown = set(self.tasks) - set(TASK_OUTPUTS)
-        if unknown or not self.tasks:
-            raise ValueError(f"tasks must be a non-empty subset of {list(TASK_OUTPUTS)}, got {list(self.tasks)}")
-        if self.depth < 1 or self.width < 1:
-            raise ValueError(f"depth and width must be positive, got depth={self.depth}, width={self.width}")
-
-    def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.trait_names() if self.trait_metadata(name, "config")}
 
 
 def _conv(x, filters, name, spec, strides=1, activation="relu"):

@@ -1,6 +1,9 @@
 """tf.distribute strategies by name: the training loop is Keras' own, scaled out by TensorFlow."""
 
-STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
+from ..errors import SettingError
+from ..settings import STRATEGIES
+
+__all__ = ["STRATEGIES", "get_strategy"]
 
 
 def get_strategy(name="default"):
@@ -16,4 +19,4 @@ def get_strategy(name="default"):
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker_mirrored":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"unknown distribution strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    raise SettingError(f"unknown distribution strategy {name!r}; choose from {', '.join(STRATEGIES)}")

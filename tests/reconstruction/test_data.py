@@ -60,18 +60,18 @@ def test_image_mapper_is_a_parameter(reco_files):
 
 def test_missing_corrupt_and_incomplete_files(reco_files, tmp_path):
     spec = DataSpec(image_shape=IMAGE_SHAPE)
-    with pytest.raises(FileNotFoundError, match="nothere.h5"):
+    with pytest.raises(InputError, match="nothere.h5: input file does not exist"):
         open_readers([tmp_path / "nothere.h5"], spec)
     corrupt = tmp_path / "corrupt.h5"
     corrupt.write_bytes(b"not hdf5 at all")
-    with pytest.raises(InputError, match="corrupt.h5"):
+    with pytest.raises(InputError, match="corrupt.h5: input file is not an HDF5 file"):
         open_readers([corrupt], spec)
     incomplete = tmp_path / "no_images.h5"
     with tables.open_file(reco_files[0]) as src:
         src.copy_file(str(incomplete))
     with tables.open_file(incomplete, "a") as h5:
         h5.remove_node("/dl1/event/telescope/images", recursive=True)
-    with pytest.raises(InputError, match="/dl1/event/telescope/images"):
+    with pytest.raises(InputError, match="no_images.h5: input file has no /dl1/event/telescope/images"):
         open_readers([incomplete], spec)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from astropy.table import QTable
 
+from reconstruction.errors import InputError
 from reconstruction.evaluate import default_energy_bins, evaluate, metrics_from_events
 
 
@@ -36,7 +37,7 @@ def test_evaluate_dl2_writes_json_and_plot(mono_dl2, tmp_path):
     assert 0 <= m["auc"] <= 1
     assert json.loads((tmp_path / "mono.json").read_text())["auc"] == m["auc"]
     assert (tmp_path / "mono.png").stat().st_size > 10_000
-    with pytest.raises(KeyError, match="no DL2 columns"):
+    with pytest.raises(InputError, match="gamma.dl2.h5: DL2 file has no /dl2/event/subarray/classification/Nothing"):
         evaluate(mono_dl2, prefix="Nothing")
 
 

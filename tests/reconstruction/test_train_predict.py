@@ -9,6 +9,7 @@ from ctapipe.io import TableLoader
 from reco_settings import IMAGE_SHAPE, TINY
 
 import reconstruction.predict as predict_module
+from lstcommon.files import OutputError
 from reconstruction.data import InputError
 from reconstruction.predict import predict
 from reconstruction.train import load_model, train
@@ -74,7 +75,7 @@ def test_interrupted_prediction_leaves_no_file(mono_model, reco_files, tmp_path,
 
 
 def test_existing_output_and_wrong_camera(mono_model, mono_dl2, reco_files, tmp_path):
-    with pytest.raises(FileExistsError, match="exists"):
+    with pytest.raises(OutputError, match="output exists .use --overwrite"):
         predict(mono_model.model_dir, reco_files[0], mono_dl2[0])
     other = tmp_path / "flash"
     other.mkdir()
@@ -85,7 +86,7 @@ def test_existing_output_and_wrong_camera(mono_model, mono_dl2, reco_files, tmp_
     (other / "model.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="LSTCam.*FlashCam"):
         predict(other, reco_files[0], tmp_path / "x.h5")
-    with pytest.raises(FileNotFoundError, match="not a folder written by reconstruction.train"):
+    with pytest.raises(InputError, match="model.json: missing .a model folder written by reconstruction-train"):
         predict(tmp_path, reco_files[0], tmp_path / "y.h5")
 
 
