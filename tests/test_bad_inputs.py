@@ -287,6 +287,11 @@ def _env():
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
+def _takes_ctrl_c():
+    # a test run started in the background inherits an ignored SIGINT: the command under test takes it as a user would
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_help_is_quick_and_quiet():
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "trigger.cli", "--help"], capture_output=True, text=True, env=_env())
@@ -322,7 +327,7 @@ def test_signal_mid_write_keeps_the_old_file(signum, code, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "trigger.cli", "simulate", "-p", "gamma", "-n", "5000", "--energy-min", "1 TeV",
          "--output", str(out), "--overwrite", "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), preexec_fn=_takes_ctrl_c,
     )
     deadline = time.monotonic() + 120
     while not list(out.glob(".gamma.dl1.h5.partial-*")):
@@ -379,7 +384,7 @@ def test_signal_during_train_and_evaluate_keeps_earlier_outputs(signum, code, tr
         log = tmp_path / f"{name}.err"
         with open(log, "w") as err:
             process = subprocess.Popen([sys.executable, "-m", "trigger.cli", *args], stdout=subprocess.DEVNULL,
-                                       stderr=err, env=_env())
+                                       stderr=err, env=_env(), preexec_fn=_takes_ctrl_c)
             printed = _signal_when(process, log, text, signum)
         assert process.returncode == code, printed
         assert "Traceback" not in printed
