@@ -249,13 +249,20 @@ def test_bad_input_as_a_real_command(model_dir, tmp_path):
     assert snapshot(out) == before and not partials(tmp_path)
 
 
-def test_sigterm_mid_build_leaves_the_earlier_build(model_dir, tmp_path):
+def _takes_ctrl_c():
+    # a test run started in the background inherits an ignored SIGINT: the build takes it as a user's Ctrl-C
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_signal_mid_build_leaves_the_earlier_build(signum, code, word, model_dir, tmp_path):
     out = tmp_path / "hw"
     before = fake_earlier_build(out)
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "trigger.cli", "build", str(model_dir), "--out", str(out),
                              "--overwrite", "--no-synth", "--n-check", "10"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env,
+                            preexec_fn=_takes_ctrl_c)
     try:
         deadline = time.monotonic() + 120
         while not list(tmp_path.glob(".hw.partial-*")):
@@ -263,15 +270,15 @@ def test_sigterm_mid_build_leaves_the_earlier_build(model_dir, tmp_path):
             assert time.monotonic() < deadline, "the staged output never appeared"
             time.sleep(0.05)
         time.sleep(0.5)  # well inside the build: its log file is open, a step is running
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 143, stderr[-3000:]
+    assert proc.returncode == code, stderr[-3000:]
     assert "Traceback" not in stderr
-    assert f"{PROGRAM}: terminated" in stderr
+    assert f"{PROGRAM}: {word}" in stderr
     assert not partials(tmp_path)
     assert snapshot(out) == before
 
