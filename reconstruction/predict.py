@@ -76,7 +76,7 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
         outputs, ids = {t: [] for t in meta["tasks"]}, []
         for i in range(len(seq)):
             batch = seq.batch(i)
-            pred = model.predict_on_batch(batch.inputs)
+            pred = _predict_on_batch(model, batch.inputs, batch_size)
             for t in meta["tasks"]:
                 outputs[t].append(np.asarray(pred[t]))
             ids.append(batch.ids)
@@ -92,6 +92,18 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
             array_tables = _subarray_tables(outputs, ids, pointing, prefix)
         _write_tables(tmp, input_file, tel_tables, array_tables, prefix, overwrite)
     return output_file
+
+
+def _predict_on_batch(model, inputs, size):
+    """``model.predict_on_batch`` on a batch padded to ``size`` examples: one traced graph per model, where each
+    shorter last batch would trace a new one (and TensorFlow warn about retracing)."""
+    n = len(inputs["mask"]) if isinstance(inputs, dict) else len(inputs)
+    if n < size:
+        def pad(a):
+            return np.concatenate([a, np.zeros((size - n, *a.shape[1:]), a.dtype)])
+
+        inputs = {k: pad(v) for k, v in inputs.items()} if isinstance(inputs, dict) else pad(inputs)
+    return {k: np.asarray(v)[:n] for k, v in model.predict_on_batch(inputs).items()}
 
 
 def _array_pointing(path) -> Table:
