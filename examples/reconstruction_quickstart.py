@@ -1,83 +1,131 @@
 """Quick start: simulate a small LST set, train a mono and a stereo CNN, compare them with Hillas + random forest.
 
-    python examples/reconstruction_quickstart.py --output quickstart/
+    python examples/reconstruction_quickstart.py --output quickstart/          # about 10 min on 2 cores
+    python examples/reconstruction_quickstart.py --output quickstart/ --full   # the full-size run (about 45 min)
 
 writes ``quickstart/metrics.json`` (``cnn_mono``, ``cnn_stereo``, ``baseline``, each with
-``auc``, ``energy_resolution``, ``angular_resolution_deg`` per bin of ``energy_bins_gev``),
-``quickstart/comparison.png``, the models and the DL2 files. All three are per array event
-(``cnn_mono`` is the mean of the mono predictions, as the baseline averages its per-image forests);
-``cnn_mono_per_image`` is the mono network image by image.
+``auc``, ``energy_resolution``, ``angular_resolution_deg`` per bin of ``energy_bins_gev``;
+strict JSON, ``null`` where a value is undefined), ``quickstart/comparison.png``, the models
+and the DL2 files. All three are per array event (``cnn_mono`` is the mean of the mono
+predictions, as the baseline averages its per-image forests); ``cnn_mono_per_image`` is the
+mono network image by image.
 
 The data are made with the project's ``trigger-synth simulate`` command (files are the only
-link between the two packages); ``--data DIR`` reuses files made before. The default set gives
-about 5400 training images: a CNN needs thousands of images where the forests on Hillas
-parameters do with hundreds (``--small``, about 640 images, only checks that the chain runs).
+link between the two packages), two simulations at a time; ``--data DIR`` reuses files made
+before. A CNN needs thousands of images where the forests on Hillas parameters do with
+hundreds: the default set gives about 3000 training images (``--full``: about 5400 and
+longer training; ``--small``, about 640 images, only checks that the chain runs).
 """
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lstcommon.files import write_json
 from reconstruction import baseline, evaluate, predict, train
 
 # gammas diffuse within 1 deg so that the direction is something to learn; protons need > 100 GeV for images
 OPTIONS = {"gamma": ["--viewcone", "1 deg", "--energy-min", "50 GeV"],
            "proton": ["--viewcone", "3 deg", "--energy-min", "150 GeV"]}
-#: showers per split and particle; protons give about 0.5 usable images per shower, gammas 1.6
-SIZES = {"default": {"train": {"gamma": 2400, "proton": 3000}, "test": {"gamma": 800, "proton": 1000}},
-         "small": {"train": {"gamma": 260, "proton": 320}, "test": {"gamma": 140, "proton": 160}}}
-SEEDS = {"default": {"train": 21, "test": 22}, "small": {"train": 11, "test": 12}}
+#: per data set: showers per split and particle (protons give about 0.5 usable images per shower, gammas 1.6),
+#: seeds, mapped image side, epochs and learning rate of the mono network, epochs of the stereo network (which
+#: starts from the mono one, backbone and heads, and trains all of it)
+SETS = {
+    # about 3500 images: a third less data and a smaller image than "full", a 3x higher learning rate to make up
+    "default": {"sizes": {"train": {"gamma": 1500, "proton": 1900}, "test": {"gamma": 450, "proton": 600}},
+                "seeds": {"train": 31, "test": 32}, "image_shape": 40, "epochs": 15, "learning_rate": 3e-3,
+                "stereo_epochs": 6},
+    "full": {"sizes": {"train": {"gamma": 2400, "proton": 3000}, "test": {"gamma": 800, "proton": 1000}},
+             "seeds": {"train": 21, "test": 22}, "image_shape": 56, "epochs": 10, "learning_rate": 1e-3,
+             "stereo_epochs": 10},
+    "small": {"sizes": {"train": {"gamma": 260, "proton": 320}, "test": {"gamma": 140, "proton": 160}},
+              "seeds": {"train": 11, "test": 12}, "image_shape": 56, "epochs": 10, "learning_rate": 1e-3,
+              "stereo_epochs": 10},
+}
+NETWORK = {"backbone": "cnn", "depth": 3, "width": 16, "attention": "blocks", "attention_kernel": 7}
 
 
-def simulate(folder: Path, size="default"):
+def _simulate_one(exe, folder: Path, split, particle, n, seed):
+    final = folder / split / f"{particle}.dl1.h5"
+    if final.exists():
+        return
+    # each simulation in a folder of its own: trigger-synth writes a summary.json beside its files
+    work = folder / f".{split}-{particle}"
+    shutil.rmtree(work, ignore_errors=True)
+    cmd = [exe, "simulate", "--particles", particle, "--n-events", str(n), "--max-impact", "300 m", "--seed", str(seed),
+           "--output", str(work), "--no-progress", "--log-level", "ERROR", *OPTIONS[particle]]
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"reconstruction_quickstart: error: {' '.join(cmd)} failed ({done.returncode}): "
+                         f"{done.stderr.strip()[-500:]}")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(work / f"{particle}.dl1.h5", final)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def simulate(folder: Path, name="default", jobs=2):
+    """The data set's files (made if missing), ``jobs`` simulations at a time, the largest first."""
     exe = shutil.which("trigger-synth") or str(Path(sys.executable).with_name("trigger-synth"))
-    for split, particles in SIZES[size].items():
-        for particle, n in particles.items():
-            out = folder / split
-            if (out / f"{particle}.dl1.h5").exists():
-                continue
-            cmd = [exe, "simulate", "--particles", particle, "--n-events", str(n), "--max-impact", "300 m",
-                   "--seed", str(SEEDS[size][split]), "--output", str(out), "--no-progress", "--log-level", "ERROR",
-                   *OPTIONS[particle]]
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    spec = SETS[name]
+    work = [(split, particle, n, spec["seeds"][split]) for split, particles in spec["sizes"].items()
+            for particle, n in particles.items()]
+    work.sort(key=lambda job: -job[2] * (1.7 if job[1] == "gamma" else 1.0))  # gammas cost more per shower
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in [pool.submit(_simulate_one, exe, folder, *job) for job in work]:
+            future.result()
+
+
+def _fmt(value, digits=3):
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--data", type=Path, help="folder with train/ and test/ simulated files (made if missing)")
-    parser.add_argument("--small", action="store_true", help="a tenth of the data: checks the chain, learns little")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--image-shape", type=int, default=56, help="side of the mapped image (BilinearMapper)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_true", help="the full-size set and training (about 45 min on 2 cores)")
+    size.add_argument("--small", action="store_true", help="a tiny set: checks the chain, learns little")
+    parser.add_argument("--epochs", type=int, help="epochs of the mono network (default: the data set's)")
+    parser.add_argument("--image-shape", type=int, help="side of the mapped image (BilinearMapper; default: the set's)")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="simulations run at a time")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    name = "full" if args.full else "small" if args.small else "default"
+    spec = SETS[name]
+    epochs = args.epochs or spec["epochs"]
+    image_shape = args.image_shape or spec["image_shape"]
+    if epochs < 1 or image_shape < 8 or args.jobs < 1:
+        parser.error("--epochs and --jobs must be at least 1, --image-shape at least 8")
     out = args.output
     out.mkdir(parents=True, exist_ok=True)
-    data_dir = args.data or out / "data"
+    data_dir = args.data or out / "data" / name
     timings = {}
+    start = time.perf_counter()
 
     t = time.perf_counter()
-    simulate(data_dir, "small" if args.small else "default")
+    simulate(data_dir, name, jobs=args.jobs)
     timings["simulate_s"] = time.perf_counter() - t
     train_files = [data_dir / "train" / f"{p}.dl1.h5" for p in ("gamma", "proton")]
     test_files = [data_dir / "test" / f"{p}.dl1.h5" for p in ("gamma", "proton")]
 
-    network = {"backbone": "cnn", "depth": 3, "width": 16, "attention": "blocks", "attention_kernel": 7}
     events = {}
+    network = {**NETWORK, "learning_rate": spec["learning_rate"]}
     for mode in ("mono", "stereo"):
         t = time.perf_counter()
-        data = {"mode": mode, "image_shape": args.image_shape}
+        data = {"mode": mode, "image_shape": image_shape}
         model_dir = out / "models" / mode
-        # the stereo network starts from the mono backbone: 1250 array events alone train it less well than the
-        # 4300 single images the mono network saw (AUC 0.85 instead of 0.94 on the default set)
-        train.train(train_files, model_dir, data=data, network=network, epochs=args.epochs,
-                    batch_size=32 if mode == "mono" else 16,
-                    initial_model=None if mode == "mono" else out / "models" / "mono")
+        if mode == "mono":
+            settings = {"epochs": epochs, "batch_size": 32}
+        else:
+            # the stereo network starts from the mono one (its backbone and heads): a few hundred array events alone
+            # train it less well than the single images the mono network saw (AUC 0.85 instead of 0.94, full set)
+            settings = {"epochs": spec["stereo_epochs"], "batch_size": 16, "initial_model": out / "models" / "mono"}
+        train.train(train_files, model_dir, data=data, network=network, overwrite=True, **settings)
         dl2 = [predict.predict(model_dir, f, out / "dl2" / f.name.replace(".dl1.h5", f".{mode}.dl2.h5"), overwrite=True)
                for f in test_files]
         # mono: the mean of the mono predictions per array event (StereoMeanCombiner), as for the baseline
@@ -87,25 +135,28 @@ def main(argv=None):
         timings[f"cnn_{mode}_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    rf = baseline.HillasRandomForest(out / "baseline").fit(train_files)
+    rf = baseline.HillasRandomForest(out / "baseline", n_jobs=args.jobs).fit(train_files)
     dl2 = [rf.predict(f, out / "dl2" / f.name.replace(".dl1.h5", ".hillas_rf.dl2.h5"), overwrite=True) for f in test_files]
     events["baseline"] = evaluate.load_events(dl2, prefix=baseline.PREFIX, level="subarray")
     timings["baseline_s"] = time.perf_counter() - t
 
-    metrics = {name: evaluate.metrics_from_events(e) for name, e in evaluate.common_events(events).items()}
+    common = evaluate.common_events(events)
+    metrics = {name: evaluate.metrics_from_events(e) for name, e in common.items()}
     metrics["cnn_mono_per_image"] = evaluate.metrics_from_events(per_image)
     labels = {"cnn_mono": "CNN mono (mean per event)", "cnn_stereo": "CNN stereo", "baseline": "Hillas + RF"}
-    common = evaluate.common_events(events)
     results = {labels[name]: (metrics[name], common[name]) for name in labels}
     evaluate.plot_comparison(results, out / "comparison.png",
                              title="CNN vs Hillas + RF, per array event, on the events all three reconstruct")
+    timings["total_s"] = time.perf_counter() - start
     metrics["timings"] = timings
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    metrics["settings"] = {"data_set": name, **spec, "epochs": epochs, "image_shape": image_shape, "network": network}
+    write_json(out / "metrics.json", metrics)
     for name in ("cnn_mono", "cnn_stereo", "baseline", "cnn_mono_per_image"):
         m = metrics[name]
-        print(f"{name:18s} AUC {m['auc']:.3f}  energy resolution {m['overall']['energy_resolution']:.3f}  "
-              f"68% angular resolution {m['overall']['angular_resolution_deg']:.3f} deg  ({m['overall']['n_events']} events)")
-    print(f"wrote {out / 'metrics.json'} and {out / 'comparison.png'}")
+        print(f"{name:18s} AUC {_fmt(m['auc'])}  energy resolution {_fmt(m['overall']['energy_resolution'])}  "
+              f"68% angular resolution {_fmt(m['overall']['angular_resolution_deg'])} deg  "
+              f"({m['overall']['n_events']} events)")
+    print(f"wrote {out / 'metrics.json'} and {out / 'comparison.png'} in {timings['total_s']:.0f} s")
 
 
 if __name__ == "__main__":
