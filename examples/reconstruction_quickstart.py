@@ -1,7 +1,7 @@
 """Quick start: simulate a small LST set, train a mono and a stereo CNN, compare them with Hillas + random forest.
 
-    python examples/reconstruction_quickstart.py --output quickstart/          # about 10 min on 2 cores
-    python examples/reconstruction_quickstart.py --output quickstart/ --full   # the full-size run (about 45 min)
+    python examples/reconstruction_quickstart.py --output quickstart/          # under 10 min on 2 cores
+    python examples/reconstruction_quickstart.py --output quickstart/ --full   # the full-size run (about 40 min)
 
 writes ``quickstart/metrics.json`` (``cnn_mono``, ``cnn_stereo``, ``baseline``, each with
 ``auc``, ``energy_resolution``, ``angular_resolution_deg`` per bin of ``energy_bins_gev``;
@@ -89,7 +89,7 @@ def main(argv=None):
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--data", type=Path, help="folder with train/ and test/ simulated files (made if missing)")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--full", action="store_true", help="the full-size set and training (about 45 min on 2 cores)")
+    size.add_argument("--full", action="store_true", help="the full-size set and training (about 40 min on 2 cores)")
     size.add_argument("--small", action="store_true", help="a tiny set: checks the chain, learns little")
     parser.add_argument("--epochs", type=int, help="epochs of the mono network (default: the data set's)")
     parser.add_argument("--image-shape", type=int, help="side of the mapped image (BilinearMapper; default: the set's)")
