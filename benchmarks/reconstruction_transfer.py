@@ -52,7 +52,8 @@ def main():
         return evaluate.metrics_from_events(evaluate.load_events(dl2, level="telescope"))
 
     rows = {}
-    full = train.train(files(args.target), work / "full", data=data, network=network, epochs=args.epochs)
+    # a rerun into the same --work replaces its models
+    full = train.train(files(args.target), work / "full", data=data, network=network, epochs=args.epochs, overwrite=True)
     rows["full training on target (reference)"] = (full.wall_s, score(full.model_dir, "full"))
     if args.source_model is not None:
         meta = source_meta
@@ -60,10 +61,10 @@ def main():
                                              meta["n_validation"])}
     else:
         sources = {"full": train.train(files(args.source), work / "source_full", data=data, network=network,
-                                       epochs=args.epochs)}
+                                       epochs=args.epochs, overwrite=True)}
     n_half = sources["full"].n_train // 2
     sources["reduced"] = train.train(files(args.source), work / "source_reduced", data=data, network=network,
-                                     epochs=args.epochs, max_examples=n_half)
+                                     epochs=args.epochs, max_examples=n_half, overwrite=True)
     rows["full source as is, no training on target"] = (0.0, score(sources["full"].model_dir, "source_as_is"))
     for source_name, source in sources.items():
         for frozen in (True, False):
@@ -71,7 +72,7 @@ def main():
                 name = f"{source_name} source, {'frozen' if frozen else 'free'} backbone, {epochs} epoch(s)"
                 tag = name.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
                 result = transfer.transfer(source.model_dir, files(args.target), work / tag,
-                                           freeze_backbone=frozen, epochs=epochs)
+                                           freeze_backbone=frozen, epochs=epochs, overwrite=True)
                 rows[name] = (result.wall_s, score(result.model_dir, tag))
 
     ref_time, ref = rows["full training on target (reference)"]
