@@ -61,7 +61,7 @@ test: $(STAMP)
 	$(VERILATOR_ENV) $(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check trigger reconstruction tests benchmarks examples
+	$(VENV)/bin/ruff check lstcommon trigger reconstruction tests benchmarks examples
 	$(MAKE) -C testbench lint
 
 # The board overlay of a build made with --board (docs/deployment.md); Vivado is not part of the venv.
