@@ -65,7 +65,38 @@ def check_file(path, spec: DataSpec) -> Path:
     if not any(name == CAMERA for name in cameras.values()):
         found = ", ".join(sorted(set(cameras.values()))) or "none"
         raise InputError(f"{path}: input file holds no {CAMERA} telescope (cameras: {found}); only LST images are supported")
+    _check_values(path, spec, [t for t, name in cameras.items() if name == CAMERA])
     return path
+
+
+#: the LST low gain's range: about 3000 p.e. per pixel (sim_telarray's fadc_lg_max_signal), ~800 p.e. in a sample
+SATURATED_CHARGE_PE = 3000.0
+SATURATED_SAMPLE_PE = 800.0
+#: a shower saturates a few pixels at most; a tenth of the camera at the ceiling is a broken file
+SATURATED_FRACTION = 0.1
+
+
+def _check_values(path, spec: DataSpec, tel_ids, n_rows=256):
+    """Refuse NaN or infinite images or waveforms, and saturated ones, from the first rows of each LST."""
+    from ctapipe.io import read_table
+
+    group, column = (("/dl1/event/telescope/images", "image") if spec.input_type == "image"
+                     else ("/r1/event/telescope", "waveform"))
+    with tables.open_file(path, mode="r") as h5:
+        names = [f"tel_{t:03d}" for t in tel_ids if f"{group}/tel_{t:03d}" in h5]
+    what = "images" if spec.input_type == "image" else "waveforms"
+    for name in names:
+        values = np.asarray(read_table(path, f"{group}/{name}", stop=n_rows)[column], dtype=np.float32)
+        if not np.all(np.isfinite(values)):
+            raise InputError(f"{path}: {what} of {name} hold NaN or infinite values")
+        if spec.input_type == "image":
+            saturated = np.mean(values >= SATURATED_CHARGE_PE, axis=-1) > SATURATED_FRACTION
+        else:  # (n, gains, pixels, samples): a pixel at the ceiling over the whole window
+            pixels = np.all(values >= SATURATED_SAMPLE_PE, axis=-1).reshape(len(values), -1)
+            saturated = pixels.mean(axis=-1) > SATURATED_FRACTION
+        if saturated.any():
+            raise InputError(f"{path}: {int(saturated.sum())} {what} of {name} are saturated (over a tenth of the "
+                             f"pixels at the LST low gain's ceiling)")
 
 
 def _cameras(path) -> dict:

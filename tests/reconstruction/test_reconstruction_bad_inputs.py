@@ -95,6 +95,13 @@ def bad_files(reco_files, tmp_path_factory):
     files["no_tables"] = _copy_h5(gamma, folder / "no_images.dl1.h5")
     with tables.open_file(files["no_tables"], "a") as h5:
         h5.remove_node("/dl1/event/telescope/images", recursive=True)
+    for kind, value in (("nan", np.nan), ("saturated", 5000.0)):
+        files[kind] = _copy_h5(gamma, folder / f"{kind}.dl1.h5")
+        with tables.open_file(files[kind], "a") as h5:
+            node = h5.get_node("/dl1/event/telescope/images/tel_001")
+            rows = node.read()
+            rows["image"][0] = value  # every pixel of the first image
+            node.modify_rows(start=0, rows=rows)
     return files
 
 
@@ -140,6 +147,12 @@ WORDS = {
     "wrong_camera": {"train": ["chec.dl1.h5", "no LSTCam telescope", "CHEC"],
                      "predict": ["chec.dl1.h5", "no LSTCam telescope", "CHEC"],
                      "evaluate": ["chec.dl1.h5", "has no /dl2/event/subarray/classification/CNN"]},
+    "nan": {"train": ["nan.dl1.h5", "images of tel_001 hold NaN"],
+            "predict": ["nan.dl1.h5", "images of tel_001 hold NaN"],
+            "evaluate": ["nan.dl1.h5", "has no /dl2/event/subarray/classification/CNN"]},
+    "saturated": {"train": ["saturated.dl1.h5", "1 images of tel_001 are saturated"],
+                  "predict": ["saturated.dl1.h5", "1 images of tel_001 are saturated"],
+                  "evaluate": ["saturated.dl1.h5", "has no /dl2/event/subarray/classification/CNN"]},
     "no_tables": {"train": ["no_images.dl1.h5", "has no /dl1/event/telescope/images"],
                   "predict": ["no_images.dl1.h5", "has no /dl1/event/telescope/images"],
                   "evaluate": ["no_images.dl1.h5", "has no /dl2/event/subarray/classification/CNN"]},
