@@ -1,8 +1,14 @@
 """Prediction: a trained model applied to a DL1 file, written as ctapipe DL2 tables.
 
-The output is a copy of the input file with DL2 tables added next to its DL1
-tables, in ctapipe's layout and column names, so ``ctapipe.io.TableLoader``
-reads them (``dl2=True``):
+The output holds the DL2 tables in ctapipe's layout and column names, and by
+default everything of the input except its pixel-wise data (:data:`PIXEL_DATA`:
+waveforms, images, true images; over 99 % of a DL1 file): the subarray and
+camera description, the simulation configuration, shower and impact tables,
+the triggers, the pointing and the DL1 image parameters. That is what
+``ctapipe.io.TableLoader`` needs to join the DL2 tables with the simulated
+truth (``dl2=True, simulated=True``) and to cut on image parameters.
+``full_copy=True`` (``--full-copy``) keeps the pixel-wise data too, e.g. to
+apply a second model to the DL2 file in place. The DL2 tables are:
 
 * mono models: ``/dl2/event/telescope/{classification,energy,geometry}/<prefix>/tel_NNN``
   (``<prefix>_tel_prediction``, ``<prefix>_tel_energy``, ``<prefix>_tel_alt/az``)
@@ -20,6 +26,7 @@ the input file, the output) is checked first, by :func:`check_prediction`.
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import astropy.units as u
@@ -38,20 +45,27 @@ from .checks import check_prediction
 from .data import DL1Sequence, InputError, open_readers
 from .train import load_model
 
-__all__ = ["DL2_GROUPS", "check_prediction", "predict"]
+__all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_without_pixels", "predict"]
 
 SUBARRAY_KEYS = ["obs_id", "event_id"]
 TELESCOPE_KEYS = ["obs_id", "event_id", "tel_id"]
 DL2_GROUPS = {"type": "classification", "energy": "energy", "direction": "geometry"}
+#: the groups of pixel-wise data a DL2 file leaves out unless asked for a full copy
+PIXEL_DATA = ("/r0", "/r1", "/dl0", "/dl1/event/telescope/images", "/simulation/event/telescope/images")
+#: ctapipe's data-level names of what PIXEL_DATA holds, for the file's "CTA PRODUCT DATA LEVELS"
+PIXEL_LEVELS = ("R0", "R1", "DL0", "DL1_IMAGES")
 
 
-def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64, overwrite=False, workers=1) -> Path:
+def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64, overwrite=False, workers=1,
+            full_copy=False) -> Path:
     """Apply the model in ``model_dir`` to ``input_file``; return the DL2 file written.
 
     ``output_file`` defaults to the input name with ``.dl1.h5`` replaced by
-    ``.dl2.h5`` (or ``.dl2.h5`` appended). Giving the input file itself adds the
-    tables in place (still atomically). Telescopes of the model without events
-    in the file are skipped (no DL2 table for them).
+    ``.dl2.h5`` (or ``.dl2.h5`` appended). It holds the DL2 tables and the
+    input's tables except the pixel-wise data (:data:`PIXEL_DATA`), or all of
+    them with ``full_copy``. Giving the input file itself adds the tables in
+    place (still atomically, and keeping everything). Telescopes of the model
+    without events in the file are skipped (no DL2 table for them).
     """
     input_file = Path(input_file)
     meta, data, output_file = check_prediction(model_dir, input_file, output_file, prefix, overwrite, batch_size)
@@ -72,7 +86,7 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
     in_place = output_file.exists() and output_file.resolve() == input_file.resolve()
     # the copy is made first: the partial file stands for the prediction in progress, and goes if it fails
     with atomic_output(output_file, overwrite=overwrite or in_place) as tmp:
-        shutil.copyfile(input_file, tmp)
+        _copy_input(input_file, tmp, full_copy or in_place)
         outputs, ids = {t: [] for t in meta["tasks"]}, []
         for i in range(len(seq)):
             batch = seq.batch(i)
@@ -193,12 +207,59 @@ def _complete(keys, table, key_names):
     return full
 
 
-def _write_atomically(input_file, output_file, tel_tables, array_tables, prefix, overwrite):
-    """A copy of ``input_file`` with the DL2 tables added, renamed to ``output_file`` only when complete."""
+def copy_without_pixels(source, destination) -> Path:
+    """``source`` copied to a new ``destination`` without the groups of :data:`PIXEL_DATA`.
+
+    Every other table keeps its attributes (units, ctapipe's metadata) and
+    compression, so ctapipe reads the copy as it reads the original.
+    """
+    with tables.open_file(source, mode="r") as src, tables.open_file(destination, mode="w") as dst, \
+            warnings.catch_warnings():
+        # ctapipe's metadata names ("CTA PRODUCT ID") have spaces, which PyTables warns about on every copy
+        warnings.simplefilter("ignore", tables.NaturalNameWarning)
+        src.root._v_attrs._f_copy(dst.root)
+
+        def copy(group, parent):
+            for node in group._f_iter_nodes():
+                if node._v_pathname in PIXEL_DATA:
+                    continue
+                if isinstance(node, tables.Group):
+                    child = dst.create_group(parent, node._v_name)
+                    node._v_attrs._f_copy(child)
+                    copy(node, child)
+                else:
+                    node.copy(parent)
+
+        copy(src.root, dst.root)
+        _set_data_levels(dst, drop=PIXEL_LEVELS)
+    return Path(destination)
+
+
+def _set_data_levels(h5, drop=(), add=()):
+    """Keep ctapipe's "CTA PRODUCT DATA LEVELS" true to what the file holds."""
+    attrs, key = h5.root._v_attrs, "CTA PRODUCT DATA LEVELS"
+    if key not in attrs._v_attrnames:
+        return
+    levels = [lvl for lvl in str(attrs[key]).split(",") if lvl and lvl not in drop]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tables.NaturalNameWarning)
+        attrs[key] = ",".join(levels + [lvl for lvl in add if lvl not in levels])
+
+
+def _copy_input(input_file, tmp, full_copy):
+    if full_copy:
+        shutil.copyfile(input_file, tmp)
+    else:
+        copy_without_pixels(input_file, tmp)
+
+
+def _write_atomically(input_file, output_file, tel_tables, array_tables, prefix, overwrite, full_copy=False):
+    """The DL2 tables and ``input_file``'s other tables (without its pixel-wise data unless ``full_copy``),
+    renamed to ``output_file`` only when complete."""
     input_file, output_file = Path(input_file), Path(output_file)
     in_place = output_file.exists() and output_file.resolve() == input_file.resolve()
     with atomic_output(output_file, overwrite=overwrite or in_place) as tmp:
-        shutil.copyfile(input_file, tmp)
+        _copy_input(input_file, tmp, full_copy or in_place)
         _write_tables(tmp, input_file, tel_tables, array_tables, prefix, overwrite)
     return output_file
 
@@ -206,6 +267,7 @@ def _write_atomically(input_file, output_file, tel_tables, array_tables, prefix,
 def _write_tables(path, input_file, tel_tables, array_tables, prefix, overwrite):
     """The DL2 tables into ``path`` (a copy of ``input_file``), one row per event of the file."""
     with tables.open_file(path, mode="a") as h5:
+        _set_data_levels(h5, add=("DL2",))
         for group in {*tel_tables, *array_tables}:
             for node in (f"/dl2/event/telescope/{group}/{prefix}", f"/dl2/event/subarray/{group}/{prefix}"):
                 if node in h5:

@@ -135,7 +135,8 @@ class TrainTool(CommandTool):
 
 
 class PredictTool(CommandTool):
-    """Apply a trained model to DL1 files: copies with ctapipe DL2 tables added."""
+    """Apply a trained model to DL1 files: ctapipe DL2 files (the DL2 tables and what TableLoader needs to join them
+    with the simulated truth; --full-copy keeps the waveforms and images too)."""
 
     name = "reconstruction-predict"
     description = __doc__
@@ -149,6 +150,9 @@ class PredictTool(CommandTool):
     prefix = Unicode("CNN", help="DL2 table and column prefix").tag(config=True)
     batch_size = Int(64, help="Examples per batch").tag(config=True)
     overwrite = Bool(False, help="Replace existing DL2 files and tables").tag(config=True)
+    full_copy = Bool(
+        False, help="Copy the input's waveforms and images into the DL2 file too (by default they are left out)"
+    ).tag(config=True)
 
     aliases = {
         ("m", "model"): "PredictTool.model",
@@ -157,7 +161,11 @@ class PredictTool(CommandTool):
         "prefix": "PredictTool.prefix",
         "batch-size": "PredictTool.batch_size",
     }
-    flags = {**flag("overwrite", "PredictTool.overwrite", "Replace existing output", "Refuse to replace output")}
+    flags = {
+        **flag("overwrite", "PredictTool.overwrite", "Replace existing output", "Refuse to replace output"),
+        **flag("full-copy", "PredictTool.full_copy", "Keep the input's waveforms and images in the DL2 file",
+               "Leave the input's waveforms and images out of the DL2 file"),
+    }
 
     def setup(self):
         _no_extra_args(self)
@@ -180,7 +188,7 @@ class PredictTool(CommandTool):
 
         for path, output in self.jobs:
             written = predict(self.model, path, output, prefix=self.prefix, batch_size=self.batch_size,
-                              overwrite=self.overwrite)
+                              overwrite=self.overwrite, full_copy=self.full_copy)
             self.log.info("wrote %s", written)
 
 

@@ -11,7 +11,7 @@ from reco_settings import IMAGE_SHAPE, TINY
 import reconstruction.predict as predict_module
 from lstcommon.files import OutputError
 from reconstruction.data import InputError
-from reconstruction.predict import predict
+from reconstruction.predict import PIXEL_DATA, predict
 from reconstruction.train import load_model, train
 
 
@@ -49,9 +49,52 @@ def test_mono_dl2_readable_by_tableloader(mono_dl2, simulated):
     # the mean of the mono predictions per array event is there too, directions near the pointing (70 deg)
     has = np.isfinite(sub["CNN_alt"])
     assert has.any() and np.all(np.abs(sub["CNN_alt"][has] - 70) < 10)
-    # the input tables are kept next to the new ones
+    # the image parameters are kept next to the new tables, the images are not (see test_dl2_is_lean)
     with tables.open_file(gamma) as h5:
-        assert "/dl1/event/telescope/images/tel_001" in h5 and "/dl2/event/subarray/energy/CNN" in h5
+        assert "/dl1/event/telescope/parameters/tel_001" in h5 and "/dl2/event/subarray/energy/CNN" in h5
+
+
+def _tables(path):
+    with tables.open_file(path) as h5:
+        return {node._v_pathname for node in h5.walk_nodes("/", "Leaf")}
+
+
+def test_dl2_is_lean(mono_model, mono_dl2, reco_files, tmp_path):
+    """By default a DL2 file is its DL2 tables and what TableLoader joins them with, a small fraction of its DL1
+    file; the same predictions joined with the same truth as in a full copy, and evaluated the same."""
+    import stat
+
+    from lstcommon.files import _UMASK
+    from reconstruction.evaluate import load_events, metrics_from_events
+
+    full = [predict(mono_model.model_dir, f, tmp_path / f.name.replace(".dl1.h5", ".full.dl2.h5"), full_copy=True)
+            for f in reco_files]
+    for dl1, lean, copy in zip(reco_files, mono_dl2, full, strict=True):
+        assert lean.stat().st_size <= 0.05 * dl1.stat().st_size, (lean.stat().st_size, dl1.stat().st_size)
+        assert copy.stat().st_size > dl1.stat().st_size
+        # readable by others as any new file here, not a temporary file's 0600
+        assert stat.S_IMODE(lean.stat().st_mode) == 0o666 & ~_UMASK
+        left_out = _tables(copy) - _tables(lean)
+        assert left_out and all(name.startswith(PIXEL_DATA) for name in left_out), left_out
+        assert _tables(lean) >= {"/dl1/event/subarray/trigger", "/simulation/event/subarray/shower",
+                                 "/configuration/instrument/subarray/layout", "/dl2/event/subarray/energy/CNN"}
+        with tables.open_file(lean) as h5:
+            assert h5.root._v_attrs["CTA PRODUCT DATA LEVELS"] == "DL1_PARAMETERS,DL2"
+
+        with TableLoader(lean) as a, TableLoader(copy) as b:
+            for read in ("read_subarray_events", "read_telescope_events"):
+                t_lean, t_full = getattr(a, read)(dl2=True, simulated=True), getattr(b, read)(dl2=True, simulated=True)
+                assert t_lean.colnames == t_full.colnames and len(t_lean) == len(t_full) > 0
+                for name in ("true_energy", "true_alt", "true_az", "CNN_energy", "CNN_alt", "CNN_tel_energy"):
+                    if name in t_lean.colnames:
+                        np.testing.assert_array_equal(t_lean[name], t_full[name])
+            events = a.read_subarray_events(dl2=True, simulated=True)
+        has = np.isfinite(events["CNN_energy"])
+        assert has.any() and np.isfinite(events["true_energy"][has]).all() and np.isfinite(events["true_alt"]).all()
+
+    for level in ("subarray", "telescope"):
+        assert metrics_from_events(load_events(mono_dl2, level=level)) == metrics_from_events(load_events(full,
+                                                                                                         level=level))
 
 
 def test_stereo_dl2(stereo_model, reco_files, tmp_path):
