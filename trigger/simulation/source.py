@@ -51,13 +51,18 @@ from ..instrument import LSTInstrument
 from .camera import CameraResponse
 from .showers import PhotonList, ShowerModel, TelescopeView
 
-__all__ = ["ToyEventSource", "PARTICLES", "PRIMARY_ID"]
+__all__ = ["ToyEventSource", "PARTICLES", "PRIMARY_ID", "default_obs_id"]
 
 PARTICLES = ("gamma", "proton", "nsb")
 # CORSIKA particle codes, as in sim_telarray files; -1 marks NSB-only windows
 PRIMARY_ID = {"gamma": 0, "proton": 101, "nsb": -1}
 _STREAM = {"gamma": 1, "proton": 2, "nsb": 3}
 EPOCH = Time("2026-01-01T00:00:00", scale="utc")
+
+
+def default_obs_id(particle, seed) -> int:
+    """Observation id of a simulated run: distinct for every (particle, seed) pair, 1 / 2 / 3 for seed 0."""
+    return 3 * int(seed) + PARTICLES.index(particle) + 1
 
 
 class SimulationError(UserError, ValueError):
@@ -90,7 +95,8 @@ class ToyEventSource(EventSource):
     seed = Int(0, help="Random seed; the same seed gives the same events bit for bit").tag(config=True)
     obs_id = Int(
         None, allow_none=True,
-        help="Observation id written to the files (default: 1 gamma, 2 proton, 3 NSB, so that readers over several files keep them apart)",
+        help="Observation id written to the files (default: 3 x seed + 1 for gammas, + 2 protons, + 3 NSB, "
+        "so that no two runs of different seed or particle share one and readers over several files keep them apart)",
     ).tag(config=True)
     data_dir = Path(None, allow_none=True, exists=None, help="Instrument data folder (default: $LST_TRIGGER_DATA or ../shared/data)").tag(config=True)
 
@@ -98,9 +104,9 @@ class ToyEventSource(EventSource):
         super().__init__(input_url=None, config=config, parent=parent, **kwargs)
         self._validate()
         if self.obs_id is None:
-            self.obs_id = PARTICLES.index(self.particle) + 1
+            self.obs_id = default_obs_id(self.particle, self.seed)
         self.instrument = LSTInstrument(self.data_dir)
-        self._subarray = self.instrument.subarray(self.n_telescopes)
+        self._subarray = self._make_subarray()
         self.model = ShowerModel(observation_level=self._subarray.reference_location.height.to_value(u.m))
         self.camera = CameraResponse(self.instrument, self.nsb_rate_ghz)
         alt, az = self.pointing_altitude.to_value(u.rad), self.pointing_azimuth.to_value(u.rad)
@@ -113,6 +119,9 @@ class ToyEventSource(EventSource):
         }
         self._energies, self._core_distances = [], []
         self.metadata["is_simulation"] = True
+
+    def _make_subarray(self) -> SubarrayDescription:
+        return self.instrument.subarray(self.n_telescopes)
 
     def _validate(self):
         e_min, e_max = self.energy_min.to_value(u.GeV), self.energy_max.to_value(u.GeV)
@@ -248,7 +257,11 @@ class ToyEventSource(EventSource):
 
     # -- the simulation ----------------------------------------------------
     def _rng(self, index):
-        return np.random.default_rng([self.seed, _STREAM[self.particle], self.obs_id, index])
+        # the observation id only labels the run: the same seed gives the same events under any obs_id
+        return np.random.default_rng([self.seed, _STREAM[self.particle], _STREAM[self.particle], index])
+
+    def _event_id(self, index):
+        return index + 1
 
     def _energy(self, rng):
         e_min, e_max = self.energy_min.to_value(u.GeV), self.energy_max.to_value(u.GeV)
@@ -316,7 +329,7 @@ class ToyEventSource(EventSource):
         n_events = self.n_events if self.max_events is None else min(self.n_events, self.max_events)
         for index in range(n_events):
             rng = self._rng(index)
-            event_id = index + 1
+            event_id = self._event_id(index)
             # events arrive at 1 kHz on average
             event_time = EPOCH + (index * 1e-3 + rng.uniform(0, 1e-4)) * u.s
             if self.particle == "nsb":

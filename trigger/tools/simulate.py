@@ -5,13 +5,15 @@ import time
 from pathlib import Path
 
 from ctapipe.core import Provenance, ToolConfigurationError
-from ctapipe.core.traits import Bool, List, Unicode, classes_with_traits
+from ctapipe.core.traits import Bool, Int, List, Unicode
 from ctapipe.core.traits import Path as PathTrait
 
 from lstcommon.files import OutputError, check_output_folder, dumps_json, write_text_atomic
 from lstcommon.tool import CommandTool
 
 from ..io import process_events
+from ..simulation.matched import MatchedShowerSource
+from ..simulation.recorded import read_recorded_run
 from ..simulation.source import PARTICLES, ToyEventSource
 from ..simulation.summary import format_summary, summarize_file
 
@@ -25,10 +27,17 @@ class SimulateTool(CommandTool):
     holding R1 waveforms, DL1 images and parameters, true images and the
     simulated shower and trigger tables, then prints a summary.
 
-    Example:
+    With ``--showers-from FILE`` it re-simulates instead every shower stored
+    in a real sim_telarray file, ``--repeats`` times, at the file's energies,
+    directions, cores, LST positions, pointing, observation level and NSB
+    (``OUTPUT/<particle>.dl1.h5``, ``obs_id`` the file's run,
+    ``event_id = 1000 x real event_id + repeat``).
+
+    Examples:
 
         trigger-synth simulate --particles gamma,proton,nsb --n-events 200 \\
             --energy-min "10 GeV" --energy-max "10 TeV" --seed 1 --output data/
+        trigger-synth simulate --showers-from run.simtel.zst --repeats 10 --output matched/
     """
 
     name = "trigger-synth simulate"
@@ -40,6 +49,11 @@ class SimulateTool(CommandTool):
         help="Particles to simulate, any of gamma, proton, nsb: --particles gamma,nsb or --particles gamma --particles nsb",
     ).tag(config=True)
     output = PathTrait(default_value=Path("simulated"), directory_ok=True, file_ok=False, help="Output folder").tag(config=True)
+    showers_from = PathTrait(
+        default_value=None, allow_none=True, exists=None, directory_ok=False,
+        help="Re-simulate every shower stored in this sim_telarray file (.simtel, .simtel.zst, .simtel.gz) instead",
+    ).tag(config=True)
+    repeats = Int(None, allow_none=True, help="With --showers-from: toy showers per recorded shower (default 1)").tag(config=True)
     overwrite = Bool(False, help="Replace existing output files").tag(config=True)
     progress = Bool(True, help="Show a progress bar").tag(config=True)
 
@@ -56,13 +70,17 @@ class SimulateTool(CommandTool):
         "min-true-pe": "ToyEventSource.min_true_pe",
         "seed": "ToyEventSource.seed",
         "data-dir": "ToyEventSource.data_dir",
+        "showers-from": "SimulateTool.showers_from",
+        "repeats": "SimulateTool.repeats",
         ("o", "output"): "SimulateTool.output",
     }
     flags = {
         "overwrite": ({"SimulateTool": {"overwrite": True}}, "Replace existing output files"),
         "no-progress": ({"SimulateTool": {"progress": False}}, "Do not show progress bars"),
     }
-    classes = classes_with_traits(ToyEventSource)
+    # not classes_with_traits: it adds MatchedShowerSource, and traitlets would then send
+    # ToyEventSource's aliases (--n-events, --seed, ...) to that subclass alone
+    classes = [ToyEventSource]
 
     def setup(self):
         self.refuse_extra_arguments("give several particles as --particles gamma,proton or --particles gamma --particles proton")
@@ -72,7 +90,17 @@ class SimulateTool(CommandTool):
             raise ToolConfigurationError(f"unknown particle(s) {unknown or particles}; choose from {', '.join(PARTICLES)}")
         self.output = Path(self.output)
         check_output_folder(self.output)
-        self.sources = [ToyEventSource(parent=self, particle=p) for p in dict.fromkeys(particles)]
+        if self.showers_from is None and self.repeats is not None:
+            raise ToolConfigurationError("--repeats needs --showers-from FILE (the showers to repeat)")
+        if self.showers_from is not None:
+            recorded = read_recorded_run(self.showers_from, self.config.ToyEventSource.get("data_dir"))
+            if particles != list(PARTICLES) and particles != [recorded.particle]:
+                raise ToolConfigurationError(
+                    f"--particles {','.join(particles)} contradicts {self.showers_from}, a {recorded.particle} run "
+                    "(with --showers-from the file decides the particle)")
+            self.sources = [MatchedShowerSource(recorded, repeats=1 if self.repeats is None else self.repeats, parent=self)]
+        else:
+            self.sources = [ToyEventSource(parent=self, particle=p) for p in dict.fromkeys(particles)]
         self.outputs = [self.output / f"{s.particle}.dl1.h5" for s in self.sources]
         existing = [str(p) for p in self.outputs if p.exists()]
         if existing and not self.overwrite:
