@@ -38,7 +38,9 @@
 //            network: bit 4 = pass
 //   [23:8]   network: group
 //   [63:32]  network: score, output integer sign/zero-extended to 32 bits
-//   [79:64]  sample number in the window (analog sum: of the beat's sample 0)
+//   [79:64]  sample number in the window (analog sum: of the beat's sample 0),
+//            modulo 2^16: a window longer than 65,536 samples (a continuous
+//            stream) wraps it; the time stamp below tells the full position
 //   [95:80]  window number since reset (the first window is 0)
 //   [127:96] time stamp: sample number since reset
 //
@@ -184,12 +186,15 @@ module trigger_top #(
 
     reg        window_open;       // inside a window (tuser seen, tlast not yet)
     reg [15:0] window_no;         // number of the current window since reset
-    reg [15:0] next_sample;       // sample number in the window of the next beat's sample 0
+    reg [15:0] next_sample;       // sample number in the window of the next beat's sample 0, modulo 2^16
+    // the window's sample number has passed 2^16 (it cannot go back below N_BEFORE): without it the
+    // decision-range test would see samples 0 .. N_BEFORE-1 again every 65,536 samples of an endless window
+    reg        next_wrapped;
     reg [31:0] beat_count;        // beats since reset: the time stamp is beat * SPB + j
     reg [RW-1:0]  wr_bank;        // history position of the next beat: bank (beat mod SPAN) ...
     reg [HAW-1:0] wr_addr;        // ... and address in the bank (beat / SPAN mod HIST_DEPTH)
 
-    reg              s0_valid, s0_inwin, s0_first, s0_last;
+    reg              s0_valid, s0_inwin, s0_first, s0_last, s0_wrapped;
     reg [BEAT_W-1:0] s0_data;
     reg [15:0]       s0_window, s0_sample;
     reg [31:0]       s0_beat;
@@ -197,11 +202,13 @@ module trigger_top #(
     reg [HAW-1:0]    s0_addr;
 
     wire in_first = s_axis_tuser[0];
+    wire [16:0] next_sample_sum = {1'b0, in_first ? 16'd0 : next_sample} + SPB[16:0];
     always @(posedge clk) begin
         if (!rst_n) begin
             window_open <= 1'b0;
             window_no   <= 16'hFFFF;
             next_sample <= 16'd0;
+            next_wrapped <= 1'b0;
             beat_count  <= 32'd0;
             wr_bank     <= {RW{1'b0}};
             wr_addr     <= {HAW{1'b0}};
@@ -215,12 +222,14 @@ module trigger_top #(
                 s0_last   <= s_axis_tlast;
                 s0_window <= in_first ? window_no + 16'd1 : window_no;
                 s0_sample <= in_first ? 16'd0 : next_sample;
+                s0_wrapped <= !in_first && next_wrapped;
                 s0_beat   <= beat_count;
                 s0_bank   <= wr_bank;
                 s0_addr   <= wr_addr;
                 window_open <= (in_first || window_open) && !s_axis_tlast;
                 if (in_first) window_no <= window_no + 16'd1;
-                next_sample <= (in_first ? 16'd0 : next_sample) + SPB[15:0];
+                next_sample  <= next_sample_sum[15:0];
+                next_wrapped <= !in_first && (next_wrapped || next_sample_sum[16]);
                 beat_count  <= beat_count + 32'd1;
                 if (wr_bank == SPAN[RW-1:0] - 1'b1) begin
                     wr_bank <= {RW{1'b0}};
@@ -266,7 +275,7 @@ module trigger_top #(
     reg [CAND_W-1:0] s1_above;
     reg [N_GROUPS-1:0] s1_prev;      // gate comparison of the sample before the beat
     reg [SPB-1:0]    s1_asum;
-    reg              s1_valid, s1_inwin, s1_first, s1_last;
+    reg              s1_valid, s1_inwin, s1_first, s1_last, s1_wrapped;
     reg [15:0]       s1_window, s1_sample;
     reg [31:0]       s1_beat;
     reg [RW-1:0]     s1_bank;
@@ -316,6 +325,7 @@ module trigger_top #(
                 s1_last   <= s0_last;
                 s1_window <= s0_window;
                 s1_sample <= s0_sample;
+                s1_wrapped <= s0_wrapped;
                 s1_beat   <= s0_beat;
                 s1_bank   <= s0_bank;
                 s1_addr   <= s0_addr;
@@ -332,7 +342,7 @@ module trigger_top #(
     reg [CAND_W-1:0] h_above;
     reg [N_GROUPS-1:0] h_prev;
     reg [SPB-1:0]    h_asum;
-    reg              h_valid, h_inwin, h_last;
+    reg              h_valid, h_inwin, h_last, h_wrapped;
     reg [15:0]       h_window, h_sample;
     reg [31:0]       h_beat;
     reg [RW-1:0]     h_bank;
@@ -350,7 +360,7 @@ module trigger_top #(
     integer jr;
     always @(*) begin
         for (jr = 0; jr < SPB; jr = jr + 1) begin
-            in_range[jr] = h_inwin && ({16'd0, h_sample} + jr >= N_BEFORE)
+            in_range[jr] = h_inwin && (h_wrapped || {16'd0, h_sample} + jr >= N_BEFORE)
                 && (((jr + N_AFTER - 1) / SPB == 0) || (((jr + N_AFTER - 1) / SPB == 1) ? cont1 : cont2));
         end
     end
@@ -381,6 +391,7 @@ module trigger_top #(
             h_last   <= s1_last;
             h_window <= s1_window;
             h_sample <= s1_sample;
+            h_wrapped <= s1_wrapped;
             h_beat   <= s1_beat;
             h_bank   <= s1_bank;
             h_addr   <= s1_addr;

@@ -167,6 +167,16 @@ class Score:
         self.messages += other.messages
 
 
+def unwrapped_sample(record: Record, t0: int) -> int:
+    """The record's sample in its window, beyond the 16-bit field: from its 32-bit time stamp and the window's start.
+
+    The sample field holds the number modulo 2^16 (a window longer than 65,536
+    samples wraps it); the caller checks the field against this. A wrong time
+    stamp shows as a wrong sample.
+    """
+    return (record.time - t0) & 0xFFFFFFFF
+
+
 def compare(events, expected, records, allow_loss=False, window_base=0, max_messages=20) -> Score:
     """Window by window: analog-sum samples, candidate list (sample, group, score, pass), first trigger samples.
 
@@ -208,12 +218,13 @@ def compare(events, expected, records, allow_loss=False, window_base=0, max_mess
         # analog sum: one record per beat with a fire, the fired samples as a mask
         rtl_asum, seen_beats = [], set()
         for r in asum[w]:
-            if r.sample in seen_beats:
-                bad(i, event, "analog-sum record twice for the beat at sample", r.sample, "once")
-            seen_beats.add(r.sample)
-            if r.time != (t0 + r.sample) & 0xFFFFFFFF:
-                bad(i, event, f"time stamp of the analog-sum record at sample {r.sample}", r.time, t0 + r.sample)
-            rtl_asum += [r.sample + j for j in range(SPB) if r.bits >> j & 1]
+            sample = unwrapped_sample(r, t0)
+            if sample & 0xFFFF != r.sample:
+                bad(i, event, f"sample field of the analog-sum record at time {r.time}", r.sample, sample & 0xFFFF)
+            if sample in seen_beats:
+                bad(i, event, "analog-sum record twice for the beat at sample", sample, "once")
+            seen_beats.add(sample)
+            rtl_asum += [sample + j for j in range(SPB) if r.bits >> j & 1]
         rtl_asum.sort()
         exp_beats = {s // SPB * SPB for s in exp.asum_samples}
         if allow_loss:
@@ -230,9 +241,11 @@ def compare(events, expected, records, allow_loss=False, window_base=0, max_mess
         # network: every candidate of the decision range, in the model's order
         rtl_nn = []
         for r in nn[w]:
-            if r.time != (t0 + r.sample) & 0xFFFFFFFF:
-                bad(i, event, f"time stamp of candidate ({r.sample}, {r.group})", r.time, t0 + r.sample)
-            rtl_nn.append((r.sample, r.group, r.score, bool(r.bits & 1)))
+            sample = unwrapped_sample(r, t0)
+            if sample & 0xFFFF != r.sample:
+                bad(i, event, f"sample field of candidate ({sample}, {r.group}) at time {r.time}", r.sample,
+                    sample & 0xFFFF)
+            rtl_nn.append((sample, r.group, r.score, bool(r.bits & 1)))
         if allow_loss:
             it = iter(exp.candidates)
             if not all(any(c == e for e in it) for c in rtl_nn) or len(set(rtl_nn)) != len(rtl_nn):

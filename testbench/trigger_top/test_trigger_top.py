@@ -294,6 +294,54 @@ async def reset_mid_stream(dut):
     assert score.mismatches == 0, f"{score.mismatches} mismatches (first: {score.messages[:3]})"
 
 
+def endless_window(rng, n_samples, pulse_at, n_modules=265, pedestal=16):
+    """One long window: a flat pedestal with a few shower-like pulses starting at the samples in ``pulse_at``.
+
+    Each pulse lights a handful of neighbouring modules for a few samples, so
+    it gives analog-sum fires and tens of gate candidates, few enough for the
+    one core to score before the next: a continuous stream has no gaps.
+    """
+    counts = np.full((n_modules, n_samples), pedestal, dtype=np.int32)
+    for t in pulse_at:
+        m = int(rng.integers(0, n_modules - 12))
+        width = int(rng.integers(2, 6))
+        shape = np.exp(-0.5 * ((np.arange(12) - 3) / rng.uniform(0.8, 2.0)) ** 2)
+        amp = rng.uniform(20, 300, size=(width, 1))
+        stop = min(n_samples, t + 12)
+        counts[m : m + width, t:stop] += (amp * shape[None, : stop - t]).astype(np.int32)
+    return np.clip(counts, 0, 255).astype(np.uint8)
+
+
+@cocotb.test()
+async def endless_window_past_65536_samples(dut):
+    """A window longer than the 16-bit sample field (a continuous stream): decisions right after the wrap too.
+
+    The sample number in the window wraps at 65,536; the decision range must
+    not (a 16-bit counter made the top skip samples 65,536 .. 65,545 as if
+    they were the window's first N_BEFORE). Pulses sit around each 2^16
+    boundary and at the window's start and end; every decision is compared
+    with the model, the sample field modulo 2^16 against the time stamp.
+    """
+    master, stream = await setup(dut)
+    g = golden()
+    await configure(master, g)
+    stream.p_ready = 0.9
+    rng = np.random.default_rng(SEED + 6)
+    n_samples = int(os.environ.get("TB_ENDLESS_SAMPLES", str(2**16 + 256)))
+    wrap = 2**16
+    # a pulse's candidates must be scored before its ROIs leave the history (SPAN * HIST_DEPTH beats): apart
+    pulses = [0, 40, 1000, wrap - 200, wrap - 12, wrap + 1, wrap + 140, n_samples - 30]
+    pulses = sorted({t for t in pulses if 0 <= t < n_samples} | {int(t) for t in rng.integers(0, wrap - 400, 4)})
+    counts = endless_window(rng, n_samples, pulses)[None]
+    expected = g.expect(counts)
+    near_wrap = [s for s in expected[0].asum_samples if wrap <= s < wrap + g.geometry.n_before] + \
+        [s for s, *_ in expected[0].candidates if wrap <= s < wrap + g.geometry.n_before]
+    assert near_wrap, "the stimulus has no decision in the samples the 16-bit wrap hid"
+    events = [Event("endless", beat_words(counts[0]))]
+    score = await run_and_compare(dut, master, stream, events, expected, "endless_window_past_65536")
+    assert score.mismatches == 0, f"{score.mismatches} mismatches (first: {score.messages[:3]})"
+
+
 @cocotb.test(skip=int(os.environ.get("TB_N_LONG", "0")) == 0)
 async def long_run(dut):
     """TB_N_LONG events: the file events again and again, interleaved with random ones (make sim-long)."""
