@@ -28,26 +28,43 @@ from pathlib import Path
 
 from lstcommon.files import write_json
 from reconstruction import baseline, evaluate, predict, train
+from reconstruction.settings import STEREO_FROM_MONO
 
 # gammas diffuse within 1 deg so that the direction is something to learn; protons need > 100 GeV for images
 OPTIONS = {"gamma": ["--viewcone", "1 deg", "--energy-min", "50 GeV"],
            "proton": ["--viewcone", "3 deg", "--energy-min", "150 GeV"]}
-#: per data set: showers per split and particle (protons give about 0.5 usable images per shower, gammas 1.6),
-#: seeds, mapped image side, epochs and learning rate of the mono network, epochs of the stereo network (which
-#: starts from the mono one, backbone and heads, and trains all of it)
+#: per data set: showers per split and particle (protons give about 0.5 usable images per shower, gammas 1.6) and
+#: seeds. The default set trains with the package's defaults (reconstruction.settings: DataSpec, NetworkSpec,
+#: TrainSpec, and STEREO_FROM_MONO for the stereo network, which starts from the mono one), exactly as
+#: reconstruction-train and reconstruction.train.train do without options; the others change what "changes" names
+#: (stereo_epochs: the stereo network's epochs).
 SETS = {
-    # about 3500 images: a third less data and a smaller image than "full", a 3x higher learning rate to make up
+    # about 3500 images
     "default": {"sizes": {"train": {"gamma": 1500, "proton": 1900}, "test": {"gamma": 450, "proton": 600}},
-                "seeds": {"train": 31, "test": 32}, "image_shape": 40, "epochs": 15, "learning_rate": 3e-3,
-                "stereo_epochs": 6},
+                "seeds": {"train": 31, "test": 32}, "changes": {}},
+    # a half more data, larger images and a slower learning rate
     "full": {"sizes": {"train": {"gamma": 2400, "proton": 3000}, "test": {"gamma": 800, "proton": 1000}},
-             "seeds": {"train": 21, "test": 22}, "image_shape": 56, "epochs": 10, "learning_rate": 1e-3,
-             "stereo_epochs": 10},
+             "seeds": {"train": 21, "test": 22},
+             "changes": {"image_shape": 56, "epochs": 10, "learning_rate": 1e-3, "stereo_epochs": 10}},
     "small": {"sizes": {"train": {"gamma": 260, "proton": 320}, "test": {"gamma": 140, "proton": 160}},
-              "seeds": {"train": 11, "test": 12}, "image_shape": 56, "epochs": 10, "learning_rate": 1e-3,
-              "stereo_epochs": 10},
+              "seeds": {"train": 11, "test": 12},
+              "changes": {"image_shape": 56, "epochs": 10, "learning_rate": 1e-3, "stereo_epochs": 10}},
 }
-NETWORK = {"backbone": "cnn", "depth": 3, "width": 16, "attention": "blocks", "attention_kernel": 7}
+
+
+def settings(changes: dict, mode: str, mono_dir=None) -> dict:
+    """The ``train.train`` arguments of one network: the package's defaults with the data set's ``changes``."""
+    data = {"mode": mode, **({"image_shape": changes["image_shape"]} if "image_shape" in changes else {})}
+    network = {"learning_rate": changes["learning_rate"]} if "learning_rate" in changes else {}
+    training = {"epochs": changes["epochs"]} if "epochs" in changes else {}
+    if mode == "stereo":
+        # the stereo network starts from the mono one (its backbone and heads): a few hundred array events alone
+        # train it less well than the single images the mono network saw (AUC 0.85 instead of 0.94, full set)
+        training = {**training, **STEREO_FROM_MONO}
+        if "stereo_epochs" in changes:
+            training["epochs"] = changes["stereo_epochs"]
+        return {"data": data, "network": network, "training": training, "initial_model": mono_dir}
+    return {"data": data, "network": network, "training": training}
 
 
 def _simulate_one(exe, folder: Path, split, particle, n, seed):
@@ -91,16 +108,18 @@ def main(argv=None):
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--full", action="store_true", help="the full-size set and training (about 40 min on 2 cores)")
     size.add_argument("--small", action="store_true", help="a tiny set: checks the chain, learns little")
-    parser.add_argument("--epochs", type=int, help="epochs of the mono network (default: the data set's)")
-    parser.add_argument("--image-shape", type=int, help="side of the mapped image (BilinearMapper; default: the set's)")
+    parser.add_argument("--epochs", type=int, help="epochs of the mono network (default: the package's, or the set's)")
+    parser.add_argument("--image-shape", type=int,
+                        help="side of the mapped image (BilinearMapper; default: the package's, or the set's)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="simulations run at a time")
     args = parser.parse_args(argv)
     name = "full" if args.full else "small" if args.small else "default"
     spec = SETS[name]
-    epochs = args.epochs or spec["epochs"]
-    image_shape = args.image_shape or spec["image_shape"]
-    if epochs < 1 or image_shape < 8 or args.jobs < 1:
+    if (args.epochs is not None and args.epochs < 1) or (args.image_shape is not None and args.image_shape < 8) \
+            or args.jobs < 1:
         parser.error("--epochs and --jobs must be at least 1, --image-shape at least 8")
+    changes = {**spec["changes"], **({"epochs": args.epochs} if args.epochs else {}),
+               **({"image_shape": args.image_shape} if args.image_shape else {})}
     out = args.output
     out.mkdir(parents=True, exist_ok=True)
     data_dir = args.data or out / "data" / name
@@ -113,19 +132,12 @@ def main(argv=None):
     train_files = [data_dir / "train" / f"{p}.dl1.h5" for p in ("gamma", "proton")]
     test_files = [data_dir / "test" / f"{p}.dl1.h5" for p in ("gamma", "proton")]
 
-    events = {}
-    network = {**NETWORK, "learning_rate": spec["learning_rate"]}
+    events, used = {}, {}
     for mode in ("mono", "stereo"):
         t = time.perf_counter()
-        data = {"mode": mode, "image_shape": image_shape}
         model_dir = out / "models" / mode
-        if mode == "mono":
-            settings = {"epochs": epochs, "batch_size": 32}
-        else:
-            # the stereo network starts from the mono one (its backbone and heads): a few hundred array events alone
-            # train it less well than the single images the mono network saw (AUC 0.85 instead of 0.94, full set)
-            settings = {"epochs": spec["stereo_epochs"], "batch_size": 16, "initial_model": out / "models" / "mono"}
-        train.train(train_files, model_dir, data=data, network=network, overwrite=True, **settings)
+        result = train.train(train_files, model_dir, overwrite=True, **settings(changes, mode, out / "models" / "mono"))
+        used[mode] = {key: result.meta[key] for key in ("data", "network", "training")}
         dl2 = [predict.predict(model_dir, f, out / "dl2" / f.name.replace(".dl1.h5", f".{mode}.dl2.h5"), overwrite=True)
                for f in test_files]
         # mono: the mean of the mono predictions per array event (StereoMeanCombiner), as for the baseline
@@ -149,7 +161,8 @@ def main(argv=None):
                              title="CNN vs Hillas + RF, per array event, on the events all three reconstruct")
     timings["total_s"] = time.perf_counter() - start
     metrics["timings"] = timings
-    metrics["settings"] = {"data_set": name, **spec, "epochs": epochs, "image_shape": image_shape, "network": network}
+    metrics["settings"] = {"data_set": name, "sizes": spec["sizes"], "seeds": spec["seeds"], "changes": changes,
+                           **used}
     write_json(out / "metrics.json", metrics)
     for name in ("cnn_mono", "cnn_stereo", "baseline", "cnn_mono_per_image"):
         m = metrics[name]

@@ -17,7 +17,7 @@ from lstcommon.errors import one_line
 from lstcommon.files import OutputError, check_hdf5
 
 from .errors import InputError, SettingError
-from .settings import DataSpec
+from .settings import DataSpec, check_training
 
 __all__ = [
     "CAMERA", "META_FILE", "MODEL_FILE", "check_dl2", "check_file", "check_model", "check_outputs",
@@ -161,21 +161,8 @@ def select_telescopes(files, spec: DataSpec, strict=True) -> list[int]:
     return sorted(spec.tel_ids) if spec.tel_ids else sorted(selected)
 
 
-def check_settings(epochs=5, batch_size=32, validation_fraction=0.2, seed=0, max_examples=None, workers=1):
-    """Refuse, naming the option, training settings out of range (before any file is read)."""
-    checks = [
-        (epochs, "--epochs", lambda v: v >= 1, "at least 1"),
-        (batch_size, "--batch-size", lambda v: v >= 1, "at least 1"),
-        (seed, "--seed", lambda v: v >= 0, "0 or more"),
-        (workers, "workers", lambda v: v >= 1, "at least 1"),
-    ]
-    for value, name, ok, need in checks:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not ok(value):
-            raise SettingError(f"{name} must be an integer {need}, got {value!r}")
-    if not 0 < validation_fraction < 1:
-        raise SettingError(f"--validation-fraction must be between 0 and 1 (exclusive), got {validation_fraction!r}")
-    if max_examples is not None and (not isinstance(max_examples, (int, np.integer)) or max_examples < 1):
-        raise SettingError(f"--max-examples must be at least 1 (or unset), got {max_examples!r}")
+#: the training settings' checks live with their defaults (:class:`~reconstruction.settings.TrainSpec`)
+check_settings = check_training
 
 
 def check_train_output(output_dir, overwrite=False) -> Path:

@@ -7,11 +7,12 @@ batches to Keras as a :class:`keras.utils.PyDataset` (parallel workers and a
 prefetch queue).
 
 One reader is opened per file. dl1-data-handler groups stereo events by
-``(obs_id, event_id)`` across all its files, and the simulated gamma and
-proton files both start at ``obs_id=1, event_id=1``: one reader for both would
-merge unrelated showers into one array event. For the same reason the particle
-label comes from ``true_shower_primary_id`` (0 = gamma), not from which list a
-file was given in.
+``(obs_id, event_id)`` across all its files, and two files may share an
+``obs_id`` (each simulated run now gets its own, but older files and files
+from other tools need not) while ``event_id`` counts from 1 in every run: one
+reader for both would merge unrelated showers into one array event. For the
+same reason the particle label comes from ``true_shower_primary_id``
+(0 = gamma), not from which list a file was given in.
 """
 
 from __future__ import annotations

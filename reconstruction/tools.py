@@ -1,11 +1,15 @@
 """Command-line tools in ctapipe's ``Tool`` style: train, predict and evaluate.
 
 Settings come from the command line or a ctapipe configuration file
-(``--config``); the input and the network are the :class:`~reconstruction.settings.DataSpec`
-and :class:`~reconstruction.settings.NetworkSpec` components, so any of their
-traits can be set, e.g. ``--DataSpec.mode=stereo --NetworkSpec.backbone=resnet``.
+(``--config``); the input, the network and the training are the
+:class:`~reconstruction.settings.DataSpec`, :class:`~reconstruction.settings.NetworkSpec`
+and :class:`~reconstruction.settings.TrainSpec` components, whose defaults are
+the Python API's and the quick start's, and any of their traits can be set,
+e.g. ``--DataSpec.mode=stereo --NetworkSpec.backbone=resnet``.
 
     reconstruction-train --input gamma.dl1.h5 --input proton.dl1.h5 --output models/mono
+    reconstruction-train --input gamma.dl1.h5 --input proton.dl1.h5 --output models/stereo \\
+        --mode stereo --initial-model models/mono --epochs 6 --batch-size 16
     reconstruction-predict --model models/mono --input gamma_test.dl1.h5 --output-dir dl2/
     reconstruction-evaluate --input dl2/gamma_test.dl2.h5 --input dl2/proton_test.dl2.h5 \\
         --output-dir eval/ --level telescope
@@ -23,7 +27,7 @@ from __future__ import annotations
 import sys
 
 from ctapipe.core import ToolConfigurationError
-from ctapipe.core.traits import Bool, CaselessStrEnum, Float, Int, List, Path, Unicode, flag
+from ctapipe.core.traits import Bool, CaselessStrEnum, Int, List, Path, Unicode, flag
 
 from lstcommon.files import dumps_json
 from lstcommon.tool import CommandTool
@@ -34,13 +38,12 @@ from .checks import (
     check_model,
     check_outputs,
     check_prediction,
-    check_settings,
     check_train_output,
     default_output,
     select_telescopes,
 )
 from .errors import SettingError
-from .settings import STRATEGIES, DataSpec, NetworkSpec
+from .settings import DataSpec, NetworkSpec, TrainSpec
 
 __all__ = ["EvaluateTool", "PredictTool", "TrainTool", "evaluate_main", "main", "predict_main", "train_main"]
 
@@ -60,38 +63,35 @@ class TrainTool(CommandTool):
 
     input_files = List(Path(), help="DL1 files (gammas and protons)").tag(config=True)
     output = Path(None, allow_none=True, help="Folder for the model (model.keras + model.json)").tag(config=True)
-    epochs = Int(10, help="Training epochs").tag(config=True)
-    batch_size = Int(32, help="Examples per batch (array events in stereo mode)").tag(config=True)
-    validation_fraction = Float(0.2, help="Share of the showers kept for validation, in (0, 1)").tag(config=True)
-    seed = Int(0, help="Random seed (split, shuffling, initial weights), 0 or more").tag(config=True)
-    strategy = CaselessStrEnum(list(STRATEGIES), default_value="default", help="tf.distribute strategy").tag(config=True)
     initial_model = Path(None, allow_none=True, help="Model folder to start from").tag(config=True)
     freeze_backbone = Bool(False, help="Keep the initial model's backbone fixed (transfer learning)").tag(config=True)
-    max_examples = Int(None, allow_none=True, help="Train on a random subset of this many examples").tag(config=True)
     progress = Bool(True, help="Keras progress output per epoch").tag(config=True)
     overwrite = Bool(False, help="Replace the model already in the output folder").tag(config=True)
 
     aliases = {
         ("i", "input"): "TrainTool.input_files",
         ("o", "output"): "TrainTool.output",
-        "epochs": "TrainTool.epochs",
-        "batch-size": "TrainTool.batch_size",
-        "validation-fraction": "TrainTool.validation_fraction",
-        "seed": "TrainTool.seed",
-        "strategy": "TrainTool.strategy",
         "initial-model": "TrainTool.initial_model",
-        "max-examples": "TrainTool.max_examples",
+        "epochs": "TrainSpec.epochs",
+        "batch-size": "TrainSpec.batch_size",
+        "validation-fraction": "TrainSpec.validation_fraction",
+        "seed": "TrainSpec.seed",
+        "strategy": "TrainSpec.strategy",
+        "max-examples": "TrainSpec.max_examples",
         "mode": "DataSpec.mode",
         "tel-ids": "DataSpec.tel_ids",
+        "image-shape": "DataSpec.image_shape",
         "backbone": "NetworkSpec.backbone",
         "attention": "NetworkSpec.attention",
+        "learning-rate": "NetworkSpec.learning_rate",
     }
     flags = {
         **flag("freeze-backbone", "TrainTool.freeze_backbone", "Freeze the initial backbone", "Train the backbone too"),
         **flag("progress", "TrainTool.progress", "Show Keras progress", "No Keras progress"),
         **flag("overwrite", "TrainTool.overwrite", "Replace an existing model", "Refuse to replace an existing model"),
     }
-    classes = [DataSpec, NetworkSpec]
+    # the settings and their defaults are the Python API's and the quick start's (reconstruction.settings)
+    classes = [DataSpec, NetworkSpec, TrainSpec]
 
     def setup(self):
         _no_extra_args(self)
@@ -101,7 +101,7 @@ class TrainTool(CommandTool):
             raise SettingError("give --output (the folder for the model)")
         self.data = DataSpec(parent=self).validate()
         self.network = NetworkSpec(parent=self).validate()
-        check_settings(self.epochs, self.batch_size, self.validation_fraction, self.seed, self.max_examples)
+        self.training = TrainSpec(parent=self).validate()
         if self.freeze_backbone and self.initial_model is None:
             raise SettingError("--freeze-backbone needs an --initial-model to take the backbone from")
         check_train_output(self.output, self.overwrite)
@@ -119,14 +119,9 @@ class TrainTool(CommandTool):
             self.output,
             data=self.data,
             network=self.network,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            seed=self.seed,
-            strategy=self.strategy,
+            training=self.training,
             initial_model=self.initial_model,
             freeze_backbone=self.freeze_backbone,
-            max_examples=self.max_examples,
             verbose=2 if self.progress else 0,
             overwrite=self.overwrite,
         )

@@ -19,10 +19,11 @@ import numpy as np
 from lstcommon.errors import one_line
 from lstcommon.files import atomic_folder, dumps_json
 
-from .checks import META_FILE, MODEL_FILE, check_model, check_settings, check_train_output, select_telescopes
+from .checks import META_FILE, MODEL_FILE, check_model, check_train_output, select_telescopes
 from .data import GAMMA_ID, DataSpec, DL1Sequence, InputError, open_readers
 from .errors import SettingError
 from .models import NetworkSpec, build_mono_model, build_stereo_model, compile_model, get_strategy
+from .settings import TrainSpec, check_training
 
 __all__ = ["TrainResult", "as_spec", "check_model", "load_model", "train"]
 
@@ -37,6 +38,8 @@ class TrainResult:
     n_train: int
     n_validation: int
     model: keras.Model = field(repr=False, default=None)
+    #: what model.json holds: the settings used (data, network, training), camera, history, ...
+    meta: dict = field(repr=False, default=None)
 
 
 def as_spec(cls, value):
@@ -65,22 +68,26 @@ def train(
     output_dir,
     data=None,
     network=None,
-    epochs=5,
-    batch_size=32,
-    validation_fraction=0.2,
-    seed=0,
+    epochs=None,
+    batch_size=None,
+    validation_fraction=None,
+    seed=None,
     workers=1,
-    strategy="default",
+    strategy=None,
     initial_model=None,
     freeze_backbone=False,
     max_examples=None,
     verbose=0,
     overwrite=False,
+    training=None,
 ) -> TrainResult:
     """Train a mono or stereo network on simulated gamma (and proton) files.
 
-    ``data`` and ``network`` are :class:`DataSpec` / :class:`NetworkSpec` (or dicts
-    of their settings). ``initial_model`` (a model folder or a Keras model) starts
+    ``data``, ``network`` and ``training`` are :class:`DataSpec`, :class:`NetworkSpec`
+    and :class:`TrainSpec` (or dicts of their settings; None: the defaults, which are
+    the command line's and the quick start's). ``epochs``, ``batch_size``,
+    ``validation_fraction``, ``seed``, ``strategy`` and ``max_examples``, when
+    given, replace ``training``'s. ``initial_model`` (a model folder or a Keras model) starts
     from trained weights: the backbone is copied and, with ``freeze_backbone``,
     kept fixed (transfer learning). ``max_examples`` trains on a random subset.
     Writes ``output_dir/model.keras`` and ``output_dir/model.json`` together; an
@@ -91,7 +98,15 @@ def train(
     """
     data = as_spec(DataSpec, data).validate()
     network = as_spec(NetworkSpec, network).validate()
-    check_settings(epochs, batch_size, validation_fraction, seed, max_examples, workers)
+    given = {"epochs": epochs, "batch_size": batch_size, "validation_fraction": validation_fraction, "seed": seed,
+             "strategy": strategy, "max_examples": max_examples}
+    settings = {**as_spec(TrainSpec, training).to_dict(), **{k: v for k, v in given.items() if v is not None}}
+    # checked before the traits see them: a wrong type is then one line naming the option, not a TraitError
+    check_training(settings["epochs"], settings["batch_size"], settings["validation_fraction"], settings["seed"],
+                   settings["max_examples"], workers)
+    training = TrainSpec(**settings)
+    epochs, batch_size, seed = training.epochs, training.batch_size, training.seed
+    validation_fraction, strategy, max_examples = training.validation_fraction, training.strategy, training.max_examples
     if freeze_backbone and initial_model is None:
         raise SettingError("--freeze-backbone needs an --initial-model to take the backbone from")
     output_dir = check_train_output(output_dir, overwrite)
@@ -135,6 +150,7 @@ def train(
         meta = {
             "data": {**data.to_dict(), "tel_ids": list(tel_ids)},
             "network": network.to_dict(),
+            "training": training.to_dict(),
             "camera": readers[0].cam_name,
             "example_shape": list(everything.example_shape),
             "tasks": list(network.tasks),
@@ -150,7 +166,7 @@ def train(
         }
         (partial / META_FILE).write_text(dumps_json(meta))
     log.info("trained %s model on %d examples in %.1f s", data.mode, len(train_idx), wall)
-    return TrainResult(output_dir, meta["history"], wall, len(train_idx), len(val_idx), model)
+    return TrainResult(output_dir, meta["history"], wall, len(train_idx), len(val_idx), model, meta)
 
 
 def _primary_ids(reader):

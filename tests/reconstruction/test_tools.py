@@ -1,11 +1,13 @@
 """The ctapipe-style command-line tools: train, predict and evaluate chained through their files."""
 
 import json
+from pathlib import Path
 
 import pytest
 from ctapipe.core import run_tool
-from reco_settings import IMAGE_SHAPE
+from reco_settings import IMAGE_SHAPE, TINY
 
+from reconstruction.settings import STEREO_FROM_MONO, DataSpec, NetworkSpec, TrainSpec
 from reconstruction.tools import EvaluateTool, PredictTool, TrainTool
 from reconstruction.train import load_model
 
@@ -42,3 +44,45 @@ def test_train_predict_evaluate_tools(reco_files, tmp_path):
 def test_train_tool_needs_inputs(tmp_path):
     with pytest.raises(ValueError, match="give --input"):
         run_tool(TrainTool(), argv=[f"--output={tmp_path}"], cwd=tmp_path, raises=True)
+
+
+
+def _quickstart():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "reconstruction_quickstart.py"
+    spec = importlib.util.spec_from_file_location("reconstruction_quickstart", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_one_set_of_defaults(reco_files, mono_model, tmp_path):
+    """The command line without options, the Python API without settings and the quick start's default set train
+    the same model: the settings' defaults, defined once in reconstruction.settings."""
+    defaults = {"data": DataSpec().to_dict(), "network": NetworkSpec().to_dict(), "training": TrainSpec().to_dict()}
+    # the quick start's mono network (the numbers the docs report) is what the defaults are
+    assert defaults["data"]["image_shape"] == 40 and defaults["network"]["attention"] == "blocks"
+    assert defaults["network"]["learning_rate"] == 3e-3 and defaults["training"]["epochs"] == 15
+
+    tool = TrainTool()
+    tool.parse_command_line([f"--input={f}" for f in reco_files] + [f"--output={tmp_path / 'model'}"])
+    tool.setup()
+    assert {"data": tool.data.to_dict(), "network": tool.network.to_dict(), "training": tool.training.to_dict()} \
+        == defaults
+
+    # the Python API fills what it is not given from the same defaults (the fixture gives only these)
+    meta = mono_model.meta
+    assert meta["training"] == {**defaults["training"], "epochs": 2, "batch_size": 16}
+    assert meta["network"] == {**defaults["network"], **TINY, "attention": "blocks", "attention_kernel": 4}
+    assert meta["data"] == {**defaults["data"], "image_shape": IMAGE_SHAPE, "tel_ids": meta["data"]["tel_ids"]}
+
+    quickstart = _quickstart()
+    assert quickstart.settings({}, "mono") == {"data": {"mode": "mono"}, "network": {}, "training": {}}
+    stereo = quickstart.settings({}, "stereo", tmp_path / "mono")
+    assert stereo["training"] == STEREO_FROM_MONO and stereo["initial_model"] == tmp_path / "mono"
+    assert quickstart.SETS["default"]["changes"] == {}
+    # the stereo command the docs show is the quick start's stereo step
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "reconstruction.md").read_text()
+    assert (f"--mode stereo --initial-model models/mono --epochs {STEREO_FROM_MONO['epochs']} "
+            f"--batch-size {STEREO_FROM_MONO['batch_size']}") in " ".join(docs.split())
