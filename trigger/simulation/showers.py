@@ -150,17 +150,24 @@ class ShowerModel:
     reference_distance: float = 6650.0  # m, distance to shower maximum for pe_per_gev
     pool_angle_deg: float = 0.95  # effective Cherenkov angle setting the light-pool radius
     pool_falloff: float = 0.45  # e-folding distance beyond the pool, in pool radii
+    angular_tail: float = 0.0  # light density of the wide-angle tail at the pool's edge, relative to the pool
+    angular_tail_deg: float = 4.4  # its e-folding angle (Hillas 1982: 0.83 E_thr^-0.67 rad, E_thr ~ 35 MeV)
     max_age: float = 1.3  # Cherenkov emission is cut beyond this shower age
     min_distance: float = 3000.0  # m, floor of the light-density scaling with distance
     distance_index: float = 1.0  # light density in the pool scales as L^-distance_index
     lateral_fraction: float = 0.045  # lateral spread of the emitters, in Moliere radii
     halo_fraction: float = 0.2  # share of photons from low-energy electrons far from the axis
     halo_scale: float = 3.0  # their lateral spread, in units of the core spread
-    psf_deg: float = 0.035  # optical point-spread function (Gaussian sigma per axis)
+    psf_deg: float = 0.035  # optical point-spread function: core Gaussian sigma per axis
+    psf_tail_deg: float = 0.0  # sigma per axis of the PSF's second component (0: none)
+    psf_tail_fraction: float = 0.0  # share of photons in that component
     time_jitter_ns: float = 0.7  # PMT transit-time jitter (LSTN-01 transit_time_jitter)
     gamma_fluctuation: float = 0.15  # log-normal sigma of the gamma light yield at 1 TeV
     proton_light_fraction: float = 0.33  # electromagnetic share of a proton's energy
     proton_fluctuation: float = 0.45  # log-normal sigma of a proton's light yield
+    proton_subshowers_per_decade: float = 1.5  # mean extra cascades per decade of energy above 10 GeV
+    proton_energy_sharing: float = 1.0  # Dirichlet concentration of the cascades' energy shares (small: unequal)
+    transverse_momentum_gev: float = 0.35  # mean pT of the pi0s that start the cascades
     muons_per_gev: float = 0.015  # muons reaching the ground per GeV of primary energy
     muon_lateral_radius: float = 250.0  # m, radius over which those muons land
     muon_visible_radius: float = 40.0  # m, muons landing closer than this image in the camera
@@ -188,8 +195,8 @@ class ShowerModel:
         cos_z = axis[2]
         first = rng.exponential(PROTON_INTERACTION_LENGTH)
         em_energy = energy * self.proton_light_fraction
-        n_sub = 1 + rng.poisson(1.5 * max(np.log10(energy / 10.0), 0.0))
-        fractions = rng.dirichlet(np.ones(n_sub))
+        n_sub = 1 + rng.poisson(self.proton_subshowers_per_decade * max(np.log10(energy / 10.0), 0.0))
+        fractions = rng.dirichlet(np.full(n_sub, self.proton_energy_sharing))
         starts = first + np.cumsum(rng.exponential(PROTON_INTERACTION_LENGTH, n_sub)) - PROTON_INTERACTION_LENGTH / 2
         shower = Shower(
             particle="proton",
@@ -206,7 +213,8 @@ class ShowerModel:
             if e_sub < 0.5:
                 continue
             # transverse momentum ~0.35 GeV gives the sub-cascade angle
-            angle = min(abs(rng.normal(0, 0.35 / max(e_sub, 0.35))), np.radians(6))
+            angle = min(abs(rng.normal(0, self.transverse_momentum_gev / max(e_sub, self.transverse_momentum_gev))),
+                        np.radians(6))
             sub_axis = _tilt(axis, angle, rng)
             h_start = atm.height_of_slant_depth(max(start, 1.0), cos_z) - self.observation_level
             lever = max(h_start, 0.0) / cos_z
@@ -255,6 +263,13 @@ class ShowerModel:
         """
         pool = along * np.tan(np.radians(self.pool_angle_deg))
         falloff = np.exp(-np.maximum(r_axis - pool, 0.0) / (self.pool_falloff * pool))
+        if self.angular_tail > 0:
+            # electrons scattered far from the axis send light at angles well beyond the Cherenkov angle:
+            # dN/dOmega ~ exp(-theta / theta0) / sin(theta) (Hillas 1982), which reaches far beyond the pool
+            theta = np.degrees(np.arctan2(r_axis, along))
+            edge = self.pool_angle_deg
+            tail = (edge / np.maximum(theta, edge)) * np.exp(-np.maximum(theta - edge, 0.0) / self.angular_tail_deg)
+            falloff = (1 - self.angular_tail) * falloff + self.angular_tail * tail
         scale = (self.reference_distance / np.maximum(along, self.min_distance)) ** self.distance_index
         return scale * falloff
 
@@ -294,13 +309,20 @@ class ShowerModel:
         vec = points - tel.position
         dist = np.linalg.norm(vec, axis=1)
         lon, lat = tel.project(vec)
-        lon = lon + rng.normal(0, self.psf_deg, len(lon))
-        lat = lat + rng.normal(0, self.psf_deg, len(lat))
+        sigma = self._psf_sigma(len(lon), rng)
+        lon = lon + rng.normal(0, 1, len(lon)) * sigma
+        lat = lat + rng.normal(0, 1, len(lat)) * sigma
         n_minus_1 = atm.mean_refractivity(self.observation_level + tel.position[2], height)
         # particles travel down the axis at c; the light then travels to the telescope
         time = (-along + dist * (1 + n_minus_1)) / C_M_PER_NS
         time = time + rng.normal(0, self.time_jitter_ns, len(time))
         return PhotonList(lon, lat, time)
+
+    def _psf_sigma(self, n, rng):
+        """Per-photon PSF sigma: mirror facets scatter most rays little and a fraction more (two Gaussians)."""
+        if self.psf_tail_fraction <= 0:
+            return np.full(n, self.psf_deg)
+        return np.where(rng.uniform(size=n) < self.psf_tail_fraction, self.psf_tail_deg, self.psf_deg)
 
     def _muon_photons(self, muon: Muon, tel: TelescopeView, rng) -> PhotonList:
         rel = tel.position - muon.core

@@ -1,0 +1,370 @@
+"""The toy simulation against sim_telarray, shower by shower, on real sim_telarray files.
+
+Every shower stored in each real file (within --max-impact of an LST) is
+re-simulated --repeats times by the toy at the same primary, energy,
+direction, core, LST positions, pointing, observation level and NSB
+(``trigger-synth simulate --showers-from``). Real and toy LST images of the
+same showers and telescopes are then compared (see
+trigger/simulation/validation.py for the selection and the statistics):
+true image size, width and length, the fraction of LSTs with an image, and
+after calibration and cleaning intensity, width, length, length/width, the
+signed time gradient and the fraction surviving cleaning; in bins of impact
+distance and of energy, per file and pooled per particle.
+
+    CTAPIPE_SVC_PATH=../shared/data/instrument python benchmarks/validate_simulation_matched.py --output docs/
+
+writes docs/simulation_matched.{md,json,png}. The "Done when" criteria of the
+simulation-fidelity work are evaluated at the end of the report.
+"""
+
+import argparse
+import json
+import logging
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from trigger.instrument import LSTInstrument
+from trigger.io import convert_simtel
+from trigger.paths import data_dir
+from trigger.simulation.validation import (
+    ENERGY_BINS_TEV,
+    IMPACT_BINS,
+    MIN_CLEANED_PE,
+    compare,
+    impact_distance,
+    matched_run,
+    real_images,
+    toy_images,
+)
+
+DEFAULT_FILES = (
+    "gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst",
+    "test_lasercal_v3.simtel.gz",
+    "proton_run000001_za20deg_azm180deg_North_CTAO-North-Alpha_7.0.0_test.simtel.zst",
+    "proton_run202_za20deg_azm0deg_North_test_layout_test-prod.simtel.zst",
+    "proton_run000201_za20deg_azm000deg_North_alpha_6.0.0_test_file.simtel.zst",
+    "proton_run000201_za20deg_azm000deg_North_6.0.0_qgsjet3.simtel.zst",
+)
+# (name, label, kind, sample): sample "true" = images >= floor on both sides, "cleaned" = read-out LSTs,
+# cleaned with >= MIN_CLEANED_PE p.e., "all" = every LST x shower (fractions)
+QUANTITIES = (
+    ("image_fraction", "LSTs with a true image >= floor", "difference", "all"),
+    ("true_size", "true image size [p.e.]", "ratio", "true"),
+    ("true_width", "true Hillas width [deg]", "ratio", "true"),
+    ("true_length", "true Hillas length [deg]", "ratio", "true"),
+    ("cleaned", "read-out LSTs surviving cleaning", "difference", "readout"),
+    ("intensity", "cleaned intensity [p.e.]", "ratio", "cleaned"),
+    ("width", "cleaned Hillas width [deg]", "ratio", "cleaned"),
+    ("length", "cleaned Hillas length [deg]", "ratio", "cleaned"),
+    ("length_over_width", "cleaned length / width", "ratio", "cleaned"),
+    ("time_gradient", "time gradient, + = later away from the source [ns/deg]", "difference", "cleaned"),
+)
+# the simulation-fidelity criteria: ratio within 1 +- 0.15 (or 2 standard errors) ...
+CRITERIA = {"true_size": 0.15, "true_width": 0.15, "true_length": 0.15, "intensity": 0.15, "width": 0.15,
+            "length": 0.15}
+PROTON_FRACTION_TOLERANCE = 0.2  # ... and the proton image fraction within 1 +- 0.2 (as a ratio)
+
+log = logging.getLogger("validate_simulation_matched")
+
+
+def _git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def file_samples(path, work, repeats, seed, max_impact, lon, lat):
+    """Real and toy samples of one file: dicts of per-image arrays with a 'pair' key, plus the run."""
+    toy_path = work / f"{path.name}.toy.dl1.h5"
+    real_path = work / f"{path.name}.real.dl1.h5"
+    t0 = time.perf_counter()
+    run, near = matched_run(path, toy_path, repeats=repeats, seed=seed, max_impact=max_impact)
+    t_toy = time.perf_counter() - t0
+    convert_simtel(path, real_path, overwrite=True, progress=False)
+    real = real_images(near, real_path, lon, lat)
+    toy = toy_images(near, toy_path, lon, lat)
+
+    # every (shower, LST) of the near showers, for the fraction of LSTs with an image
+    tel_ids = np.array(near.tel_ids)
+    ev = np.repeat([s.event_id for s in near.showers], len(tel_ids))
+    tel = np.tile(tel_ids, len(near.showers))
+    pos = np.array([near.subarray.positions[int(t)].to_value("m") for t in tel]).reshape(-1, 3)
+    by_id = {s.event_id: s for s in near.showers}
+    sh = [by_id[int(e)] for e in ev]
+    impact = impact_distance([s.alt for s in sh], [s.az for s in sh], [s.core_x for s in sh], [s.core_y for s in sh], pos)
+    energy = np.array([s.energy for s in sh]) / 1000.0
+    floor = max(run.store_pe, 1.0)
+    pair_all = ev.astype(np.int64) * 1000 + tel
+    real_size = dict(zip(real.pair.tolist(), real.values["true_size"]))
+    toy_size = {}
+    for p, r, s in zip(toy.pair.tolist(), toy.values["repeat"], toy.values["true_size"]):
+        toy_size[(p, int(r))] = s
+    all_real = {"pair": pair_all, "impact": impact, "energy": energy,
+                "image_fraction": np.array([real_size.get(p, 0.0) >= floor for p in pair_all.tolist()], float)}
+    rep = np.arange(repeats)
+    toy_pairs = np.repeat(pair_all, repeats)
+    all_toy = {"pair": toy_pairs, "impact": np.repeat(impact, repeats), "energy": np.repeat(energy, repeats),
+               "image_fraction": np.array([toy_size.get((p, r), 0.0) >= floor
+                                           for p, r in zip(toy_pairs.tolist(), np.tile(rep, len(pair_all)).tolist())],
+                                          float)}
+
+    def sample(images, which):
+        v = images.values
+        if which == "true":
+            keep = v["true_size"] >= floor
+        elif which == "readout":
+            keep = np.isin(images.pair, real.pair[real.values["read_out"] > 0])
+        else:
+            keep = np.isin(images.pair, real.pair[real.values["read_out"] > 0]) & (v["cleaned"] > 0)
+        out = {k: np.asarray(a)[keep] for k, a in v.items()}
+        out["pair"] = images.pair[keep]
+        return out
+
+    samples = {"all": (all_real, all_toy)}
+    for which in ("true", "readout", "cleaned"):
+        samples[which] = (sample(real, which), sample(toy, which))
+    meta = {
+        "file": path.name,
+        "particle": run.particle,
+        "obs_id": run.obs_id,
+        "zenith_deg": round(90 - run.pointing_alt.to_value("deg"), 1),
+        "energy_tev": [round(float(energy.min()), 4), round(float(energy.max()), 4)] if len(energy) else None,
+        "showers_stored": len(run.showers),
+        "showers_near": len(near.showers),
+        "lsts": [int(t) for t in tel_ids],
+        "floor_pe": floor,
+        "nsb_ghz": run.nsb_rate.to_value("GHz") if run.nsb_rate is not None else None,
+        "real_images": int(len(real)),
+        "real_read_out": int(np.sum(real.values["read_out"])),
+        "toy_images": int(len(toy)),
+        "toy_seconds": round(t_toy, 1),
+    }
+    return meta, samples
+
+
+def _bins():
+    out = [(f"impact {lo:.0f}-{hi:.0f} m", "impact", lo, hi) for lo, hi in IMPACT_BINS]
+    edges = ENERGY_BINS_TEV
+    out += [(f"E {edges[i]:g}-{edges[i + 1]:g} TeV", "energy", edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    out.append(("all", None, None, None))
+    return out
+
+
+def comparisons(samples, rng):
+    rows = []
+    for name, _label, kind, which in QUANTITIES:
+        real, toy = samples[which]
+        statistic = np.mean if name in ("image_fraction", "cleaned") else np.median
+        for label, column, lo, hi in _bins():
+            if column is None:
+                r_keep, t_keep = np.ones(len(real["pair"]), bool), np.ones(len(toy["pair"]), bool)
+            else:
+                r_keep = (real[column] >= lo) & (real[column] < hi)
+                t_keep = (toy[column] >= lo) & (toy[column] < hi)
+            if not r_keep.any():
+                continue
+            c = compare(name, real["pair"][r_keep], real[name][r_keep], toy["pair"][t_keep], toy[name][t_keep],
+                        bin_label=label, kind=kind, statistic=statistic, rng=rng)
+            rows.append(c)
+    return rows
+
+
+def pool(samples_list):
+    """Concatenate samples of several files (pairs made unique per file)."""
+    pooled = {}
+    for offset, samples in enumerate(samples_list):
+        for which, (real, toy) in samples.items():
+            pr, pt = pooled.setdefault(which, ({}, {}))
+            for target, source in ((pr, real), (pt, toy)):
+                for k, a in source.items():
+                    a = np.asarray(a)
+                    if k == "pair":
+                        a = a + offset * 10**15
+                    target.setdefault(k, []).append(a)
+    return {w: tuple({k: np.concatenate(v) for k, v in side.items()} for side in sides) for w, sides in pooled.items()}
+
+
+def fmt(c):
+    if not np.isfinite(c.value):
+        return "-"
+    err = f" +- {c.error:.2f}" if np.isfinite(c.error) else ""
+    return f"{c.value:.2f}{err} (n={c.n_real}/{c.n_toy})"
+
+
+def verdicts(pooled_rows):
+    """The simulation-fidelity criteria, per particle, on the pooled comparison."""
+    out = []
+    for particle, rows in pooled_rows.items():
+        by = {(c.quantity, c.bin): c for c in rows}
+        for name, tolerance in CRITERIA.items():
+            bins = [b for b, *_ in _bins() if b.startswith("impact")] if name == "true_size" else ["all"]
+            for b in bins:
+                c = by.get((name, b))
+                if c is None:
+                    continue
+                out.append({"particle": particle, "quantity": name, "bin": b, "value": c.value, "error": c.error,
+                            "n_real": c.n_real, "holds": bool(c.holds(tolerance))})
+        c = by.get(("image_fraction", "all"))
+        if particle == "proton" and c is not None and c.real > 0:
+            ratio = c.toy / c.real
+            out.append({"particle": particle, "quantity": "image_fraction (toy/real)", "bin": "all", "value": ratio,
+                        "error": c.error / c.real if np.isfinite(c.error) else np.nan, "n_real": c.n_real,
+                        "holds": bool(abs(ratio - 1) <= PROTON_FRACTION_TOLERANCE
+                                      or abs(ratio - 1) <= 2 * c.error / c.real)})
+    return out
+
+
+def plot(pooled_rows, output):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [q for q in QUANTITIES]
+    fig, axes = plt.subplots(2, 5, figsize=(20, 7), sharex=True)
+    labels = [f"{lo:.0f}-{hi:.0f}" for lo, hi in IMPACT_BINS] + ["all"]
+    for ax, (name, label, kind, _) in zip(axes.ravel(), names):
+        for shift, (particle, rows) in zip((-0.1, 0.1), pooled_rows.items()):
+            by = {c.bin: c for c in rows if c.quantity == name}
+            keys = [f"impact {lab} m" for lab in labels[:-1]] + ["all"]
+            x = np.arange(len(keys)) + shift
+            y = [by[k].value if k in by else np.nan for k in keys]
+            e = [by[k].error if k in by else np.nan for k in keys]
+            ax.errorbar(x, y, yerr=e, fmt="o", label=particle, capsize=3)
+        centre = 1.0 if kind == "ratio" else 0.0
+        ax.axhline(centre, color="k", lw=0.8)
+        if kind == "ratio":
+            ax.axhspan(0.85, 1.15, color="g", alpha=0.1)
+        ax.set_title(label, fontsize=9)
+        ax.set_ylabel("toy / real" if kind == "ratio" else "toy - real")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
+    axes[0, 0].legend()
+    fig.supxlabel("impact distance [m]")
+    fig.tight_layout()
+    tmp = output.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    tmp.rename(output)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="sim_telarray files (default: the shared real files)")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-impact", type=float, default=600.0)
+    parser.add_argument("--output", type=Path, default=Path("docs"))
+    parser.add_argument("--name", default="simulation_matched")
+    parser.add_argument("--work", type=Path, default=None, help="folder for the DL1 files (default: a temporary one)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    warnings.filterwarnings("ignore")
+    files = args.files or [data_dir() / "simtel" / f for f in DEFAULT_FILES]
+    instrument = LSTInstrument()
+    lon, lat = instrument.pixel_fov
+    rng = np.random.default_rng(args.seed)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        metas, per_file, by_particle = [], {}, {}
+        for path in files:
+            log.info("%s ...", path.name)
+            meta, samples = file_samples(path, work, args.repeats, args.seed, args.max_impact, lon, lat)
+            metas.append(meta)
+            per_file[path.name] = comparisons(samples, rng)
+            by_particle.setdefault(meta["particle"], []).append(samples)
+    pooled_rows = {p: comparisons(pool(s), rng) for p, s in by_particle.items()}
+    runtime = time.perf_counter() - t0
+    checks = verdicts(pooled_rows)
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    header = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "machine": f"{platform.node()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores",
+        "python": sys.version.split()[0],
+        "command": "python benchmarks/validate_simulation_matched.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "git_commit": _git_commit(),
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "runtime_s": round(runtime, 1),
+    }
+    result = {
+        **header,
+        "files": metas,
+        "pooled": {p: [c.__dict__ for c in rows] for p, rows in pooled_rows.items()},
+        "per_file": {f: [c.__dict__ for c in rows] for f, rows in per_file.items()},
+        "criteria": checks,
+    }
+    (args.output / f"{args.name}.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    plot(pooled_rows, args.output / f"{args.name}.png")
+    write_markdown(args.output / f"{args.name}.md", header, metas, pooled_rows, per_file, checks)
+    print((args.output / f"{args.name}.md").read_text())
+
+
+def write_markdown(path, header, metas, pooled_rows, per_file, checks):
+    lines = [
+        "# Toy simulation vs sim_telarray, shower by shower (matched-geometry re-simulation)",
+        "",
+        "Generated by `benchmarks/validate_simulation_matched.py`; every number below is computed by the script.",
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in header.items()]
+    lines += [
+        "",
+        f"![per quantity, toy against real, pooled per particle]({path.with_suffix('.png').name})",
+        "",
+        "## Files",
+        "",
+        "| file | particle | zenith | energy [TeV] | showers stored / within reach | LSTs | floor [p.e.] | real images"
+        " (read out) | toy images | toy time [s] |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in metas:
+        lines.append(f"| `{m['file']}` | {m['particle']} | {m['zenith_deg']} | {m['energy_tev']} | "
+                     f"{m['showers_stored']} / {m['showers_near']} | {m['lsts']} | {m['floor_pe']:.0f} | "
+                     f"{m['real_images']} ({m['real_read_out']}) | {m['toy_images']} | {m['toy_seconds']} |")
+    lines += [
+        "",
+        "How to read: each real LST image is compared with the toy's images of the same shower and telescope"
+        " (`repeats` each). Ratio = toy median / real median (toy mean - real mean for fractions, toy median -"
+        " real median for the time gradient), `+-` one bootstrap standard error over the real (shower, LST) pairs,"
+        " `n` = real / toy images. True quantities: images with at least the floor (sim_telarray's"
+        f" STORE_PHOTOELECTRONS) on both sides. Cleaned quantities: LSTs sim_telarray read out, images surviving"
+        f" ctapipe's default tailcuts with at least {MIN_CLEANED_PE:.0f} p.e., on both sides.",
+        "",
+        "## Criteria (pooled per particle)",
+        "",
+        "| particle | quantity | bin | toy vs real | real images | holds (1 +- 0.15, or within 2 errors) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in checks:
+        lines.append(f"| {c['particle']} | {c['quantity']} | {c['bin']} | {c['value']:.2f} +- {c['error']:.2f} |"
+                     f" {c['n_real']} | {'yes' if c['holds'] else '**no**'} |")
+    for title, table in [("Pooled per particle", pooled_rows), *[(f"File `{f}`", {"": r}) for f, r in per_file.items()]]:
+        lines += ["", f"## {title}", ""]
+        for particle, rows in table.items():
+            bins = [b for b, *_ in _bins() if any(c.bin == b for c in rows)]
+            if particle:
+                lines += [f"### {particle}", ""]
+            lines += ["| quantity | " + " | ".join(bins) + " |", "|---|" + "---|" * len(bins)]
+            for name, label, kind, _ in QUANTITIES:
+                by = {c.bin: c for c in rows if c.quantity == name}
+                lines.append(f"| {label} ({'toy/real' if kind == 'ratio' else 'toy-real'}) | "
+                             + " | ".join(fmt(by[b]) if b in by else "" for b in bins) + " |")
+            lines.append("")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.rename(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The arithmetic of the shower-by-shower validation against sim_telarray."""
+
+import numpy as np
+import pytest
+
+from trigger.paths import data_dir
+from trigger.simulation.recorded import read_recorded_run
+from trigger.simulation.validation import (
+    Comparison,
+    compare,
+    impact_distance,
+    near_showers,
+    signed_time_gradient,
+    true_hillas,
+)
+
+REAL_GAMMA = data_dir() / "simtel" / "gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst"
+
+
+def test_true_hillas_agrees_with_ctapipe_on_the_same_pixels(instrument):
+    import astropy.units as u
+    from ctapipe.image import hillas_parameters
+    from ctapipe.instrument import CameraGeometry
+
+    lon, lat = instrument.pixel_fov
+    psi = np.radians(30)  # an elongated Gaussian along a 30 deg axis
+    along = (lon - 0.3) * np.cos(psi) + (lat + 0.2) * np.sin(psi)
+    across = -(lon - 0.3) * np.sin(psi) + (lat + 0.2) * np.cos(psi)
+    image = 500 * np.exp(-0.5 * (along / 0.25) ** 2 - 0.5 * (across / 0.07) ** 2)
+    size, width, length = true_hillas(image[None, :], lon, lat)
+
+    geom = instrument.geometry
+    fov = CameraGeometry(name="fov", pix_id=geom.pix_id, pix_x=lon * u.deg, pix_y=lat * u.deg,
+                         pix_area=np.ones(len(lon)) * u.deg**2, pix_type=geom.pix_type)
+    reference = hillas_parameters(fov, image)
+    assert size[0] == pytest.approx(image.sum())
+    assert width[0] == pytest.approx(reference.width.to_value(u.deg), rel=1e-6)
+    assert length[0] == pytest.approx(reference.length.to_value(u.deg), rel=1e-6)
+    assert 0.06 < width[0] < 0.08 and 0.23 < length[0] < 0.27
+
+
+def test_time_gradient_sign_follows_the_direction_away_from_the_source():
+    # image axis along lon, image centre at +0.5 deg from a source at the origin: a positive slope is "later away"
+    assert signed_time_gradient(3.0, 0.0, 0.5, 0.0, 0.0, 0.0) == pytest.approx(3.0)
+    # same image, axis angle flipped by 180 deg: ctapipe's slope changes sign, the signed gradient does not
+    assert signed_time_gradient(-3.0, np.pi, 0.5, 0.0, 0.0, 0.0) == pytest.approx(3.0)
+    assert signed_time_gradient(3.0, 0.0, -0.5, 0.0, 0.0, 0.0) == pytest.approx(-3.0)
+
+
+def test_impact_distance_of_a_vertical_shower():
+    d = impact_distance([np.pi / 2], [0.0], [30.0], [40.0], [[0.0, 0.0, 20.0]])
+    assert d[0] == pytest.approx(50.0)
+
+
+def test_ratio_of_medians_and_its_bootstrap_error():
+    rng = np.random.default_rng(1)
+    real_pair = np.arange(200)
+    real = rng.lognormal(0, 0.3, 200)
+    toy_pair = np.repeat(real_pair, 5)
+    toy = 1.3 * rng.lognormal(0, 0.3, 1000)
+    c = compare("size", real_pair, real, toy_pair, toy, rng=np.random.default_rng(2))
+    assert c.kind == "ratio" and c.n_real == 200 and c.n_toy == 1000
+    assert c.value == pytest.approx(np.median(toy) / np.median(real))
+    # the median of a log-normal sample of n has a relative error ~ 1.25 sigma / sqrt(n)
+    expected = c.value * 1.25 * 0.3 * np.sqrt(1 / 200 + 1 / 1000)
+    assert 0.6 * expected < c.error < 1.6 * expected
+    assert not c.holds(0.15) or abs(c.value - 1) <= 2 * c.error
+
+
+def test_toy_values_of_showers_without_a_real_value_are_left_out():
+    c = compare("x", [1, 2], [1.0, 1.0], [1, 1, 3, 3], [2.0, 2.0, 100.0, 100.0], rng=np.random.default_rng(0))
+    assert c.n_toy == 2 and c.value == pytest.approx(2.0)
+    d = compare("f", [1, 2], [0.0, 1.0], [1, 2], [1.0, 1.0], kind="difference", statistic=np.mean)
+    assert d.value == pytest.approx(0.5)
+
+
+def test_verdict_uses_the_tolerance_or_two_errors():
+    assert Comparison("q", "all", 5, 50, 1.0, 1.3, 1.3, 0.2, "ratio").holds(0.15)
+    assert not Comparison("q", "all", 50, 500, 1.0, 1.3, 1.3, 0.1, "ratio").holds(0.15)
+    assert Comparison("q", "all", 50, 500, 1.0, 1.1, 1.1, 0.01, "ratio").holds(0.15)
+    assert not Comparison("q", "all", 0, 0, np.nan, np.nan, np.nan, np.nan, "ratio").holds(0.15)
+
+
+def test_near_showers_keeps_those_within_reach_of_an_lst():
+    run = read_recorded_run(REAL_GAMMA)
+    near = near_showers(run, 600.0)
+    assert 0 < len(near.showers) < len(run.showers)
+    positions = np.array([run.subarray.positions[t].to_value("m") for t in run.tel_ids])
+    for shower in run.showers:
+        n = len(positions)
+        closest = impact_distance(np.full(n, shower.alt), np.full(n, shower.az), np.full(n, shower.core_x),
+                                  np.full(n, shower.core_y), positions).min()
+        assert (shower in near.showers) == (closest < 600.0)

@@ -1,0 +1,292 @@
+"""The toy against sim_telarray, shower by shower and telescope by telescope.
+
+Every recorded shower of a real file is re-simulated ``repeats`` times by
+:class:`~trigger.simulation.matched.MatchedShowerSource`, so each real LST
+image has toy images of the very same shower geometry: the comparison needs
+no binning in energy or direction to be fair, and impact-distance and energy
+bins only split the result.
+
+Both sides are selected the same way: true-image quantities on images with at
+least ``floor`` true p.e. (sim_telarray's STORE_PHOTOELECTRONS: fainter real
+images are not stored); cleaned quantities on images that survive ctapipe's
+default tailcuts cleaning with at least ``MIN_CLEANED_PE`` p.e., among the LSTs
+sim_telarray read out (the toy's repeats of those same telescopes and
+showers). The statistic is the ratio of the toy's median to the real median
+(a difference for the time gradient and for fractions), with a bootstrap
+error that resamples the real (shower, telescope) pairs together with their
+toy repeats.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .matched import EVENT_ID_FACTOR, MatchedShowerSource
+from .recorded import RecordedRun, read_recorded_run
+from .showers import TelescopeView
+
+__all__ = [
+    "ImageSet",
+    "Comparison",
+    "IMPACT_BINS",
+    "ENERGY_BINS_TEV",
+    "MIN_CLEANED_PE",
+    "true_hillas",
+    "signed_time_gradient",
+    "impact_distance",
+    "compare",
+    "real_images",
+    "toy_images",
+    "near_showers",
+]
+
+IMPACT_BINS = ((0.0, 100.0), (100.0, 200.0), (200.0, 300.0), (300.0, 600.0))
+ENERGY_BINS_TEV = (0.0, 0.15, 0.5, 2.0, np.inf)
+MIN_CLEANED_PE = 50.0
+N_BOOTSTRAP = 1000
+
+
+@dataclass
+class ImageSet:
+    """Per LST image columns; ``pair`` = (real event_id, tel_id) keys the shower and telescope it belongs to."""
+
+    event_id: np.ndarray  # the real shower's sim_telarray event id
+    tel_id: np.ndarray
+    values: dict = field(default_factory=dict)  # name -> array, NaN where not defined
+
+    def __len__(self):
+        return len(self.event_id)
+
+    @property
+    def pair(self):
+        return self.event_id.astype(np.int64) * 1000 + self.tel_id
+
+
+def impact_distance(alt, az, core_x, core_y, tel_pos):
+    """Distance (m) of each telescope from its shower axis (ctapipe's ground frame: x north, y west)."""
+    alt, az = np.asarray(alt, float), np.asarray(az, float)
+    direction = np.column_stack([np.cos(alt) * np.cos(az), -np.cos(alt) * np.sin(az), np.sin(alt)])
+    rel = np.asarray(tel_pos, float) - np.column_stack([core_x, core_y, np.zeros(len(alt))])
+    along = np.sum(rel * direction, axis=1)
+    return np.linalg.norm(rel - along[:, None] * direction, axis=1)
+
+
+def true_hillas(images, lon, lat):
+    """Size, width and length (deg) of true images (n, n_pixels) on pixels at (lon, lat) deg, vectorised moments."""
+    images = np.asarray(images, float)
+    size = images.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = images @ lon / size
+        my = images @ lat / size
+        dx = lon[None, :] - mx[:, None]
+        dy = lat[None, :] - my[:, None]
+        sxx = np.sum(images * dx * dx, axis=1) / size
+        syy = np.sum(images * dy * dy, axis=1) / size
+        sxy = np.sum(images * dx * dy, axis=1) / size
+    half_trace = (sxx + syy) / 2
+    root = np.sqrt(((sxx - syy) / 2) ** 2 + sxy**2)
+    length = np.sqrt(np.maximum(half_trace + root, 0.0))
+    width = np.sqrt(np.maximum(half_trace - root, 0.0))
+    return size, width, length
+
+
+def signed_time_gradient(slope, psi_rad, cog_lon, cog_lat, source_lon, source_lat):
+    """ctapipe's timing slope signed along the image axis: positive when the end far from the source is later."""
+    direction = np.sign(np.cos(psi_rad) * (cog_lon - source_lon) + np.sin(psi_rad) * (cog_lat - source_lat))
+    return np.asarray(slope, float) * direction
+
+
+def _source_position(alt, az, pointing_alt, pointing_az):
+    """Camera position (deg, TelescopeFrame) of each shower's arrival direction."""
+    view = TelescopeView.from_altaz(np.zeros(3), np.radians(pointing_alt), np.radians(pointing_az))
+    alt, az = np.asarray(alt, float), np.asarray(az, float)
+    axis = np.column_stack([np.cos(alt) * np.cos(az), -np.cos(alt) * np.sin(az), np.sin(alt)])
+    return view.project(axis)
+
+
+def near_showers(run: RecordedRun, max_impact=600.0) -> RecordedRun:
+    """The run with only showers that pass within ``max_impact`` m of an LST (far ones image nothing on either side)."""
+    keep = []
+    positions = np.array([run.subarray.positions[t].to_value("m") for t in run.tel_ids])
+    for shower in run.showers:
+        n = len(positions)
+        impact = impact_distance(np.full(n, shower.alt), np.full(n, shower.az), np.full(n, shower.core_x),
+                                 np.full(n, shower.core_y), positions)
+        if impact.min() < max_impact:
+            keep.append(shower)
+    return RecordedRun(**{**run.__dict__, "showers": keep})
+
+
+def _pair_geometry(run: RecordedRun, event_id, tel_id):
+    """Energy (TeV), impact (m) and source position of each (event_id, tel_id) from the recorded shower table."""
+    by_id = {s.event_id: s for s in run.showers}
+    showers = [by_id[int(e)] for e in event_id]
+    alt = np.array([s.alt for s in showers])
+    az = np.array([s.az for s in showers])
+    pos = np.array([run.subarray.positions[int(t)].to_value("m") for t in tel_id]).reshape(-1, 3)
+    impact = impact_distance(alt, az, [s.core_x for s in showers], [s.core_y for s in showers], pos)
+    src_lon, src_lat = _source_position(alt, az, run.pointing_alt.to_value("deg"), run.pointing_az.to_value("deg"))
+    energy = np.array([s.energy for s in showers]) / 1000.0
+    return energy, impact, src_lon, src_lat
+
+
+def _cleaned_columns(table, src_lon, src_lat):
+    """Cleaned intensity, width, length (deg) and signed time gradient (ns/deg) from a DL1 parameter table."""
+    intensity = np.asarray(table["hillas_intensity"], float)
+    ok = np.isfinite(intensity) & (intensity >= MIN_CLEANED_PE)
+
+    def col(name):
+        return np.where(ok, np.asarray(table[name], float), np.nan)
+
+    gradient = signed_time_gradient(
+        col("timing_slope"), np.radians(col("hillas_psi")), col("hillas_fov_lon"), col("hillas_fov_lat"), src_lon, src_lat)
+    return {
+        "cleaned": ok.astype(float),
+        "intensity": np.where(ok, intensity, np.nan),
+        "width": col("hillas_width"),
+        "length": col("hillas_length"),
+        "length_over_width": col("hillas_length") / col("hillas_width"),
+        "time_gradient": gradient,
+    }
+
+
+def real_images(run: RecordedRun, dl1_path, lon, lat):
+    """Real LST images: true quantities of every stored true image (eventio), cleaned ones of the read-out LSTs.
+
+    ``dl1_path``: the file converted by :func:`trigger.io.convert_simtel` (the read-out telescopes' DL1).
+    """
+    from ctapipe.io import TableLoader
+    from eventio import SimTelFile
+
+    keys, images, read_out = [], [], set()
+    lst = set(run.tel_ids)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with SimTelFile(str(run.path), skip_non_triggered=False) as simtel:
+            tel_of_index = {i: int(t) for i, t in enumerate(simtel.header["tel_id"])}
+            wanted = {s.event_id for s in run.showers}
+            for event in simtel:
+                if event.get("mc_event") is None or int(event["event_id"]) not in wanted:
+                    continue
+                event_id = int(event["event_id"])
+                for index, pe in event.get("photoelectrons", {}).items():
+                    tel_id = tel_of_index[index]
+                    if tel_id in lst:
+                        keys.append((event_id, tel_id))
+                        images.append(np.asarray(pe["photoelectrons"], float))
+                read_out.update((event_id, int(t)) for t in event.get("telescope_events", {}) if int(t) in lst)
+    event_id = np.array([k[0] for k in keys], dtype=np.int64)
+    tel_id = np.array([k[1] for k in keys], dtype=np.int64)
+    size, width, length = true_hillas(np.array(images).reshape(len(images), len(lon)), lon, lat)
+    energy, impact, src_lon, src_lat = _pair_geometry(run, event_id, tel_id)
+    out = ImageSet(event_id, tel_id, {
+        "energy": energy, "impact": impact, "true_size": size, "true_width": width, "true_length": length,
+        "read_out": np.array([k in read_out for k in keys], dtype=float),
+    })
+
+    # cleaned quantities of the read-out telescopes (their true image is stored too: sizes >= the floor)
+    with TableLoader(dl1_path, dl1_parameters=True, simulated=False) as loader:
+        table = loader.read_telescope_events()
+    where = {(int(e), int(t)): i for i, (e, t) in enumerate(zip(table["event_id"], table["tel_id"]))}
+    rows = np.array([where.get(k, -1) for k in keys])
+    has = rows >= 0
+    cleaned = _cleaned_columns(table[rows[has]], src_lon[has], src_lat[has]) if has.any() else {}
+    for name in ("cleaned", "intensity", "width", "length", "length_over_width", "time_gradient"):
+        column = np.full(len(keys), np.nan)
+        if has.any():
+            column[has] = cleaned[name]
+        out.values[name] = column
+    return out
+
+
+def toy_images(run: RecordedRun, toy_path, lon, lat):
+    """Toy LST images of a matched re-simulation file, keyed by the real shower they repeat."""
+    from ctapipe.io import TableLoader
+
+    with TableLoader(toy_path, dl1_parameters=True, simulated=True, true_images=True) as loader:
+        table = loader.read_telescope_events()
+    event_id = np.asarray(table["event_id"], np.int64) // EVENT_ID_FACTOR
+    tel_id = np.asarray(table["tel_id"], np.int64)
+    size, width, length = true_hillas(np.asarray(table["true_image"], float), lon, lat)
+    energy, impact, src_lon, src_lat = _pair_geometry(run, event_id, tel_id)
+    values = {"energy": energy, "impact": impact, "true_size": size, "true_width": width, "true_length": length,
+              "repeat": np.asarray(table["event_id"], np.int64) % EVENT_ID_FACTOR}
+    values |= _cleaned_columns(table, src_lon, src_lat)
+    return ImageSet(event_id, tel_id, values)
+
+
+@dataclass
+class Comparison:
+    """One quantity in one bin: real and toy medians (means for fractions), their ratio or difference, its error."""
+
+    quantity: str
+    bin: str
+    n_real: int
+    n_toy: int
+    real: float
+    toy: float
+    value: float  # toy / real, or toy - real
+    error: float  # bootstrap standard deviation of value
+    kind: str  # "ratio" or "difference"
+
+    def holds(self, tolerance):
+        """Within ``1 +- tolerance`` (0 +- tolerance for differences), or within two standard errors."""
+        centre = 1.0 if self.kind == "ratio" else 0.0
+        if not np.isfinite(self.value):
+            return False
+        return abs(self.value - centre) <= tolerance or abs(self.value - centre) <= 2 * self.error
+
+
+def compare(quantity, real_pair, real_value, toy_pair, toy_value, bin_label="all", kind="ratio",
+            statistic=np.median, rng=None, n_boot=N_BOOTSTRAP) -> Comparison:
+    """Toy against real for one quantity, pairs resampled together with their toy repeats for the error.
+
+    ``real_pair``/``toy_pair`` key each value by its (shower, telescope); only toy values whose pair has a real
+    value count, so both sides describe the same showers and telescopes.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    real_pair, real_value = np.asarray(real_pair), np.asarray(real_value, float)
+    toy_pair, toy_value = np.asarray(toy_pair), np.asarray(toy_value, float)
+    ok = np.isfinite(real_value)
+    real_pair, real_value = real_pair[ok], real_value[ok]
+    ok = np.isfinite(toy_value) & np.isin(toy_pair, real_pair)
+    toy_pair, toy_value = toy_pair[ok], toy_value[ok]
+
+    def value_of(r, t):
+        if len(r) == 0 or len(t) == 0:
+            return np.nan
+        a, b = statistic(r), statistic(t)
+        return b / a if kind == "ratio" else b - a
+
+    result = value_of(real_value, toy_value)
+    error = np.nan
+    if len(real_value) >= 2 and len(toy_value):
+        order = np.argsort(toy_pair, kind="stable")
+        sorted_pairs = toy_pair[order]
+        starts = np.searchsorted(sorted_pairs, real_pair, side="left")
+        stops = np.searchsorted(sorted_pairs, real_pair, side="right")
+        draws = []
+        for _ in range(n_boot):
+            pick = rng.integers(0, len(real_value), len(real_value))
+            toy_index = np.concatenate([order[starts[i]:stops[i]] for i in pick])
+            draws.append(value_of(real_value[pick], toy_value[toy_index]))
+        draws = np.asarray(draws)
+        draws = draws[np.isfinite(draws)]
+        if len(draws) > 1:
+            error = float(np.std(draws, ddof=1))
+    return Comparison(quantity, bin_label, int(len(real_value)), int(len(toy_value)),
+                      float(statistic(real_value)) if len(real_value) else np.nan,
+                      float(statistic(toy_value)) if len(toy_value) else np.nan,
+                      float(result), error, kind)
+
+
+def matched_run(path, output, repeats=10, seed=1, max_impact=600.0, progress=False, data_path=None):
+    """Read ``path``, re-simulate its showers within ``max_impact`` of an LST ``repeats`` times into ``output``."""
+    from ..io import process_events
+
+    run = read_recorded_run(path, data_path)
+    near = near_showers(run, max_impact)
+    source = MatchedShowerSource(near, repeats=repeats, seed=seed, data_dir=data_path)
+    process_events(source, output, overwrite=True, progress=progress)
+    return run, near
