@@ -31,7 +31,8 @@ from lstcommon.errors import one_line
 
 from .checks import check_file, select_telescopes, telescopes_with_events
 from .errors import InputError
-from .settings import TASKS, DataSpec
+from .geometry import disp_targets
+from .settings import DEFAULT_TASKS, TASKS, DataSpec
 
 __all__ = [
     "TASKS",
@@ -114,6 +115,62 @@ def _image_shape(reader) -> tuple:
     return shape if reader.mode == "mono" else shape[1:]
 
 
+class HillasAxes:
+    """The image centroid (fov_lon, fov_lat in degrees), axis angle (radians) and intensity of every image of one
+    DL1 file, from its ctapipe parameters tables, looked up by (obs_id, event_id, tel_id).
+
+    The disp task needs them with each example: dl1-data-handler's batches
+    carry the true source offsets, not the image parameters.
+    """
+
+    def __init__(self, path):
+        import astropy.units as u
+        from ctapipe.io import read_table
+
+        self.path = Path(path)
+        keys, values = [], []
+        with tables.open_file(self.path, mode="r") as h5:
+            names = [node._v_pathname for node in h5.get_node("/dl1/event/telescope/parameters")]
+        for name in names:
+            t = read_table(self.path, name)
+            keys.append(np.stack([np.asarray(t[k], dtype=np.int64) for k in ("obs_id", "event_id", "tel_id")], 1))
+            values.append(np.stack([u.Quantity(t["hillas_fov_lon"], u.deg).value, u.Quantity(t["hillas_fov_lat"], u.deg).value,
+                                    u.Quantity(t["hillas_psi"], u.deg).to_value(u.rad),
+                                    np.asarray(t["hillas_intensity"], dtype=float)], 1))
+        keys = np.concatenate(keys) if keys else np.zeros((0, 3), np.int64)
+        self.values = np.concatenate(values) if values else np.zeros((0, 4))
+        self.index = {tuple(k): i for i, k in enumerate(keys.tolist())}
+
+    @classmethod
+    def of(cls, reader) -> HillasAxes:
+        """The axes of a reader's file, read once per reader."""
+        if getattr(reader, "_hillas_axes", None) is None:
+            reader._hillas_axes = cls(reader.input_url_signal[0])
+        return reader._hillas_axes
+
+    def lookup(self, obs_id, event_id, tel_id) -> np.ndarray:
+        """(n, 4): fov_lon, fov_lat, psi, intensity of the given images."""
+        try:
+            rows = [self.index[(int(o), int(e), int(t))] for o, e, t in zip(obs_id, event_id, tel_id, strict=True)]
+        except KeyError as err:
+            raise InputError(f"{self.path}: image {err.args[0]} (obs_id, event_id, tel_id) has no DL1 parameters") from None
+        return self.values[rows]
+
+
+def disp_labels(axes, table) -> np.ndarray:
+    """(n, 2) disp targets: the distance in degrees along the image axis from the centroid to the true source, and
+    1 where the source lies on the side the axis angle points to (0 on the other)."""
+    source = np.stack([_degrees(table["fov_lon"]), _degrees(table["fov_lat"])], axis=1)
+    disp, _ = disp_targets(axes[:, :2], axes[:, 2], source)
+    # an image without a Hillas axis teaches nothing: no distance, an undecided side
+    bad = ~np.isfinite(disp)
+    return np.stack([np.where(bad, 0.0, np.abs(disp)), np.where(bad, 0.5, disp > 0)], axis=1).astype("float32")
+
+
+def _degrees(column):
+    return np.asarray(column.to_value("deg") if hasattr(column, "to_value") else column, dtype=float)
+
+
 def labels_from_table(table, tasks) -> dict:
     """Training targets: gamma label, log10(E / TeV), and the direction offsets (fov_lon, fov_lat) in degrees."""
     out = {}
@@ -155,7 +212,7 @@ class DL1Sequence(keras.utils.PyDataset):
     def __init__(
         self,
         readers,
-        tasks=TASKS,
+        tasks=DEFAULT_TASKS,
         batch_size=32,
         shuffle=False,
         seed=0,
@@ -179,6 +236,8 @@ class DL1Sequence(keras.utils.PyDataset):
         if n_slots is not None and self.mode == "stereo" and n_slots < most:
             raise InputError(f"the files give array events of {most} telescopes, the model has {n_slots} slots")
         self.n_slots = most if n_slots is None else n_slots
+        if "disp" in tasks and self.mode != "mono":
+            raise ValueError("the disp task needs mono examples (one image axis each)")
         self.tasks = tuple(tasks)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -238,12 +297,20 @@ class DL1Sequence(keras.utils.PyDataset):
 
     def _assemble(self, tables_) -> Batch:
         features, masks, targets, ids = [], [], [], {"reader": [], "obs_id": [], "event_id": [], "tel_id": []}
+        disp = "disp" in self.tasks and self.mode == "mono"
+        if disp:
+            ids.update(cog=[], psi=[], intensity=[])
         for r, table in tables_:
             x = np.stack([np.asarray(f, dtype="float32") for f in table["features"]])
             if self.mode == "mono":
                 features.append(x)
                 rows = table
                 ids["tel_id"].append(np.asarray(table["tel_id"]))
+                if disp:
+                    axes = HillasAxes.of(self.readers[r]).lookup(table["obs_id"], table["event_id"], table["tel_id"])
+                    ids["cog"].append(axes[:, :2])
+                    ids["psi"].append(axes[:, 2])
+                    ids["intensity"].append(axes[:, 3])
             else:
                 n_tel = _example_shape(self.readers[r])[0]
                 if len(table) % n_tel:
@@ -264,7 +331,10 @@ class DL1Sequence(keras.utils.PyDataset):
             ids["obs_id"].append(np.asarray(rows["obs_id"]))
             ids["event_id"].append(np.asarray(rows["event_id"]))
             if self.with_targets or "true_shower_primary_id" in rows.colnames:
-                targets.append(labels_from_table(rows, self.tasks))
+                labels = labels_from_table(rows, self.tasks)
+                if disp:
+                    labels["disp"] = disp_labels(axes, rows)
+                targets.append(labels)
         x = np.concatenate(features)
         if not np.isfinite(x).all():
             bad = np.unique(np.concatenate(ids["event_id"])[~np.isfinite(x).reshape(len(x), -1).all(axis=1)])

@@ -16,6 +16,14 @@ apply a second model to the DL2 file in place. The DL2 tables are:
   ``/dl2/event/subarray/.../<prefix>`` (the mean-of-mono reference);
 * stereo models: ``/dl2/event/subarray/{classification,energy,geometry}/<prefix>``.
 
+A mono model with the ``disp`` task gives the geometry from the image axes
+(:mod:`reconstruction.geometry`): per image the point ``|disp|`` along its
+Hillas axis on the predicted side, per array event the weighted least-squares
+point of those estimates with error ellipses long along each axis and narrow
+across it (the intersection of the axes, with the disp points deciding along
+them), instead of the mean of the per-image directions. Its ``direction``
+output, if it has one too, is then not written.
+
 The file is written under a temporary name in the output folder and renamed
 when complete (:func:`lstcommon.files.atomic_output`), so an interrupted
 prediction leaves no DL2 file behind and never damages the one that was there.
@@ -43,6 +51,7 @@ from lstcommon.files import OutputError, atomic_output
 
 from .checks import check_prediction
 from .data import DL1Sequence, InputError, open_readers
+from .geometry import combine, disp_source
 from .train import load_model
 
 __all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_without_pixels", "predict"]
@@ -54,6 +63,12 @@ DL2_GROUPS = {"type": "classification", "energy": "energy", "direction": "geomet
 PIXEL_DATA = ("/r0", "/r1", "/dl0", "/dl1/event/telescope/images", "/simulation/event/telescope/images")
 #: ctapipe's data-level names of what PIXEL_DATA holds, for the file's "CTA PRODUCT DATA LEVELS"
 PIXEL_LEVELS = ("R0", "R1", "DL0", "DL1_IMAGES")
+#: the disp combination's error ellipse of one image (degrees): across its axis the Hillas axis error (the true
+#: source lies a median 0.03-0.05 deg from a bright gamma image's axis, tests/reconstruction/test_geometry.py),
+#: along it the disp error, an assumption until measured on validation events; the along-axis error grows as the
+#: network is less sure of the side (probability p: divided by sqrt(|2p - 1|))
+DISP_SIGMA_ACROSS = 0.05
+DISP_SIGMA_ALONG = 0.25
 
 
 def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64, overwrite=False, workers=1,
@@ -101,6 +116,8 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
         if data.mode == "mono":
             tel_tables = _telescope_tables(outputs, ids, pointing, prefix)
             array_tables = {task: _combine(table, task, prefix) for task, table in tel_tables.items()}
+            if "disp" in outputs:
+                array_tables["geometry"] = disp_array_geometry(outputs["disp"], ids, pointing, prefix)
         else:
             tel_tables = {}
             array_tables = _subarray_tables(outputs, ids, pointing, prefix)
@@ -141,13 +158,36 @@ def _to_altaz(fov, obs_ids, pointing):
     return alt, az
 
 
-def _columns(outputs, obs_ids, pointing, name):
+def _disp_side(disp_output):
+    """Signed disp (deg) and the confidence in its side, from the network's (|disp|, side logit)."""
+    p = 1.0 / (1.0 + np.exp(-disp_output[:, 1].astype(float)))
+    return np.abs(disp_output[:, 0].astype(float)) * np.where(p >= 0.5, 1.0, -1.0), np.abs(2 * p - 1)
+
+
+def disp_array_geometry(disp_output, ids, pointing, prefix) -> Table:
+    """One row per array event: the weighted least-squares direction of its images' disp estimates (alt, az)."""
+    signed, confidence = _disp_side(disp_output)
+    keys = np.stack([ids["obs_id"], ids["event_id"]], axis=1)
+    events, index = np.unique(keys, axis=0, return_inverse=True)
+    fov = combine(ids["cog"], ids["psi"], signed, weights=ids["intensity"], event=index.ravel(),
+                  sigma_along=DISP_SIGMA_ALONG / np.sqrt(np.maximum(confidence, 0.01)), sigma_across=DISP_SIGMA_ACROSS)
+    alt, az = _to_altaz(fov, events[:, 0], pointing)
+    table = Table({"obs_id": events[:, 0], "event_id": events[:, 1], f"{prefix}_alt": alt, f"{prefix}_az": az})
+    table[f"{prefix}_is_valid"] = np.isfinite(alt.value)
+    return table
+
+
+def _columns(outputs, obs_ids, pointing, name, ids=None):
     cols = {}
     if "type" in outputs:
         cols["classification"] = {f"{name}_prediction": outputs["type"][:, 0].astype(float)}
     if "energy" in outputs:
         cols["energy"] = {f"{name}_energy": (10 ** outputs["energy"][:, 0].astype(float)) * u.TeV}
-    if "direction" in outputs:
+    if "disp" in outputs:
+        fov = disp_source(ids["cog"], ids["psi"], _disp_side(outputs["disp"])[0])
+        alt, az = _to_altaz(fov, obs_ids, pointing)
+        cols["geometry"] = {f"{name}_alt": alt, f"{name}_az": az}
+    elif "direction" in outputs:
         alt, az = _to_altaz(outputs["direction"].astype(float), obs_ids, pointing)
         cols["geometry"] = {f"{name}_alt": alt, f"{name}_az": az}
     for group in cols.values():
@@ -160,7 +200,7 @@ def _telescope_tables(outputs, ids, pointing, prefix):
     """One table per DL2 group holding all telescopes (split per tel_id when written)."""
     base = {"obs_id": ids["obs_id"], "event_id": ids["event_id"], "tel_id": ids["tel_id"]}
     tables_ = {}
-    for group, cols in _columns(outputs, ids["obs_id"], pointing, f"{prefix}_tel").items():
+    for group, cols in _columns(outputs, ids["obs_id"], pointing, f"{prefix}_tel", ids).items():
         t = Table({**base, **cols})
         t.sort(["obs_id", "event_id", "tel_id"])
         tables_[group] = t

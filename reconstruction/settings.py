@@ -20,14 +20,17 @@ from traitlets.config import Config
 from .errors import SettingError
 
 __all__ = [
-    "INTERPOLATING_MAPPERS", "STEREO_FROM_MONO", "STRATEGIES", "TASKS", "TASK_OUTPUTS", "DataSpec", "NetworkSpec",
-    "TrainSpec", "check_training",
+    "DEFAULT_TASKS", "INTERPOLATING_MAPPERS", "STEREO_FROM_MONO", "STRATEGIES", "TASKS", "TASK_OUTPUTS", "DataSpec", "NetworkSpec",
+    "TrainSpec", "check_tasks", "check_training",
 ]
 
-#: the tasks a model can learn, and the reader columns they come from
-TASKS = ("type", "energy", "direction")
-#: output width and activation per task
-TASK_OUTPUTS = {"type": (1, "sigmoid"), "energy": (1, None), "direction": (2, None)}
+#: the tasks a model can learn: gammaness, log10 energy, the source offset regressed directly ("direction"), or
+#: the source's distance along the image axis and its side ("disp", mono only; see reconstruction.geometry)
+TASKS = ("type", "energy", "direction", "disp")
+#: output width and activation per task ("disp": |disp| in degrees and the logit of the side)
+TASK_OUTPUTS = {"type": (1, "sigmoid"), "energy": (1, None), "direction": (2, None), "disp": (2, None)}
+#: what a model learns unless told otherwise
+DEFAULT_TASKS = ("type", "energy", "direction")
 #: tf.distribute strategies by name (see :func:`reconstruction.models.get_strategy`)
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
 #: the dl1-data-handler mappers whose output side is a setting (``interpolation_image_shape``); the others have
@@ -134,7 +137,7 @@ class NetworkSpec(Component):
         help="Waveform input: samples as channels, or a learned per-pixel time convolution first",
     ).tag(config=True)
     head_units = Int(32, help="Hidden units of each task head").tag(config=True)
-    tasks = List(Unicode(), default_value=["type", "energy", "direction"], help="Tasks: type, energy, direction").tag(
+    tasks = List(Unicode(), default_value=list(DEFAULT_TASKS), help="Tasks: type, energy, direction, disp (mono)").tag(
         config=True
     )
     # 3e-3 with the cosine decay: AUC 0.93 on the quick-start set where 1e-3 and 8 epochs gave 0.87
@@ -178,6 +181,13 @@ class NetworkSpec(Component):
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.trait_names() if self.trait_metadata(name, "config")}
+
+
+def check_tasks(data: DataSpec, network: NetworkSpec):
+    """Refuse task and input combinations no network can learn."""
+    if "disp" in network.tasks and data.mode != "mono":
+        raise SettingError("--NetworkSpec.tasks=disp needs --mode mono (one image axis per example); a stereo "
+                           "direction from disp is the combination of the mono predictions")
 
 
 def check_training(epochs=15, batch_size=32, validation_fraction=0.2, seed=0, max_examples=None, workers=1):

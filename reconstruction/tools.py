@@ -43,7 +43,7 @@ from .checks import (
     select_telescopes,
 )
 from .errors import SettingError
-from .settings import DataSpec, NetworkSpec, TrainSpec
+from .settings import DataSpec, NetworkSpec, TrainSpec, check_tasks
 
 __all__ = ["EvaluateTool", "PredictTool", "TrainTool", "evaluate_main", "main", "predict_main", "train_main"]
 
@@ -102,6 +102,7 @@ class TrainTool(CommandTool):
         self.data = DataSpec(parent=self).validate()
         self.network = NetworkSpec(parent=self).validate()
         self.training = TrainSpec(parent=self).validate()
+        check_tasks(self.data, self.network)
         if self.freeze_backbone and self.initial_model is None:
             raise SettingError("--freeze-backbone needs an --initial-model to take the backbone from")
         check_train_output(self.output, self.overwrite)

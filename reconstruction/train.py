@@ -23,7 +23,7 @@ from .checks import META_FILE, MODEL_FILE, check_model, check_train_output, sele
 from .data import GAMMA_ID, DataSpec, DL1Sequence, InputError, open_readers
 from .errors import SettingError
 from .models import NetworkSpec, build_mono_model, build_stereo_model, compile_model, get_strategy
-from .settings import TrainSpec, check_training
+from .settings import TrainSpec, check_tasks, check_training
 
 __all__ = ["TrainResult", "as_spec", "check_model", "load_model", "train"]
 
@@ -98,6 +98,7 @@ def train(
     """
     data = as_spec(DataSpec, data).validate()
     network = as_spec(NetworkSpec, network).validate()
+    check_tasks(data, network)
     given = {"epochs": epochs, "batch_size": batch_size, "validation_fraction": validation_fraction, "seed": seed,
              "strategy": strategy, "max_examples": max_examples}
     settings = {**as_spec(TrainSpec, training).to_dict(), **{k: v for k, v in given.items() if v is not None}}

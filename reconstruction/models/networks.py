@@ -6,9 +6,26 @@ from keras import layers
 from ..settings import TASK_OUTPUTS, NetworkSpec
 from .layers import CameraCoordinates, ChannelAttention, InputScaling, MaskedTelescopePooling, SpatialAttentionMap
 
-__all__ = ["TASK_OUTPUTS", "NetworkSpec", "build_backbone", "build_mono_model", "build_stereo_model", "compile_model"]
+__all__ = [
+    "TASK_OUTPUTS", "NetworkSpec", "build_backbone", "build_mono_model", "build_stereo_model", "compile_model", "disp_loss",
+]
 
-LOSSES = {"type": "binary_crossentropy", "energy": "mean_absolute_error", "direction": "mean_absolute_error"}
+
+
+@keras.saving.register_keras_serializable(package="reconstruction")
+def disp_loss(y_true, y_pred):
+    """|disp| by mean absolute error (degrees) plus the side by binary cross-entropy on its logit.
+
+    The side is a classification, not the sign of one regression: a regressed
+    signed disp would average head and tail of a symmetric image into zero.
+    """
+    distance = keras.ops.abs(y_true[:, 0] - y_pred[:, 0])
+    side = keras.ops.binary_crossentropy(y_true[:, 1], y_pred[:, 1], from_logits=True)
+    return distance + side
+
+
+LOSSES = {"type": "binary_crossentropy", "energy": "mean_absolute_error", "direction": "mean_absolute_error",
+          "disp": disp_loss}
 
 
 def _conv(x, filters, name, spec, strides=1, activation="relu"):
