@@ -1,12 +1,14 @@
 """Direction from the image axes (the mono network's ``disp`` task, combined by a weighted intersection) against
 the quick start's CNNs and Hillas + RF, on the same array events.
 
-    python benchmarks/reconstruction_disp.py --quickstart QS [--epochs N] [--work DIR] [--output docs/]
+    python benchmarks/reconstruction_disp.py --quickstart QS [--seeds 0 1 2] [--epochs N] [--work DIR] [--output docs/]
 
 ``QS`` is a quick-start output folder (``examples/reconstruction_quickstart.py --output QS``): its training and
 test files (``QS/data/<set>/{train,test}``) and its DL2 files (``QS/dl2/{gamma,proton}.{mono,stereo,hillas_rf}.dl2.h5``)
 are the reference rows. A mono network with the package's defaults, except its tasks (type, energy, disp instead of
-type, energy, direction), is trained on the same training files and applied to the same test files. All rows are
+type, energy, direction), is trained on the same training files, once per ``--seeds`` value (split, shuffling,
+initial weights), and applied to the same test files; with several seeds a last row gives their mean and, as its
+error, their standard deviation. All rows are
 scored per array event on the events every row reconstructs (``evaluate.common_events``), with
 ``evaluate.metrics_from_events``; the 68 % containment gets a bootstrap error (200 resamplings of the gammas).
 Writes reconstruction_disp.json/.md in ``--output``.
@@ -23,7 +25,7 @@ from _common import git, metadata_markdown, run_metadata
 from lstcommon.files import write_json, write_text_atomic
 
 REFERENCES = {"cnn_mono": ("mono", "CNN"), "cnn_stereo": ("stereo", "CNN"), "baseline": ("hillas_rf", "HillasRF")}
-LABELS = {"cnn_disp": "CNN mono, disp + weighted intersection", "cnn_mono": "CNN mono, direction head (mean per event)",
+LABELS = {"cnn_mono": "CNN mono, direction head (mean per event)",
           "cnn_stereo": "CNN stereo, direction head", "baseline": "Hillas + RF (Hillas intersection)"}
 
 
@@ -51,11 +53,31 @@ def bootstrap_containment(events, bins, n=200, seed=0):
     return {"overall": with_error(theta), "bins": per_bin}
 
 
+def _mean_over_seeds(rows):
+    """The seeds' mean, with their standard deviation as the error (the spread from one training to another)."""
+    import numpy as np
+
+    def mean(entries):
+        values = [e["value"] for e in entries]
+        if any(v is None for v in values):
+            return {"value": None, "error": None, "n": entries[0]["n"]}
+        return {"value": float(np.mean(values)), "error": float(np.std(values, ddof=1)), "n": entries[0]["n"]}
+
+    ares = [r["angular_resolution_deg"] for r in rows]
+    return {"label": f"CNN mono, disp: mean ± std over {len(rows)} seeds",
+            "auc": float(np.mean([r["auc"] for r in rows])),
+            "overall_energy_resolution": float(np.mean([r["overall_energy_resolution"] for r in rows])),
+            "energy_resolution": None,
+            "angular_resolution_deg": {"overall": mean([a["overall"] for a in ares]),
+                                       "bins": [mean([a["bins"][i] for a in ares]) for i in range(len(ares[0]["bins"]))]}}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quickstart", type=Path, required=True)
     parser.add_argument("--data-set", default="default", help="the quick start's data set (default, full, small)")
     parser.add_argument("--epochs", type=int, help="epochs of the disp network (default: the package's)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one disp network per seed")
     parser.add_argument("--work", type=Path, default=Path("disp-work"))
     parser.add_argument("--output", type=Path, default=Path("docs"))
     args = parser.parse_args()
@@ -67,14 +89,19 @@ def main():
     train_files = [data / "train" / f"{p}.dl1.h5" for p in ("gamma", "proton")]
     test_files = [data / "test" / f"{p}.dl1.h5" for p in ("gamma", "proton")]
 
-    start = time.perf_counter()
-    training = {"epochs": args.epochs} if args.epochs else {}
-    result = train.train(train_files, args.work / "model", network={"tasks": ["type", "energy", "disp"]},
-                         training=training, overwrite=True)
-    train_s = time.perf_counter() - start
-    dl2 = [predict.predict(result.model_dir, f, args.work / "dl2" / f.name.replace(".dl1.h5", ".disp.dl2.h5"),
-                           overwrite=True) for f in test_files]
-    events = {"cnn_disp": evaluate.load_events(dl2, prefix="CNN", level="subarray")}
+    events, models, labels = {}, {}, dict(LABELS)
+    for seed in args.seeds:
+        start = time.perf_counter()
+        training = {"seed": seed, **({"epochs": args.epochs} if args.epochs else {})}
+        result = train.train(train_files, args.work / f"model_seed{seed}", network={"tasks": ["type", "energy", "disp"]},
+                             training=training, overwrite=True)
+        train_s = time.perf_counter() - start
+        dl2 = [predict.predict(result.model_dir, f, args.work / "dl2" / f.name.replace(".dl1.h5", f".disp{seed}.dl2.h5"),
+                               overwrite=True) for f in test_files]
+        name = f"cnn_disp_seed{seed}"
+        events[name] = evaluate.load_events(dl2, prefix="CNN", level="subarray")
+        labels[name] = f"CNN mono, disp + weighted intersection, seed {seed}"
+        models[name] = {"train_wall_s": train_s, "settings": {k: result.meta[k] for k in ("data", "network", "training")}}
     for name, (kind, prefix) in REFERENCES.items():
         files = [args.quickstart / "dl2" / f"{p}.{kind}.dl2.h5" for p in ("gamma", "proton")]
         events[name] = evaluate.load_events(files, prefix=prefix, level="subarray")
@@ -83,13 +110,14 @@ def main():
     rows = {}
     for name, e in common.items():
         metrics = evaluate.metrics_from_events(e, bins)
-        rows[name] = {"label": LABELS[name], "auc": metrics["auc"], "energy_resolution": metrics["energy_resolution"],
+        rows[name] = {"label": labels[name], "auc": metrics["auc"], "energy_resolution": metrics["energy_resolution"],
                       "overall_energy_resolution": metrics["overall"]["energy_resolution"],
                       "angular_resolution_deg": bootstrap_containment(e, bins)}
+    if len(args.seeds) > 1:
+        rows["cnn_disp_mean"] = _mean_over_seeds([rows[f"cnn_disp_seed{seed}"] for seed in args.seeds])
     write_json(args.output / "reconstruction_disp.json",
                {"metadata": meta, "energy_bins_gev": bins.to_value("GeV").tolist(), "rows": rows,
-                "disp_model": {"train_wall_s": train_s, "settings": {k: result.meta[k] for k in
-                                                                     ("data", "network", "training")}}})
+                "disp_models": models})
 
     def fmt(entry):
         if entry["value"] is None:
@@ -100,11 +128,11 @@ def main():
     edges = bins.to_value("GeV")
     shown = [i for i in range(len(edges) - 1) if any(r["angular_resolution_deg"]["bins"][i]["n"] >= 10
                                                      for r in rows.values())]
-    n_gamma = rows["cnn_disp"]["angular_resolution_deg"]["overall"]["n"]
+    n_gamma = rows["baseline"]["angular_resolution_deg"]["overall"]["n"]
     lines = ["# Direction from the image axes (disp) against the direction heads and Hillas + RF", "",
              *metadata_markdown(meta), f"- reconstruction/ at commit `{meta['reconstruction_commit'][:10]}`",
-             f"- references: `{args.quickstart}` (quick start, data set `{args.data_set}`); disp network trained "
-             f"in {train_s:.0f} s", "",
+             f"- references: `{args.quickstart}` (quick start, data set `{args.data_set}`); disp networks trained "
+             f"in {', '.join(str(round(m['train_wall_s'])) for m in models.values())} s", "",
              f"Per array event, on the {len(next(iter(common.values())))} events every row reconstructs "
              f"({n_gamma} gammas). 68 % containment in degrees ± bootstrap standard deviation (gammas in the bin).", "",
              "| | AUC | energy res. | 68 % ang. res., all | " + " | ".join(
