@@ -54,7 +54,7 @@ from .data import DL1Sequence, InputError, open_readers
 from .geometry import combine, disp_source
 from .train import load_model
 
-__all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_without_pixels", "predict"]
+__all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_without_pixels", "disp_array_geometry", "predict"]
 
 SUBARRAY_KEYS = ["obs_id", "event_id"]
 TELESCOPE_KEYS = ["obs_id", "event_id", "tel_id"]
@@ -160,7 +160,7 @@ def _to_altaz(fov, obs_ids, pointing):
 
 def _disp_side(disp_output):
     """Signed disp (deg) and the confidence in its side, from the network's (|disp|, side logit)."""
-    p = 1.0 / (1.0 + np.exp(-disp_output[:, 1].astype(float)))
+    p = 0.5 * (1.0 + np.tanh(disp_output[:, 1].astype(float) / 2))  # the logistic function, without overflow
     return np.abs(disp_output[:, 0].astype(float)) * np.where(p >= 0.5, 1.0, -1.0), np.abs(2 * p - 1)
 
 
