@@ -34,6 +34,7 @@ import numpy as np
 from trigger.instrument import LSTInstrument
 from trigger.io import convert_simtel
 from trigger.paths import data_dir
+from trigger.simulation.recorded import read_recorded_run
 from trigger.simulation.validation import (
     ENERGY_BINS_TEV,
     IMPACT_BINS,
@@ -43,6 +44,7 @@ from trigger.simulation.validation import (
     matched_run,
     real_images,
     toy_images,
+    trigger_decisions,
 )
 
 DEFAULT_FILES = (
@@ -71,6 +73,8 @@ QUANTITIES = (
 CRITERIA = {"true_size": 0.15, "true_width": 0.15, "true_length": 0.15, "intensity": 0.15, "width": 0.15,
             "length": 0.15}
 PROTON_FRACTION_TOLERANCE = 0.2  # ... and the proton image fraction within 1 +- 0.2 (as a ratio)
+MIN_TRIGGER_AGREEMENT = 0.95  # ... and the analog sum agrees with sim_telarray on 95 % of LST images
+THRESHOLD_SCAN = range(88, 106)
 
 log = logging.getLogger("validate_simulation_matched")
 
@@ -82,14 +86,15 @@ def _git_commit():
         return "unknown"
 
 
-def file_samples(path, work, repeats, seed, max_impact, lon, lat):
+def file_samples(path, work, repeats, seed, max_impact, lon, lat, model=None):
     """Real and toy samples of one file: dicts of per-image arrays with a 'pair' key, plus the run."""
     toy_path = work / f"{path.name}.toy.dl1.h5"
     real_path = work / f"{path.name}.real.dl1.h5"
     t0 = time.perf_counter()
-    run, near = matched_run(path, toy_path, repeats=repeats, seed=seed, max_impact=max_impact)
+    run, near = matched_run(path, toy_path, repeats=repeats, seed=seed, max_impact=max_impact, model=model)
     t_toy = time.perf_counter() - t0
-    convert_simtel(path, real_path, overwrite=True, progress=False)
+    if not real_path.exists():
+        convert_simtel(path, real_path, progress=False)
     real = real_images(near, real_path, lon, lat)
     toy = toy_images(near, toy_path, lon, lat)
 
@@ -264,6 +269,12 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=Path("docs"))
     parser.add_argument("--name", default="simulation_matched")
     parser.add_argument("--work", type=Path, default=None, help="folder for the DL1 files (default: a temporary one)")
+    parser.add_argument("--model", type=json.loads, default=None, metavar="JSON",
+                        help="ShowerModel parameters to change, e.g. '{\"psf_deg\": 0.035}' (calibration scans, "
+                             "or an earlier model for a before/after comparison)")
+    parser.add_argument("--asum-threshold", type=int, default=94,
+                        help="the project's analog-sum threshold [counts] compared with sim_telarray's decisions "
+                             "(94: 1 kHz of NSB triggers per telescope, docs/trigger.md)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore")
@@ -278,13 +289,18 @@ def main(argv=None):
         metas, per_file, by_particle = [], {}, {}
         for path in files:
             log.info("%s ...", path.name)
-            meta, samples = file_samples(path, work, args.repeats, args.seed, args.max_impact, lon, lat)
+            meta, samples = file_samples(path, work, args.repeats, args.seed, args.max_impact, lon, lat, model=args.model)
             metas.append(meta)
             per_file[path.name] = comparisons(samples, rng)
             by_particle.setdefault(meta["particle"], []).append(samples)
+        decisions = [trigger_decisions(read_recorded_run(path), args.asum_threshold, seed=args.seed) for path in files]
     pooled_rows = {p: comparisons(pool(s), rng) for p, s in by_particle.items()}
+    trigger = trigger_summary(files, decisions, args.asum_threshold)
     runtime = time.perf_counter() - t0
     checks = verdicts(pooled_rows)
+    checks.append({"particle": "all", "quantity": "analog-sum decisions agreeing with sim_telarray", "bin": "all",
+                   "value": trigger["agreement"], "error": trigger["agreement_error"], "n_real": trigger["images"],
+                   "holds": bool(trigger["agreement"] >= MIN_TRIGGER_AGREEMENT)})
 
     args.output.mkdir(parents=True, exist_ok=True)
     header = {
@@ -296,6 +312,7 @@ def main(argv=None):
         "repeats": args.repeats,
         "seed": args.seed,
         "runtime_s": round(runtime, 1),
+        "model_changes": args.model or {},
     }
     result = {
         **header,
@@ -303,14 +320,43 @@ def main(argv=None):
         "pooled": {p: [c.__dict__ for c in rows] for p, rows in pooled_rows.items()},
         "per_file": {f: [c.__dict__ for c in rows] for f, rows in per_file.items()},
         "criteria": checks,
+        "trigger": trigger,
     }
     (args.output / f"{args.name}.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     plot(pooled_rows, args.output / f"{args.name}.png")
-    write_markdown(args.output / f"{args.name}.md", header, metas, pooled_rows, per_file, checks)
+    write_markdown(args.output / f"{args.name}.md", header, metas, pooled_rows, per_file, checks, trigger)
     print((args.output / f"{args.name}.md").read_text())
 
 
-def write_markdown(path, header, metas, pooled_rows, per_file, checks):
+def trigger_summary(files, decisions, threshold):
+    """Agreement of the project's analog sum (on sim_telarray's own p.e.) with sim_telarray's telescope triggers."""
+    sums = np.concatenate([d.max_group_sum for d in decisions])
+    fired = np.concatenate([d.simtel_triggered for d in decisions])
+    n = len(sums)
+    agree = float(np.mean((sums > threshold) == fired)) if n else np.nan
+    scan = {int(t): float(np.mean((sums > t) == fired)) for t in THRESHOLD_SCAN} if n else {}
+    best = max(scan.values()) if scan else np.nan
+    disagreements = []
+    for path, d in zip(files, decisions):
+        for e, t, size, g, f in zip(d.event_id, d.tel_id, d.true_size, d.max_group_sum, d.simtel_triggered):
+            if (g > threshold) != f:
+                disagreements.append({"file": Path(path).name, "event_id": int(e), "tel_id": int(t),
+                                      "true_size": float(size), "max_group_sum": int(g), "simtel_triggered": bool(f)})
+    return {
+        "threshold": int(threshold),
+        "images": int(n),
+        "agreement": agree,
+        "agreement_error": float(np.sqrt(agree * (1 - agree) / n)) if n else np.nan,
+        "scan": scan,
+        "best_thresholds": [t for t, a in scan.items() if a == best],
+        "best_agreement": best,
+        "disagreements": disagreements,
+        "simtel_fired_min_sum": int(sums[fired].min()) if fired.any() else None,
+        "simtel_quiet_max_sum": int(sums[~fired].max()) if (~fired).any() else None,
+    }
+
+
+def write_markdown(path, header, metas, pooled_rows, per_file, checks, trigger):
     lines = [
         "# Toy simulation vs sim_telarray, shower by shower (matched-geometry re-simulation)",
         "",
@@ -349,6 +395,32 @@ def write_markdown(path, header, metas, pooled_rows, per_file, checks):
     for c in checks:
         lines.append(f"| {c['particle']} | {c['quantity']} | {c['bin']} | {c['value']:.2f} +- {c['error']:.2f} |"
                      f" {c['n_real']} | {'yes' if c['holds'] else '**no**'} |")
+    lines += [
+        "",
+        "## Analog-sum trigger on sim_telarray's own photo-electrons",
+        "",
+        "Each LST true image (p.e. pixel and time, as sim_telarray stored them) of the array-triggered events goes"
+        " through the project's camera response, trigger input and analog sum (`trigger_decisions` in"
+        " trigger/simulation/validation.py); sim_telarray's decision is its list of triggered telescopes.",
+        "",
+        f"- {trigger['images']} LST images; at the project's threshold ({trigger['threshold']} counts) the decisions"
+        f" agree on {trigger['agreement']:.3f} +- {trigger['agreement_error']:.3f}.",
+        f"- Smallest project group sum among images sim_telarray triggered: {trigger['simtel_fired_min_sum']} counts;"
+        f" largest among images it did not trigger: {trigger['simtel_quiet_max_sum']} counts.",
+        f"- Best agreement {trigger['best_agreement']:.3f} at thresholds {trigger['best_thresholds']} counts.",
+        "",
+        "| threshold [counts] | " + " | ".join(str(t) for t in trigger["scan"]) + " |",
+        "|---|" + "---|" * len(trigger["scan"]),
+        "| agreement | " + " | ".join(f"{a:.3f}" for a in trigger["scan"].values()) + " |",
+        "",
+        "Disagreements at the project's threshold:",
+        "",
+        "| file | event | LST | true size [p.e.] | project max group sum | sim_telarray triggered |",
+        "|---|---|---|---|---|---|",
+    ]
+    for d in trigger["disagreements"]:
+        lines.append(f"| `{d['file'][:40]}` | {d['event_id']} | {d['tel_id']} | {d['true_size']:.0f} |"
+                     f" {d['max_group_sum']} | {'yes' if d['simtel_triggered'] else 'no'} |")
     for title, table in [("Pooled per particle", pooled_rows), *[(f"File `{f}`", {"": r}) for f, r in per_file.items()]]:
         lines += ["", f"## {title}", ""]
         for particle, rows in table.items():

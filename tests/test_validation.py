@@ -91,3 +91,15 @@ def test_near_showers_keeps_those_within_reach_of_an_lst():
         closest = impact_distance(np.full(n, shower.alt), np.full(n, shower.az), np.full(n, shower.core_x),
                                   np.full(n, shower.core_y), positions).min()
         assert (shower in near.showers) == (closest < 600.0)
+
+
+def test_analog_sum_on_sim_telarrays_own_photo_electrons():
+    from trigger.simulation.validation import trigger_decisions
+
+    d = trigger_decisions(read_recorded_run(REAL_GAMMA), 94, seed=1)
+    assert len(d.event_id) >= 10 and set(d.tel_id.tolist()) <= {1, 2, 3, 4}
+    assert d.simtel_triggered.any() and (~d.simtel_triggered).any()
+    # sim_telarray's triggered images are the bright ones for the project's analog sum too
+    assert d.max_group_sum[d.simtel_triggered].min() > np.median(d.max_group_sum[~d.simtel_triggered])
+    assert d.agreement >= 0.8
+    assert not trigger_decisions(read_recorded_run(REAL_GAMMA), 10_000, seed=1).project_triggered.any()

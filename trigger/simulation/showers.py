@@ -38,7 +38,6 @@ RADIATION_LENGTH = 36.7  # g/cm2 in air (PDG)
 CRITICAL_ENERGY_GEV = 0.0851  # in air (PDG)
 PROTON_INTERACTION_LENGTH = 80.0  # g/cm2 near 1 TeV (PDG inelastic p-air)
 MOLIERE_DEPTH = 9.6  # g/cm2: Moliere radius times density, air (PDG)
-MUON_RING_PE_PER_DEG = 1800.0  # p.e. for a full ring per degree of radius
 
 
 @dataclass
@@ -172,6 +171,7 @@ class ShowerModel:
     muon_lateral_radius: float = 250.0  # m, radius over which those muons land
     muon_visible_radius: float = 40.0  # m, muons landing closer than this image in the camera
     mirror_radius: float = 11.5  # m, LST dish radius: muons inside give full rings
+    muon_pe_per_deg: float = 1800.0  # p.e. of a full ring per degree of ring radius
 
     # -- primaries ---------------------------------------------------------
     def gamma(self, energy, axis, core, rng) -> Shower:
@@ -338,7 +338,7 @@ class ShowerModel:
         else:
             arc = np.arcsin(self.mirror_radius / b)
             fraction = arc / np.pi * self.mirror_radius / b
-        n = rng.poisson(MUON_RING_PE_PER_DEG * radius * fraction)
+        n = rng.poisson(self.muon_pe_per_deg * radius * fraction)
         if n == 0:
             return PhotonList.empty()
         centre_lon, centre_lat = tel.project(muon.axis[None, :])

@@ -17,6 +17,7 @@ error that resamples the real (shower, telescope) pairs together with their
 toy repeats.
 """
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 
@@ -281,12 +282,89 @@ def compare(quantity, real_pair, real_value, toy_pair, toy_value, bin_label="all
                       float(result), error, kind)
 
 
-def matched_run(path, output, repeats=10, seed=1, max_impact=600.0, progress=False, data_path=None):
-    """Read ``path``, re-simulate its showers within ``max_impact`` of an LST ``repeats`` times into ``output``."""
+def matched_run(path, output, repeats=10, seed=1, max_impact=600.0, progress=False, data_path=None, model=None):
+    """Read ``path``, re-simulate its showers within ``max_impact`` of an LST ``repeats`` times into ``output``.
+
+    ``model``: ShowerModel parameters to change (name -> value), for calibration scans.
+    """
     from ..io import process_events
 
     run = read_recorded_run(path, data_path)
     near = near_showers(run, max_impact)
     source = MatchedShowerSource(near, repeats=repeats, seed=seed, data_dir=data_path)
+    if model:
+        source.model = dataclasses.replace(source.model, **model)
     process_events(source, output, overwrite=True, progress=progress)
     return run, near
+
+
+@dataclass
+class TriggerDecisions:
+    """Per LST image of array-triggered real events: the project's analog sum on sim_telarray's p.e. vs sim_telarray."""
+
+    event_id: np.ndarray
+    tel_id: np.ndarray
+    true_size: np.ndarray
+    max_group_sum: np.ndarray  # counts, the project's trigger input (pedestals included)
+    simtel_triggered: np.ndarray  # bool: in sim_telarray's list of triggered telescopes
+    threshold: int
+
+    @property
+    def project_triggered(self):
+        return self.max_group_sum > self.threshold
+
+    @property
+    def agreement(self):
+        return float(np.mean(self.project_triggered == self.simtel_triggered)) if len(self.event_id) else np.nan
+
+
+def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None) -> TriggerDecisions:
+    """sim_telarray's own photo-electrons (pixel, time) through the project's camera and analog-sum trigger.
+
+    Only array-triggered events say which telescopes triggered, so only their LSTs with a stored true image
+    count. The readout window is placed as the toy places it (median p.e. time 18 ns into the window).
+    """
+    from eventio import SimTelFile
+
+    from ..analog_sum import AnalogSumTrigger
+    from ..inputs import TriggerInput
+    from ..instrument import LSTInstrument
+    from .camera import CameraResponse
+    from .showers import PhotonList
+
+    instrument = LSTInstrument(data_path)
+    nsb = run.nsb_rate.to_value("GHz") if run.nsb_rate is not None else instrument.nsb_rate.to_value("1/ns")
+    camera = CameraResponse(instrument, nsb)
+    quantize = TriggerInput(instrument=instrument)
+    asum = AnalogSumTrigger(instrument=instrument)
+    lon, lat = instrument.pixel_fov
+    rng = np.random.default_rng(seed)
+    rows = []
+    lst = set(run.tel_ids)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with SimTelFile(str(run.path), skip_non_triggered=False) as simtel:
+            tel_of_index = {i: int(t) for i, t in enumerate(simtel.header["tel_id"])}
+            for event in simtel:
+                info = event.get("trigger_information")
+                if event.get("mc_event") is None or info is None:
+                    continue
+                fired = {int(t) for t in info["triggered_telescopes"]}
+                for index, pe in event.get("photoelectrons", {}).items():
+                    tel_id = tel_of_index[index]
+                    if tel_id not in lst or pe["n_pe"] == 0:
+                        continue
+                    pixel = np.asarray(pe["pixel_id"], int)
+                    time = np.asarray(pe["time"], float)
+                    photons = PhotonList(lon[pixel], lat[pixel], time)
+                    start = float(np.median(time)) - 18.0 + rng.uniform(-1, 1)
+                    image = camera.respond(photons, start, rng)
+                    counts = quantize(image.waveform[0])
+                    rows.append((int(event["event_id"]), tel_id, int(pe["n_pe"]),
+                                 int(asum.max_group_sum(counts)), tel_id in fired))
+    columns = list(zip(*rows)) if rows else [[]] * 5
+    return TriggerDecisions(
+        event_id=np.asarray(columns[0], np.int64), tel_id=np.asarray(columns[1], np.int64),
+        true_size=np.asarray(columns[2], float), max_group_sum=np.asarray(columns[3], np.int64),
+        simtel_triggered=np.asarray(columns[4], bool), threshold=int(threshold),
+    )
