@@ -34,6 +34,37 @@ def test_train_validation_split_keeps_showers_apart(reco_files):
     assert not key(train) & key(val)
 
 
+def test_one_stereo_reader_over_two_gamma_runs_keeps_them_apart(simulated, tmp_path):
+    """Two simulated runs that differ in seed get different obs_ids (event_id counts from 1 in both), so one
+    dl1-data-handler stereo reader over both, grouping by (obs_id, event_id), merges no showers: it gives as many
+    array events as two readers, one per file."""
+    import astropy.units as u
+    from ctapipe.io import read_table
+    from dl1_data_handler.reader import DLImageReader
+
+    from reconstruction.checks import select_telescopes
+    from trigger.io import process_events
+    from trigger.simulation.source import ToyEventSource
+
+    other = tmp_path / "gamma_seed8.dl1.h5"
+    process_events(ToyEventSource(particle="gamma", seed=8, n_events=40, energy_min=100 * u.GeV,
+                                  max_impact=250 * u.m), other, progress=False)
+    files = [simulated["gamma"], other]
+    obs_ids = [set(np.asarray(read_table(f, "/dl1/event/subarray/trigger")["obs_id"]).tolist()) for f in files]
+    assert obs_ids[0].isdisjoint(obs_ids[1]), obs_ids
+    events = [set(np.asarray(read_table(f, "/dl1/event/subarray/trigger")["event_id"]).tolist()) for f in files]
+    assert events[0] & events[1]  # the same event_ids: only the obs_id tells the runs apart
+
+    spec = DataSpec(mode="stereo", image_shape=IMAGE_SHAPE, min_telescopes=2)
+    separate = sum(open_readers([f], spec)[0].get_n_events() for f in files)
+    config = spec.reader_config()
+    config["DLImageReader"]["allowed_tels"] = set(select_telescopes(files, spec))
+    joint = DLImageReader(input_url_signal=[str(f) for f in files], config=config)
+    assert joint.get_n_events() == separate > 0
+    ids = joint.unique_example_identifiers
+    assert len({(int(o), int(e)) for o, e in zip(ids["obs_id"], ids["event_id"], strict=True)}) == len(ids)
+
+
 def test_stereo_batches_mask_missing_telescopes(reco_files):
     spec = DataSpec(mode="stereo", image_shape=IMAGE_SHAPE, min_telescopes=2)
     seq = DL1Sequence(open_readers(reco_files, spec), batch_size=5)
