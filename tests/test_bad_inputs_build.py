@@ -105,6 +105,18 @@ def _bad_models(model_dir: Path, root: Path) -> dict:
         "trigger.json input incomplete": (folder("nosigned", model=keras_bytes,
                                                  trigger='{"input": {"n_inputs": 48, "bits": 8}}'),
                                           ["nosigned/trigger.json", "lacks signed"]),
+        # the top streams 8-bit counts and decides one beat after a candidate's: a model it cannot run is refused
+        "trigger.json 6-bit input": (folder("bits6", model=keras_bytes,
+                                            trigger='{"input": {"n_inputs": 48, "bits": 6, "signed": false}}'),
+                                     ["bits6/trigger.json", "6-bit", "--bits 8"]),
+        "trigger.json ROI too long after": (
+            folder("after12", model=keras_bytes, trigger='{"input": {"n_inputs": 48, "bits": 8, "signed": false}, '
+                   '"roi": {"gate": 70, "n_before": 4, "n_after": 12}}'),
+            ["after12/trigger.json", "n_after=12", "n_after <= 9"]),
+        "trigger.json ROI not the model's inputs": (
+            folder("roi36", model=keras_bytes, trigger='{"input": {"n_inputs": 48, "bits": 8, "signed": false}, '
+                   '"roi": {"gate": 70, "n_before": 8, "n_after": 4}}'),
+            ["roi36/trigger.json", "48 inputs", "= 36"]),
         "trigger.json disagrees with the model": (
             folder("n47", model=keras_bytes, trigger='{"input": {"n_inputs": 47, "bits": 8, "signed": false}}'),
             ["n47/model.keras", "n_inputs=47"]),
@@ -113,7 +125,8 @@ def _bad_models(model_dir: Path, root: Path) -> dict:
 
 BAD_MODELS = ["missing", "not a folder", "empty", "no trigger.json", "model.keras not a zip", "model.keras empty",
               "model.keras truncated", "trigger.json not JSON", "trigger.json without input",
-              "trigger.json input incomplete", "trigger.json disagrees with the model"]
+              "trigger.json input incomplete", "trigger.json disagrees with the model", "trigger.json 6-bit input",
+              "trigger.json ROI too long after", "trigger.json ROI not the model's inputs"]
 
 
 @pytest.mark.parametrize("case", BAD_MODELS)

@@ -1,22 +1,16 @@
 """The board's decisions against the project's Python model, window by window.
 
-Everything expected comes from ``trigger/`` (the same functions the cocotb
-bench uses, never re-coded): :class:`~trigger.analog_sum.AnalogSumTrigger`,
-:func:`~trigger.nn.trigger.nn_candidates` with the Keras scores,
-:func:`~trigger.nn.trigger.analog_sum_first`, :func:`~trigger.nn.trigger.nn_first`
-and :func:`~trigger.hardware.top.register_values`.
+Everything expected comes from :func:`trigger.hardware.expected.expected_decisions`,
+the golden model the cocotb bench uses too (never re-coded).
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analog_sum import AnalogSumTrigger
-from ..hardware.top import output_scale, register_values
-from ..inputs import TriggerInput
+from ..hardware.expected import expected_decisions
+from ..hardware.spec import TriggerSpec
 from ..nn.model import score_function
-from ..nn.roi import RoiGeometry
-from ..nn.trigger import analog_sum_first, nn_candidates, nn_first
 from .packing import Decisions
 
 __all__ = ["Comparison", "compare_with_model"]
@@ -38,42 +32,24 @@ class Comparison:
 def compare_with_model(decisions: Decisions, counts, model, trigger_config: dict, report: dict) -> Comparison:
     """Compare ``decisions`` of ``counts`` with the model (Keras ``model``, ``trigger.json``, ``report.json``)."""
     counts = np.asarray(counts)
-    n, n_samples = len(counts), counts.shape[-1]
-    trigger_input = TriggerInput.from_description(trigger_config["input"])
-    analog_sum = AnalogSumTrigger(instrument=trigger_input.instrument)
-    roi = trigger_config["roi"]
-    geometry = RoiGeometry(int(roi["gate"]), int(roi["n_before"]), int(roi["n_after"]))
-    registers = register_values(trigger_config, report["rtl"]["output_kif"])
-    threshold = float(trigger_config["operating_point"]["nn"]["threshold"])
-    start, stop = geometry.decision_range(n_samples)
-
-    fires = analog_sum.camera_trigger(counts, registers["asum_threshold"])
-    expected_fired = np.zeros_like(fires)
-    expected_fired[:, start:stop] = fires[:, start:stop]
-    cands = nn_candidates(analog_sum, counts, geometry, score_function(model))
-    scaled = cands.score * 2.0 ** output_scale(report["rtl"]["output_kif"])
-    a_first = analog_sum_first(analog_sum, counts, registers["asum_threshold"], (start, stop))
-    n_first = nn_first(cands, n, threshold)
-
+    spec = TriggerSpec.from_config(trigger_config)
+    want = expected_decisions(counts, spec, score_function(model), report["rtl"]["output_kif"])
     got = decisions.candidates
     mismatches = []
-    for i in range(n):
-        sel = cands.event == i
-        want = list(zip(cands.sample[sel].tolist(), cands.group[sel].tolist(),
-                        scaled[sel].astype(np.int64).tolist(), (cands.score[sel] > threshold).tolist()))
+    for i in range(len(counts)):
         mine = got[got["window"] == i]
         have = list(zip(mine["sample"].tolist(), mine["group"].tolist(), mine["score"].tolist(),
                         mine["passed"].tolist()))
         diff = {}
-        if not np.array_equal(decisions.asum_fired[i], expected_fired[i]):
+        if not np.array_equal(decisions.asum_fired[i], want.asum_fired[i]):
             diff["asum_samples"] = (np.flatnonzero(decisions.asum_fired[i]).tolist(),
-                                    np.flatnonzero(expected_fired[i]).tolist())
-        if have != want:
-            diff["candidates"] = (len(have), len(want))
-        if decisions.asum_first[i] != a_first[i]:
-            diff["asum_first"] = (int(decisions.asum_first[i]), int(a_first[i]))
-        if decisions.nn_first[i] != n_first[i]:
-            diff["nn_first"] = (int(decisions.nn_first[i]), int(n_first[i]))
+                                    np.flatnonzero(want.asum_fired[i]).tolist())
+        if have != want.candidates_of(i):
+            diff["candidates"] = (len(have), int(np.count_nonzero(want.event == i)))
+        if decisions.asum_first[i] != want.asum_first[i]:
+            diff["asum_first"] = (int(decisions.asum_first[i]), int(want.asum_first[i]))
+        if decisions.nn_first[i] != want.nn_first[i]:
+            diff["nn_first"] = (int(decisions.nn_first[i]), int(want.nn_first[i]))
         if diff:
             mismatches.append({"window": i, **diff})
-    return Comparison(n, len(cands.event), mismatches)
+    return Comparison(len(counts), len(want.event), mismatches)

@@ -24,6 +24,7 @@ from .build import DEFAULT_CLOCK_MHZ, DEFAULT_N_CHECK, DEFAULT_PART, build, chec
 from .errors import BitExactError, BuildError
 from .model import load_trigger_model
 from .report import format_report
+from .spec import TopSpec
 
 __all__ = ["BuildTool", "load_events"]
 
@@ -136,6 +137,9 @@ class BuildTool(CommandTool):
         self.part = options["part"]
         check_output(self.out, self.overwrite, self.model_dir)
         self.model = load_trigger_model(self.model_dir)
+        # a model the trigger top cannot run (other --bits, too long an ROI) is bad input, not a failed step
+        TopSpec.for_trigger(self.model.description, self.model.input.n_inputs,
+                            source=str(Path(self.model_dir) / "trigger.json"))
         self.event_array = None if self.events is None else load_events(self.events, self.model.input)
 
     def start(self):
