@@ -39,6 +39,8 @@ module trigger_board_top #(
     parameter integer DMA_W = 64,           // width of the DMA streams (32 .. 1024, a power of two)
     parameter integer PACKET = 256,         // records per receive DMA packet
     parameter integer SPB = 4,
+    parameter integer N_BEFORE = 10,        // ROI of the trained trigger (trigger.hardware.spec.TopSpec)
+    parameter integer N_AFTER = 6,
     parameter integer HIST_DEPTH = 32,
     parameter integer QUEUE_DEPTH = 16,
     parameter integer OUT_DEPTH = 32,
@@ -152,7 +154,8 @@ module trigger_board_top #(
     wire         top_m_tready;
 
     trigger_top #(
-        .SPB(SPB), .HIST_DEPTH(HIST_DEPTH), .QUEUE_DEPTH(QUEUE_DEPTH), .OUT_DEPTH(OUT_DEPTH),
+        .SPB(SPB), .N_BEFORE(N_BEFORE), .N_AFTER(N_AFTER), .HIST_DEPTH(HIST_DEPTH), .QUEUE_DEPTH(QUEUE_DEPTH),
+        .OUT_DEPTH(OUT_DEPTH),
         .NN_LATENCY(NN_LATENCY), .NN_OUT_W(NN_OUT_W), .NN_OUT_SIGNED(NN_OUT_SIGNED), .VERSION(VERSION)
     ) top (
         .clk(aclk), .rst_n(aresetn),

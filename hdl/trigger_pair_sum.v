@@ -6,13 +6,16 @@
 `default_nettype none
 
 // The sum of two modules of one sample, shared by the groups that contain
-// both (at most two: neighbouring triangles of the camera).
+// both (at most two: neighbouring triangles of the camera). Registered (stage A
+// of the top): the pair sum is one carry chain, the group sum the next stage's.
 module trigger_pair_sum (
+    input  wire       clk,
     input  wire [7:0] a,
     input  wire [7:0] b,
-    output wire [8:0] sum
+    output reg  [8:0] sum
 );
-    assign sum = {1'b0, a} + {1'b0, b};
+    always @(posedge clk)
+        sum <= {1'b0, a} + {1'b0, b};
 endmodule
 
 `default_nettype wire

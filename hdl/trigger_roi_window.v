@@ -27,28 +27,23 @@ module trigger_roi_window #(
     input  wire [RW-1:0]                     first_bank,
     output reg  [3*WINDOW*BITS-1:0]          roi
 );
-    // G3: slot s takes the words of its colour, one per bank (a 3-to-1 selection)
+    // G3: slot s takes the words of its colour, one per bank (a 3-to-1 selection); the bank of each of
+    // the ROI's beats, (first_bank + i) mod SPAN, is worked out here too, so that G4 is two selections
     reg [SPAN*SPB*BITS-1:0] g3_words [0:2];   // bank r at [r*SPB*BITS +: SPB*BITS]
     reg [JW-1:0]            g3_offset;
-    reg [RW-1:0]            g3_first_bank;
-    integer s3;
+    reg [RW-1:0]            beat_bank [0:SPAN-1];
+    integer s3, i3;
     always @(posedge clk) begin
-        g3_offset     <= offset;
-        g3_first_bank <= first_bank;
+        g3_offset <= offset;
+        for (i3 = 0; i3 < SPAN; i3 = i3 + 1)
+            beat_bank[i3] <= ({1'b0, first_bank} + i3[RW:0] >= SPAN[RW:0])
+                           ? first_bank + i3[RW-1:0] - SPAN[RW-1:0] : first_bank + i3[RW-1:0];
         for (s3 = 0; s3 < 3; s3 = s3 + 1)
             g3_words[s3] <= colour_words[slot_colour[2 * s3 +: 2] * SPAN * SPB * BITS +: SPAN * SPB * BITS];
     end
 
-    // G4: the ROI's beat i is in bank (first_bank + i) mod SPAN; rotating the
-    // banks into beat order and then shifting by the offset are two small
-    // selections (5-to-1, 4-to-1) where one 20-to-1 per sample would be
-    reg [RW-1:0] beat_bank [0:SPAN-1];
-    integer i4;
-    always @(*)
-        for (i4 = 0; i4 < SPAN; i4 = i4 + 1)
-            beat_bank[i4] = ({1'b0, g3_first_bank} + i4[RW:0] >= SPAN[RW:0])
-                          ? g3_first_bank + i4[RW-1:0] - SPAN[RW-1:0] : g3_first_bank + i4[RW-1:0];
-
+    // G4: rotating the banks into beat order and then shifting by the offset are two small selections
+    // (5-to-1, 4-to-1) where one 20-to-1 per sample would be
     reg [SPAN*SPB*BITS-1:0] span [0:2];       // slot s: samples of the ROI's beats in time order
     integer s4, b4;
     always @(*)

@@ -348,5 +348,10 @@ def test_top_slice_synthesizes(tmp_path):
     from trigger.hardware.synth import yosys_estimate
     from trigger.hardware.top import HDL_DIR
 
-    res = yosys_estimate([HDL_DIR / "trigger_group_cmp.v"], "trigger_group_cmp", "xczu7ev-ffvc1156-2-e", tmp_path)
-    assert 10 <= res["lut"] <= 60 and res["ff"] == 0
+    res = yosys_estimate([HDL_DIR / "trigger_group_cmp.v"], "trigger_group_cmp", "xczu7ev-ffvc1156-2-e", tmp_path,
+                         depth=True)
+    assert 10 <= res["lut"] <= 60 and res["ff"] == 10  # the registered group sum (stage B of the top)
+    # timing by construction: one carry chain and few LUTs between registers (trigger.hardware.timing)
+    depth = res["logic_depth"]
+    assert depth["carry_chains"] == 1 and 1 <= depth["lut"] <= 4, depth
+    assert "CARRY4" in depth["path"] or "CARRY8" in depth["path"]

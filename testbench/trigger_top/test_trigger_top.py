@@ -23,7 +23,10 @@ from cocotb.triggers import ClockCycles, FallingEdge
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 from golden import GoldenModel
+from stimulus import synthetic_events
 from stream import Event, Score, Stream, beat_words, compare, latencies
+
+from trigger.hardware.spec import TopSpec
 
 log = logging.getLogger("cocotb.trigger_top")
 
@@ -120,34 +123,6 @@ def check_counters(got, expected, score: Score, allow_loss=False, extra_events=0
         if got[name] != value:
             score.mismatches += 1
             log.error("MISMATCH counter %s: RTL %d != expected %d", name, got[name], value)
-
-
-def synthetic_events(rng, n, n_samples=40):
-    """Saturated, all-zero, NSB-like noise, bright pulses and step events (every group rising at once)."""
-    events, labels = [], []
-    kinds = ["zero", "saturated", "noise", "pulses", "pulses", "pulses", "step", "uniform"]
-    for i in range(n):
-        kind = kinds[i % len(kinds)] if i < len(kinds) else kinds[int(rng.integers(len(kinds)))]
-        if kind == "zero":
-            c = np.zeros((265, n_samples))
-        elif kind == "saturated":
-            c = np.full((265, n_samples), 255)
-        elif kind == "uniform":
-            c = rng.integers(0, 256, size=(265, n_samples))
-        else:
-            c = 16 + rng.normal(0, 4, size=(265, n_samples))
-            if kind == "pulses":
-                for _ in range(int(rng.integers(1, 12))):
-                    m = int(rng.integers(0, 265))
-                    t = int(rng.integers(0, n_samples))
-                    amp = rng.uniform(5, 400)
-                    shape = np.exp(-0.5 * ((np.arange(n_samples) - t) / rng.uniform(1, 3)) ** 2)
-                    c[max(0, m - 20) : m + 20] += amp * rng.uniform(0, 1, size=(len(c[max(0, m - 20) : m + 20]), 1)) * shape
-            elif kind == "step":
-                c[:, int(rng.integers(12, n_samples - 8)) :] += 240
-        events.append(np.clip(np.floor(c), 0, 255).astype(np.uint8))
-        labels.append(kind)
-    return np.stack(events), labels
 
 
 def file_sets():
@@ -338,8 +313,14 @@ async def endless_window_past_65536_samples(dut):
         [s for s, *_ in expected[0].candidates if wrap <= s < wrap + g.geometry.n_before]
     assert near_wrap, "the stimulus has no decision in the samples the 16-bit wrap hid"
     events = [Event("endless", beat_words(counts[0]))]
+    before = len(stream.result.records)
     score = await run_and_compare(dut, master, stream, events, expected, "endless_window_past_65536")
     assert score.mismatches == 0, f"{score.mismatches} mismatches (first: {score.messages[:3]})"
+    # the pipeline's clocks, beat taken to record taken, are what the report's latency budget uses (TopSpec)
+    got = latencies(stream, stream.result.records[before:])
+    top = TopSpec.for_trigger(g.config)
+    want = {"asum": top.ASUM_LATENCY_CLOCKS, "nn": top.nn_latency_clocks(int(g.report["latency_cycles"]))}
+    assert {k: v[0] for k, v in got.items()} == want, f"minimum latencies {got} != {want}"
 
 
 @cocotb.test(skip=int(os.environ.get("TB_N_LONG", "0")) == 0)

@@ -38,6 +38,22 @@ def format_report(report: dict) -> str:
                      f"{'fits' if bud['fits'] else 'DOES NOT FIT'} (estimate)")
     if da:
         lines.append(f"  da4ml        LUT ~{_num(da.get('lut'))}  FF {_num(da.get('ff'))}   ESTIMATE: {da.get('source')}")
+    levels = {k: v for k, v in (r.get("max_logic_levels") or {}).items() if isinstance(v, dict) and "lut" in v}
+    if levels:
+        over = [k for k, v in levels.items() if not v.get("meets_budget")]
+        worst = max(levels.items(), key=lambda kv: (kv[1]["lut"], kv[1]["carry_chains"]))
+        lines.append(f"  timing       deepest path {worst[1]['lut']} LUT + {worst[1]['carry_chains']} carry chain(s) "
+                     f"({worst[0]}); over 4 LUT + 1 chain: {', '.join(over) if over else 'none'} (yosys netlist)")
+    links = r.get("links") or {}
+    if links.get("links"):
+        up = links["links"][-1]
+        lines.append(f"  links        {len(links['links'])} kinds; readout -> central {up['gbps_per_link']:.2f} Gbit/s "
+                     f"per link x {up['count']} ({100 * up['utilisation']:.0f}% of {up['payload_gbps_per_link']:g}) "
+                     f"at {links['accept_rate_hz']:.3g} candidates/s")
+    lat = r.get("latency_budget") or {}
+    if lat:
+        lines.append(f"  latency      on chip {lat['on_chip_ns']:g} ns, photon to decision {lat['end_to_end_ns']:g} ns "
+                     f"({len(lat['assumed'])} assumed parts, docs/hardware.md)")
     checks = []
     for name, c in (r.get("bit_exact") or {}).items():
         if c is None:

@@ -55,7 +55,8 @@ def find_yosys(explicit: str | None = None) -> str:
 
 
 def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), yosys: str | None = None,
-                   timeout_s: float = 3600, parameters: dict | None = None, include_files=(), flatten: bool = True) -> dict:
+                   timeout_s: float = 3600, parameters: dict | None = None, include_files=(), flatten: bool = True,
+                   depth: bool = False) -> dict:
     """Synthesize ``sources`` with ``synth_xilinx -top top`` and count LUT, FF, DSP, BRAM.
 
     The sources and table files (``mem_files``, read by ``$readmemh``) are
@@ -67,6 +68,9 @@ def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), y
     parameters) is mapped once and ``stat -top`` adds the instances up, which
     is what makes a design of many identical slices tractable (no optimization
     across module boundaries, so a slightly pessimistic count).
+
+    ``depth``: also the deepest register-to-register path of the (flattened)
+    netlist, :func:`trigger.hardware.timing.logic_depth`, as ``logic_depth``.
     """
     work_dir = Path(work_dir)
     (work_dir / "src").mkdir(parents=True, exist_ok=True)
@@ -89,6 +93,7 @@ def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), y
         f"hierarchy -top {top}{chparam}",
         f"synth_xilinx -top {top} -family {family}{' -flatten' if flatten else ''}"
         " -noiopad -noclkbuf",
+        *(["write_json netlist.json"] if depth else []),
         f"tee -q -o stat.json stat -json -top {top}",
         "stat",
     ]) + "\n"
@@ -102,8 +107,15 @@ def yosys_estimate(sources, top: str, part: str, work_dir: Path, mem_files=(), y
         lines = (proc.stderr or proc.stdout or "").strip().splitlines()[-10:]
         raise RuntimeError(f"yosys exited with {proc.returncode}:\n" + "\n".join(lines))
     cells = _cells(json.loads((work_dir / "stat.json").read_text()), top, hierarchy=not flatten)
-    return summarize_cells(cells) | {"source": f"{SOURCE} (-family {family}, no place and route)",
-                                     "tool": _version(exe), "cells": cells}
+    result = summarize_cells(cells) | {"source": f"{SOURCE} (-family {family}, no place and route)",
+                                       "tool": _version(exe), "cells": cells}
+    if depth:
+        from .timing import logic_depth
+
+        netlist = work_dir / "netlist.json"
+        result["logic_depth"] = logic_depth(netlist, top)
+        netlist.unlink()  # tens of MB for the top's parts; the depth is what is kept
+    return result
 
 
 def _cells(stat: dict, top: str, hierarchy: bool = False) -> dict:

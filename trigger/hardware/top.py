@@ -197,8 +197,12 @@ LUT_BUDGET = 115_000  # half the 230,400 LUTs of an XCZU7EV: room for readout, D
 PART_LUTS = {"xczu7ev": 230_400}
 
 
-def write_top_sources(out_dir: Path, report_rtl: dict, latency_cycles: int) -> dict:
-    """Copy the hand-written top beside the core (``rtl/hdl/``) and describe how to instantiate it."""
+def write_top_sources(out_dir: Path, report_rtl: dict, latency_cycles: int, top=None) -> dict:
+    """Copy the hand-written top beside the core (``rtl/hdl/``) and describe how to instantiate it.
+
+    ``top`` (a :class:`~trigger.hardware.spec.TopSpec`, default the top's own
+    defaults) sets the parameters that follow the trained trigger (ROI size).
+    """
     import shutil
 
     from lstcommon.files import dumps_json
@@ -207,7 +211,11 @@ def write_top_sources(out_dir: Path, report_rtl: dict, latency_cycles: int) -> d
     out_dir.mkdir(parents=True, exist_ok=True)
     for src in top_sources():
         shutil.copy2(src, out_dir / src.name)
-    params = core_parameters({"latency_cycles": latency_cycles, "rtl": report_rtl})
+    from .spec import TopSpec
+
+    top = top if top is not None else TopSpec()
+    params = core_parameters({"latency_cycles": latency_cycles, "rtl": report_rtl,
+                              "top": {"parameters": top.verilog_parameters()}})
     info = {"top": TOP, "dir": "rtl/hdl", "sources": sorted(p.name for p in out_dir.iterdir()),
             "parameters": params, "core": report_rtl.get("top", "trigger_nn")}
     (out_dir / "top.json").write_text(dumps_json(info))
@@ -245,7 +253,7 @@ TOP_REST = "rest of trigger_top"
 
 
 def slice_plan(hdl_dir: Path | None = None, spb: int = 4, hist_depth: int = 32, span: int = 5, bits: int = 8,
-               out_depth: int = 32, block_banks: int | None = None) -> list:
+               out_depth: int = 32, block_banks: int | None = None, window: int = 16) -> list:
     """Every part of ``trigger_top`` (defaults: its parameters) and how often each occurs.
 
     Each entry: ``name``, ``module``, ``parameters``, ``count`` (instances in
@@ -295,7 +303,7 @@ def slice_plan(hdl_dir: Path | None = None, spb: int = 4, hist_depth: int = 32, 
          "parameters": {"SPB": spb, "N_GROUPS": n_groups, "SPAN": span, "HIST_DEPTH": hist_depth}, "count": 1,
          "scale": 1},
         {"name": "ROI window (colour to slot, bank rotation, sample offset)", "module": "trigger_roi_window",
-         "parameters": {"SPB": spb, "SPAN": span}, "count": 1, "scale": 1},
+         "parameters": {"SPB": spb, "SPAN": span, "WINDOW": window}, "count": 1, "scale": 1},
         {"name": "output FIFO (analog sum, network)", "module": "trigger_fifo",
          "parameters": {"WIDTH": 128, "DEPTH": out_depth}, "count": 2, "scale": 1},
         {"name": "AXI4-Lite registers", "module": "trigger_regs", "parameters": {}, "count": 1, "scale": 1},
@@ -355,10 +363,13 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
 
     from lstcommon.files import atomic_folder, dumps_json
 
+    from .spec import TopSpec
     from .synth import SOURCE, find_yosys, yosys_estimate, yosys_family
 
     hdl_dir = Path(hdl_dir)
-    plan = slice_plan(hdl_dir)
+    roi = TopSpec(**{k: int(parameters[p]) for k, p in (("n_before", "N_BEFORE"), ("n_after", "N_AFTER"))
+                     if p in parameters})
+    plan = slice_plan(hdl_dir, span=roi.span, window=roi.window)
     sources = [hdl_dir / n for n in SLICE_SOURCES]
     core = core_stub({"top": report_rtl.get("top", "trigger_nn"), "ports": report_rtl.get("ports") or
                       {"model_inp": 384, "model_out": int(parameters.get("NN_OUT_W", 23))}})
@@ -366,7 +377,7 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
     for path in (*sources, hdl_dir / "trigger_top.v", hdl_dir / GROUP_TABLE):
         digest.update(path.read_bytes())
     exe = find_yosys(yosys)
-    digest.update(json.dumps([plan, parameters, core, yosys_family(part), Path(exe).name, "parts-v2"],
+    digest.update(json.dumps([plan, parameters, core, yosys_family(part), Path(exe).name, "parts-v4"],
                              sort_keys=True).encode())
     cached = _cache_dir() / digest.hexdigest()[:24]
     work_dir = Path(work_dir)
@@ -400,13 +411,15 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
         else:
             srcs, params = sources, entry["parameters"]
         res = yosys_estimate(srcs, entry["module"], part, work_dir / f"slice{i}_{entry['module']}", yosys=yosys,
-                             parameters=params, include_files=[hdl_dir / GROUP_TABLE])
+                             parameters=params, include_files=[hdl_dir / GROUP_TABLE], depth=True)
         tool = res.get("tool")
         times = entry["count"] * entry["scale"]
         for k in keys:
             total[k] += res.get(k, 0) * times
-        slices.append(entry | {"each": {k: res.get(k, 0) for k in keys}, "cells": res["cells"]})
+        slices.append(entry | {"each": {k: res.get(k, 0) for k in keys}, "cells": res["cells"],
+                               "logic_depth": res.get("logic_depth")})
     result = total | {
+        "max_logic_levels": max_logic_levels(slices),
         "source": f"{SOURCE} of the top's parts x counts (-family {yosys_family(part)}, no place and route)",
         "method": TOP_LOGIC_SOURCE, "tool": tool, "slices": slices, "not_included": [],
         "of": f"rtl/hdl/ ({TOP}: all of its logic, part by part; the network core is counted separately)",
@@ -422,6 +435,43 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
     return result
 
 
+# parts whose outputs feed the next part without a register: (driver, receiver)
+CROSSINGS = (("trigger_word_mux", "trigger_roi_window"),)
+
+
+def max_logic_levels(slices: list) -> dict:
+    """The deepest register-to-register path of each part of the top (module name -> depth and verdict).
+
+    Parts are cut at their boundaries (:mod:`trigger.hardware.timing`); for
+    the parts that feed another without a register between (:data:`CROSSINGS`)
+    the crossing path is bounded by the first's deepest path to its outputs
+    plus the second's from its inputs. Other part outputs (the comparators into
+    the analog-sum OR, the FIFOs' flags) enter the rest of ``trigger_top``,
+    whose own depth counts from them; the Vivado run (``vendor/``) gives the
+    whole-path figure.
+    """
+    from .timing import MAX_CARRY_CHAINS, MAX_LUT_LEVELS, meets_budget
+
+    out = {}
+    for entry in slices:
+        depth = entry.get("logic_depth")
+        if depth is None:
+            continue
+        name = entry["module"]
+        if name in out and out[name]["levels"] >= depth["levels"]:
+            continue
+        out[name] = depth | {"meets_budget": meets_budget(depth)}
+    for a, b in CROSSINGS:
+        first, second = (out.get(a) or {}).get("to_outputs"), (out.get(b) or {}).get("from_inputs")
+        if first and second:
+            crossing = {k: first[k] + second[k] for k in ("lut", "carry_chains")}
+            crossing["levels"] = crossing["lut"] + crossing["carry_chains"]
+            out[f"{a} -> {b}"] = crossing | {"meets_budget": meets_budget(crossing), "bound": True}
+    out["budget"] = {"lut_levels": MAX_LUT_LEVELS, "carry_chains": MAX_CARRY_CHAINS, "clock_mhz": 250.0,
+                     "note": "per path between registers, yosys synth_xilinx netlist (trigger.hardware.timing)"}
+    return out
+
+
 def output_scale(output_kif) -> int:
     """Fractional bits of the network output: the port holds ``score * 2**f``."""
     kif = output_kif[0] if isinstance(output_kif[0], (list, tuple)) else output_kif
@@ -432,11 +482,14 @@ def core_parameters(report: dict) -> dict:
     """Verilog parameters of ``trigger_top`` for the network core described by a build's ``report.json``."""
     kif = report["rtl"]["output_kif"]
     kif = kif[0] if isinstance(kif[0], (list, tuple)) else kif
+    # the ROI size of the trained trigger (TopSpec.verilog_parameters); builds from before it keep the defaults
+    roi = {k: int(v) for k, v in ((report.get("top") or {}).get("parameters") or {}).items()
+           if k in ("N_BEFORE", "N_AFTER")}
     return {
         "NN_LATENCY": int(report["latency_cycles"]),
         "NN_OUT_W": int(sum(kif)),
         "NN_OUT_SIGNED": int(bool(kif[0])),
-    }
+    } | roi
 
 
 def register_values(trigger_config: dict, output_kif) -> dict:
