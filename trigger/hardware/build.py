@@ -36,6 +36,7 @@ from .hls import write_hls_project
 from .model import TriggerModel, load_trigger_model
 from .report import format_report
 from .rtl import verilator_version, write_verilog
+from .spec import TopSpec
 from .stimulus import check_inputs, compare
 from .synth import yosys_estimate
 from .top import budget, estimate_top_logic, write_top_sources
@@ -211,6 +212,8 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
     out_dir = check_output(out_dir, overwrite, model_dir.path if isinstance(model_dir, TriggerModel) else model_dir)
     t_start = time.perf_counter()
     model = model_dir if isinstance(model_dir, TriggerModel) else load_trigger_model(model_dir)
+    # the top runs this model or the build stops here, before minutes of work (other --bits, too long an ROI)
+    top = TopSpec.for_trigger(model.description, model.input.n_inputs, source=str(Path(model.path) / "trigger.json"))
     if events is not None:
         events = model.input.validate(events, what="check events")
     failure = report = None
@@ -222,7 +225,8 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
         package_log.addHandler(handler)
         try:
             report = _build_in(work, out_dir, model, part, clock_mhz, int(n_check), events,
-                               int(seed), latency_cutoff, synth, yosys, n_jobs, synth_top, board, dma_width, t_start)
+                               int(seed), latency_cutoff, synth, yosys, n_jobs, synth_top, board, dma_width, t_start,
+                               top)
         except BuildError as err:
             # a step failed on good input: the folder, with the earlier steps' outputs, is kept for debugging
             with open(work / "build.log", "a") as f:
@@ -237,7 +241,7 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
 
 
 def _build_in(work, out_dir, model, part, clock_mhz, n_check, events, seed, latency_cutoff, synth, yosys,
-              n_jobs, synth_top, board, dma_width, t_start):
+              n_jobs, synth_top, board, dma_width, t_start, top):
     timings = {}
     with _step("model", timings):
         changed = model.input_values_changed()
@@ -255,11 +259,11 @@ def _build_in(work, out_dir, model, part, clock_mhz, n_check, events, seed, late
         log.info("checks: %d events (corner cases%s, %d random)", len(x), ", given events" if events is not None else "",
                  n_check)
     return _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs,
-                     timings, t_start, events is not None, changed, synth_top, board, dma_width)
+                     timings, t_start, events is not None, changed, synth_top, board, dma_width, top)
 
 
 def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs, timings,
-              t_start, given_events, changed, synth_top, board=None, dma_width=128):
+              t_start, given_events, changed, synth_top, board=None, dma_width=128, top=None):
     """The steps after ``model``, written into ``work``, the staged ``out_dir`` (paths in outputs name the final one)."""
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -281,7 +285,7 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
         rtl_ports = {"top": rtl.top, "output_kif": _uniform(rtl.output_kif),
                      "ports": {"model_inp": int(sum(sum(k) for k in rtl.input_kif)),
                                "model_out": int(sum(sum(k) for k in rtl.output_kif))}}
-        top_info = write_top_sources(rtl.project_dir / "hdl", rtl_ports, rtl.latency_cycles)
+        top_info = write_top_sources(rtl.project_dir / "hdl", rtl_ports, rtl.latency_cycles, top)
         log.info("rtl: hand-written top %s with %s in rtl/hdl/", top_info["top"],
                  ", ".join(f"{k}={v}" for k, v in top_info["parameters"].items()))
         np.save(work / "checks" / "da4ml_trace.npy", rtl.trace_outputs)
@@ -298,7 +302,7 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
             sources = [s for s in sources if not s.name.endswith("_wrapper.v")]
             with atomic_folder(work / "synth") as tmp:
                 resources = yosys_estimate(sources, rtl.top, part, tmp, mem_files=sorted((src / "memfiles").glob("*")),
-                                           yosys=yosys)
+                                           yosys=yosys, depth=True)
             resources["of"] = f"rtl/ ({rtl.top}, the network core alone)"
             log.info("synth: core %s LUT, %s FF, %s DSP, %s BRAM (yosys estimate)", resources["lut"], resources["ff"],
                      resources["dsp"], resources["bram"])
@@ -339,7 +343,9 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
             "resources_core": core_resources,
             "resources_top_logic": top_logic,
             "budget": budget(resources, part) if top_logic else None,
-            "top": top_info | {"latency_note": "see docs/hardware.md: candidate to result = core latency + 6 cycles"},
+            "max_logic_levels": _max_logic_levels(core_resources, top_logic, rtl.top),
+            **_partitioned(model, top, clock_mhz, rtl.latency_cycles, top_logic, core_resources),
+            "top": top_info | {"latency_note": "see docs/hardware.md: candidate to result = core latency + 7 cycles"},
             "bit_exact": bit_exact,
             "model": {
                 "dir": str(Path(model.path).resolve()),
@@ -378,6 +384,42 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
     if failed:
         raise BitExactError(failed)
     return report
+
+
+DEFAULT_ACCEPT_RATE_HZ = 1e7  # the training's gate rate (TriggerTraining.gate_rate) when trigger.json has none
+
+
+def _partitioned(model, top, clock_mhz, core_latency, top_logic, core_resources) -> dict:
+    """Readout boards + central board: partition, links, per-board resources, latency (trigger.hardware.links)."""
+    from ..instrument import LSTInstrument
+    from .links import partitioned_report
+
+    top = top if top is not None else TopSpec()
+    op = model.description.get("operating_point") if isinstance(model.description, dict) else None
+    rate = (op or {}).get("gate_rate_hz") or DEFAULT_ACCEPT_RATE_HZ
+    try:
+        instrument = LSTInstrument()
+        instrument.group_modules  # noqa: B018  (the instrument files are read here, not inside the report)
+    except Exception as err:  # noqa: BLE001  (no instrument files: the rest of the report still stands)
+        log.warning("report: no link budget (instrument files not readable: %s)", err)
+        return {"links": None, "partition": None, "boards": None, "latency_budget": None}
+    out = partitioned_report(top, model.input.clip, float(rate), instrument, clock_mhz, core_latency, top_logic,
+                             core_resources)
+    out["links"]["accept_rate_source"] = ("trigger.json operating_point.gate_rate_hz" if (op or {}).get("gate_rate_hz")
+                                          else "default gate rate of the training (1e7 Hz), trigger.json has none")
+    return out
+
+
+def _max_logic_levels(core: dict | None, top_logic: dict | None, core_name: str) -> dict | None:
+    """Deepest register-to-register path per module: the core's, and each part of the top's (with synth_top)."""
+    if core is None or core.get("logic_depth") is None:
+        return None
+    from .timing import meets_budget
+
+    out = {core_name: core["logic_depth"] | {"meets_budget": meets_budget(core["logic_depth"])}}
+    if top_logic and top_logic.get("max_logic_levels"):
+        out |= top_logic["max_logic_levels"]
+    return out
 
 
 def _whole_top(core: dict, top_logic: dict, top: str) -> dict:

@@ -1,0 +1,38 @@
+# Out-of-context synthesis, placement and routing of the trigger top at 250 MHz, with the timing and
+# logic-level reports a firmware engineer checks (needs AMD Vivado 2022.2 or later; not run in CI).
+#
+#   vivado -mode batch -source vendor/ooc_timing.tcl -tclargs BUILD_DIR PART [CLOCK_MHZ] [TOP]
+#
+# BUILD_DIR is a `trigger-synth build` folder (rtl/hdl: the hand-written top and top.json; rtl/src: the
+# generated network core). PART: xcku5p-ffvb676-2-e for a readout board, xczu7ev-ffvc1156-2-e for the
+# central board (docs/hardware.md, Partitioned trigger). Until the two boards have tops of their own,
+# both runs implement trigger_top, so that the readout-board parts (group stage, history, picker, ROI
+# window) and the central-board parts (network core, FIFOs) are timed on each device.
+# Writes BUILD_DIR/vendor/ooc_<part>/: timing_summary.rpt, logic_levels.rpt, utilization.rpt.
+
+set build [file normalize [lindex $argv 0]]
+set part [lindex $argv 1]
+set clock_mhz [expr {[llength $argv] > 2 ? [lindex $argv 2] : 250.0}]
+set top [expr {[llength $argv] > 3 ? [lindex $argv 3] : "trigger_top"}]
+set out [file join $build vendor "ooc_$part"]
+file mkdir $out
+
+read_verilog [glob [file join $build rtl hdl *.v]] [glob [file join $build rtl src *.v]] \
+    [glob -nocomplain [file join $build rtl src static *.v]]
+# the top's parameters for this core (NN_LATENCY, NN_OUT_W, N_BEFORE, ...) from the build
+set fp [open [file join $build rtl hdl top.json]]
+set json [read $fp]
+close $fp
+set generics {}
+foreach {all name value} [regexp -all -inline {"([A-Z_]+)": (-?[0-9]+)} $json] {
+    lappend generics -generic "$name=$value"
+}
+synth_design -top $top -part $part -mode out_of_context -include_dirs [file join $build rtl hdl] \
+    {*}$generics -flatten_hierarchy rebuilt
+create_clock -name clk -period [expr {1000.0 / $clock_mhz}] [get_ports clk]
+opt_design
+place_design
+route_design
+report_timing_summary -max_paths 20 -file [file join $out timing_summary.rpt]
+report_design_analysis -logic_level_distribution -logic_level_dist_paths 5000 -file [file join $out logic_levels.rpt]
+report_utilization -hierarchical -file [file join $out utilization.rpt]
