@@ -66,6 +66,25 @@ def test_report_has_the_contract_keys_and_types(built):
         assert all(isinstance(report["bit_exact"][check][k], int) for k in ("events", "mismatches"))
 
 
+def test_report_has_timing_links_and_latency_budget(built):
+    """max_logic_levels of the core (measured on its netlist), the partitioned trigger's links and latency."""
+    _, report, _ = built
+    core = report["max_logic_levels"][report["rtl"]["top"]]
+    assert core["lut"] >= 1 and isinstance(core["meets_budget"], bool) and core["path"]
+    links = report["links"]
+    assert [lk["count"] for lk in links["links"]] == [12, 12]
+    up = links["links"][-1]
+    assert 0 < up["utilisation"] < 1 and up["gbps_per_link"] > 1.0  # the analog-sum bits alone are 1.024 Gbit/s
+    assert links["bits_per_candidate"]["frame_bits"] % 64 == 0 and links["transceivers"]["fits"]
+    assert sum(b["groups"] for b in report["partition"]["readout_boards"]) == 474
+    assert sum(b["modules"] for b in report["partition"]["readout_boards"]) == 265
+    lat = report["latency_budget"]
+    assert lat["end_to_end_ns"] > lat["on_chip_ns"] > 0 and lat["assumed"]
+    # per-board resources need the top's part estimate, which this build skipped (--no-synth-top)
+    assert report["boards"]["readout"] is None and "no-synth-top" in report["boards"]["note"]
+    assert json.loads(json.dumps(report)) == report  # strict JSON
+
+
 def test_csim_and_verilog_are_bit_exact(built):
     out, report, _ = built
     x = np.load(out / "checks" / "inputs.npy")
