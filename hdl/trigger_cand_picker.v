@@ -28,7 +28,7 @@
 // chunk/candidate a clock, so a burst still leaves at one candidate a clock.
 // Queue overflow is seen at the push (STATUS at once); the number of
 // candidates lost with it is a pipelined population count that reaches
-// CAND_DROP_COUNT LOST_LATENCY clocks later.
+// CAND_DROP_COUNT LOST_LATENCY (= 2 + log2 of the 6-bit slices) clocks later.
 
 `timescale 1 ns / 1 ps
 `default_nettype none
@@ -89,8 +89,6 @@ module trigger_cand_picker #(
     localparam integer HIST_BEATS = SPAN * HIST_DEPTH;
     localparam integer FIFO_DEPTH = 4;                      // chunk and candidate FIFOs
     localparam integer FCW = $clog2(FIFO_DEPTH) + 1;
-    localparam integer LOST_GROUP = 8;                      // chunk counts summed per lost-count stage 2 adder
-    localparam integer N_LOST = (N_CH + LOST_GROUP - 1) / LOST_GROUP;
 
     // chunk c of a mask: sample c / K, groups (c mod K) * 32 .. + 31 (zero beyond N_GROUPS)
     function automatic [CHUNK-1:0] chunk_of(input [CAND_W-1:0] mask, input integer c);
@@ -302,44 +300,43 @@ module trigger_cand_picker #(
     end
 
     // ------------------------------------- candidates lost to queue overflow
-    // population count of the lost mask in three stages: chunks, groups of
-    // LOST_GROUP chunk counts, the total
-    reg [N_CH*(BW+1)-1:0]   l1_count;
-    reg [N_LOST*(BW+4)-1:0] l2_count;
-    reg [2:0]               l_valid;
-    reg [N_CH*(BW+1)-1:0]   l1_next;
-    reg [N_LOST*(BW+4)-1:0] l2_next;
-    reg [CNT_W-1:0]         l3_next;
-    reg [BW:0]              pc;
-    reg [BW+3:0]            gs;
-    integer l1, lb, l2, lg, l3;
+    // population count of the refused mask, one short step a clock (4 LUT levels and one carry chain at most,
+    // docs/hardware.md, Timing by construction): 6-bit slices counted in one LUT level, then the slice
+    // counts added in pairs, one adder level a clock; the total reaches CAND_DROP_COUNT LOST_LATENCY clocks
+    // after the overflow. Each level holds one overflow's partial sums, so gating the total with that
+    // overflow's valid bit is exact, also across a reset.
+    localparam integer SL = 6;
+    localparam integer N_SL = (CAND_W + SL - 1) / SL;
+    localparam integer LOST_LEVELS = (N_SL > 1) ? $clog2(N_SL) : 1;
+    wire [N_SL*SL-1:0] refused = {{(N_SL * SL - CAND_W){1'b0}}, push_mask};
+    reg  [(LOST_LEVELS+1)*N_SL*CNT_W-1:0] l_tree;   // level l, entry i at [(l*N_SL + i)*CNT_W +: CNT_W]
+    reg  [LOST_LEVELS:0] l_valid;
+    reg  [N_SL*3-1:0] slice_count;
+    reg  [2:0] pc;
+    integer lc, lb, li, ll;
     always @(*) begin
-        for (l1 = 0; l1 < N_CH; l1 = l1 + 1) begin
-            pc = {(BW + 1){1'b0}};
-            for (lb = 0; lb < CHUNK; lb = lb + 1)
-                pc = pc + {{BW{1'b0}}, push_chunk[l1][lb]};
-            l1_next[l1 * (BW + 1) +: BW + 1] = overflow ? pc : {(BW + 1){1'b0}};
+        for (lc = 0; lc < N_SL; lc = lc + 1) begin
+            pc = 3'd0;
+            for (lb = 0; lb < SL; lb = lb + 1)
+                pc = pc + {2'd0, refused[lc * SL + lb]};
+            slice_count[lc * 3 +: 3] = pc;
         end
-        for (l2 = 0; l2 < N_LOST; l2 = l2 + 1) begin
-            gs = {(BW + 4){1'b0}};
-            for (lg = 0; lg < LOST_GROUP; lg = lg + 1)
-                if (l2 * LOST_GROUP + lg < N_CH)
-                    gs = gs + {3'd0, l1_count[(l2 * LOST_GROUP + lg) * (BW + 1) +: BW + 1]};
-            l2_next[l2 * (BW + 4) +: BW + 4] = gs;
-        end
-        l3_next = {CNT_W{1'b0}};
-        for (l3 = 0; l3 < N_LOST; l3 = l3 + 1)
-            l3_next = l3_next + {{(CNT_W - BW - 4){1'b0}}, l2_count[l3 * (BW + 4) +: BW + 4]};
     end
     always @(posedge clk) begin
-        l1_count <= l1_next;
-        l2_count <= l2_next;
+        for (li = 0; li < N_SL; li = li + 1)
+            l_tree[li * CNT_W +: CNT_W] <= overflow ? {{(CNT_W - 3){1'b0}}, slice_count[li * 3 +: 3]}
+                                                    : {CNT_W{1'b0}};
+        for (ll = 1; ll <= LOST_LEVELS; ll = ll + 1)
+            for (li = 0; li < N_SL; li = li + 1)
+                l_tree[(ll * N_SL + li) * CNT_W +: CNT_W] <=
+                    ((2 * li < N_SL) ? l_tree[((ll - 1) * N_SL + 2 * li) * CNT_W +: CNT_W] : {CNT_W{1'b0}})
+                  + ((2 * li + 1 < N_SL) ? l_tree[((ll - 1) * N_SL + 2 * li + 1) * CNT_W +: CNT_W] : {CNT_W{1'b0}});
         if (!rst_n) begin
-            l_valid <= 3'd0;
+            l_valid <= {(LOST_LEVELS + 1){1'b0}};
             lost    <= {CNT_W{1'b0}};
         end else begin
-            l_valid <= {l_valid[1:0], overflow};
-            lost    <= l_valid[1] ? l3_next : {CNT_W{1'b0}};
+            l_valid <= {l_valid[LOST_LEVELS-1:0], overflow};
+            lost    <= l_valid[LOST_LEVELS] ? l_tree[LOST_LEVELS * N_SL * CNT_W +: CNT_W] : {CNT_W{1'b0}};
         end
     end
 
