@@ -110,19 +110,24 @@ def atomic_folder(path, overwrite=False):
     """
     path = Path(path)
     folder = _prepare(path, overwrite)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", suffix=f"-{os.getpid()}", dir=folder))
+    tmp = old = None
+    # one try from mkdtemp to the final rename: a SIGTERM (raised as an exception) anywhere in between
+    # removes the temporary folder and puts an older output back under its name
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", suffix=f"-{os.getpid()}", dir=folder))
         yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700 folders, unreadable by colleagues
+        if path.exists():
+            old = folder / f".{path.name}.old-{os.getpid()}"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
-    os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700 folders, unreadable by colleagues
-    old = None
-    if path.exists():
-        old = folder / f".{path.name}.old-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-    os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

@@ -161,3 +161,28 @@ def test_missing_and_corrupt_simtel_files(tmp_path):
     with pytest.raises(ValueError, match="corrupt.simtel.gz"):
         convert_simtel(corrupt, tmp_path / "y.h5")
     assert not (tmp_path / "x.h5").exists() and not (tmp_path / "y.h5").exists()
+
+
+def test_folder_swap_interrupted_puts_the_older_output_back(tmp_path, monkeypatch):
+    """A signal between moving the old folder aside and renaming the new one must not lose the old folder."""
+    import os
+
+    from lstcommon.files import atomic_folder
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "weights").write_text("old")
+    real_replace, calls = os.replace, []
+
+    def interrupted(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:  # the new folder's rename, right after the old one moved aside
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("lstcommon.files.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_folder(target, overwrite=True) as tmp:
+            (tmp / "weights").write_text("new")
+    assert (target / "weights").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
