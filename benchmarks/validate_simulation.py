@@ -56,7 +56,9 @@ from eventio import SimTelFile
 from trigger.instrument import LSTInstrument
 from trigger.io import convert_simtel, lst_tel_ids, process_events
 from trigger.paths import data_dir
+from trigger.simulation.recorded import history_sections, history_setting, last_setting
 from trigger.simulation.source import PRIMARY_ID, ToyEventSource
+from trigger.simulation.validation import impact_distance
 
 REAL_FILES = (
     ("gamma_run000007_za40deg_azm180deg_South_subsystem_lsts_7.0.0_test.simtel.zst", "tab:blue"),
@@ -76,34 +78,6 @@ log = logging.getLogger("validate_simulation")
 # --------------------------------------------------------------------------
 # what the real file says about its simulation
 # --------------------------------------------------------------------------
-def _history_sections(history):
-    """sim_telarray's configuration history: the global section, then one per telescope (index order)."""
-    sections = [[]]
-    for _, line in history:
-        text = line.decode("utf-8", "replace").strip()
-        if text.startswith("# Telescope-specific configuration follows"):
-            sections.append([])
-        sections[-1].append(text.split("%", 1)[0].strip())
-    return sections
-
-
-def _last_setting(lines, key):
-    """Value of the last line whose keyword starts like ``key`` (sim_telarray abbreviates keywords)."""
-    value = None
-    for text in lines:
-        fields = text.split(None, 1)
-        # the history writes e.g. "ARRAY_TRIGGERs": the lower-case letters are optional
-        if len(fields) == 2 and fields[0].upper().startswith(key.upper()):
-            value = fields[1].strip()
-    return value
-
-
-def _setting(sections, tel_index, key):
-    """A telescope's setting: its own section's last value, else the global one."""
-    value = _last_setting(sections[tel_index + 1], key) if tel_index + 1 < len(sections) else None
-    return value if value is not None else _last_setting(sections[0], key)
-
-
 @dataclass
 class RealFile:
     """One real sim_telarray file and the conditions read from it."""
@@ -190,7 +164,7 @@ def scan_all_showers(real: RealFile, progress=True):
                 rows["size"].append(float(np.sum(image["photoelectrons"])) if stored else 0.0)
                 rows["stored"].append(stored)
                 rows["read_out"].append(tel_id in read_out)
-        sections = _history_sections(simtel.history)
+        sections = history_sections(simtel.history)
     showers = {k: np.asarray(v) for k, v in rows.items()}
     positions = dict(zip(real.lst_ids, real.lst_positions))
     pos = np.array([positions[t] for t in showers["tel_id"]]) if len(showers["tel_id"]) else np.empty((0, 3))
@@ -198,33 +172,21 @@ def scan_all_showers(real: RealFile, progress=True):
     real.showers = showers
 
     indices = [index_of[t] for t in real.lst_ids]
-    nsb = [_setting(sections, i, "NIGHTSKY_BACKGROUND") for i in indices]
+    nsb = [history_setting(sections, i, "NIGHTSKY_BACKGROUND") for i in indices]
     nsb = [float(re.search(r"all\s*:\s*([0-9.eE+-]+)", v).group(1)) for v in nsb if v and "all" in v]
     real.nsb_ghz = float(np.mean(nsb)) if nsb else np.nan
-    store = [_setting(sections, i, "STORE_PHOTOELECTRONS") for i in indices]
+    store = [history_setting(sections, i, "STORE_PHOTOELECTRONS") for i in indices]
     store = [float(v.split()[0]) for v in store if v]
     real.store_pe = max(store) if store else 0.0
-    array_trigger = _last_setting(sections[0], "ARRAY_TRIGGER") or "none"
+    array_trigger = last_setting(sections[0], "ARRAY_TRIGGER") or "none"
     if array_trigger.split()[0].lower() == "none":
-        real.array_multiplicity = int(float((_last_setting(sections[0], "TRIGGER_TELESCOPES") or "1").split()[0]))
+        real.array_multiplicity = int(float((last_setting(sections[0], "TRIGGER_TELESCOPES") or "1").split()[0]))
         real.array_trigger_text = f"none (TRIGGER_TELESCOPES {real.array_multiplicity})"
     else:
         # sim_telarray's array_triggers.dat is not in the history; the project's copy is the same model
         rule = LSTInstrument().array_trigger(tuple(range(1, len(real.lst_ids) + 1)))
         real.array_multiplicity = rule.min_telescopes
         real.array_trigger_text = f"{array_trigger.split()[0]}: {rule.min_telescopes} of LSTs {rule.tel_ids}"
-
-
-def impact_distance(alt, az, core_x, core_y, tel_pos):
-    """Distance (m) of each telescope from its shower axis, vectorised.
-
-    ctapipe's convention (altaz_to_righthanded_cartesian, ground frame x north, y west).
-    """
-    alt, az = np.asarray(alt, float), np.asarray(az, float)
-    direction = np.column_stack([np.cos(alt) * np.cos(az), -np.cos(alt) * np.sin(az), np.sin(alt)])
-    rel = np.asarray(tel_pos, float) - np.column_stack([core_x, core_y, np.zeros(len(alt))])
-    along = np.sum(rel * direction, axis=1)
-    return np.linalg.norm(rel - along[:, None] * direction, axis=1)
 
 
 def conditions_from_showers(real: RealFile):

@@ -13,11 +13,10 @@ Identifiers say where each toy event came from: ``obs_id`` is the real run's,
 
 import astropy.units as u
 import numpy as np
-from ctapipe.containers import SimulatedShowerContainer
 from ctapipe.core.traits import Int
 
 from .recorded import RecordedRun, read_recorded_run
-from .source import PRIMARY_ID, SimulationError, ToyEventSource
+from .source import SimulationError, ToyEventSource
 
 __all__ = ["MatchedShowerSource", "EVENT_ID_FACTOR", "real_event_id"]
 
@@ -82,17 +81,5 @@ class MatchedShowerSource(ToyEventSource):
         alt, az = recorded.alt, recorded.az
         axis = np.array([np.cos(alt) * np.cos(az), -np.cos(alt) * np.sin(az), np.sin(alt)])
         core = np.array([recorded.core_x, recorded.core_y, 0.0])
-        make = self.model.gamma if self.particle == "gamma" else self.model.proton
-        shower = make(recorded.energy, axis, core, rng)
-        container = SimulatedShowerContainer(
-            energy=recorded.energy / 1000 * u.TeV,
-            alt=alt * u.rad,
-            az=az * u.rad,
-            core_x=core[0] * u.m,
-            core_y=core[1] * u.m,
-            h_first_int=np.nan * u.m,
-            x_max=shower.x_max * u.g / u.cm**2,
-            starting_grammage=0 * u.g / u.cm**2,
-            shower_primary_id=PRIMARY_ID[self.particle],
-        )
+        shower, container = self._make_shower(recorded.energy, alt, az, axis, core, rng)
         return shower, container, float(np.hypot(core[0], core[1]))

@@ -20,7 +20,7 @@ from ctapipe.instrument import SubarrayDescription
 
 from lstcommon import UserError
 
-__all__ = ["RecordedShower", "RecordedRun", "RecordedRunError", "read_recorded_run", "history_setting"]
+__all__ = ["RecordedShower", "RecordedRun", "RecordedRunError", "read_recorded_run", "history_sections", "last_setting", "history_setting"]
 
 # sim_telarray's primary codes (CORSIKA's for gammas, 100 A + Z for nuclei)
 PARTICLE_OF_PRIMARY = {0: "gamma", 101: "proton"}
@@ -68,7 +68,7 @@ class RecordedRun:
         return list(self.subarray.tel_ids)
 
 
-def _history_sections(history):
+def history_sections(history):
     """sim_telarray's configuration history: the global section, then one per telescope (index order)."""
     sections = [[]]
     for _, line in history:
@@ -79,7 +79,7 @@ def _history_sections(history):
     return sections
 
 
-def _last_setting(lines, key):
+def last_setting(lines, key):
     """Value of the last line whose keyword starts like ``key`` (sim_telarray abbreviates keywords)."""
     value = None
     for text in lines:
@@ -92,8 +92,8 @@ def _last_setting(lines, key):
 
 def history_setting(sections, tel_index, key):
     """A telescope's setting (index in the file's telescope list): its own section's last value, else the global one."""
-    value = _last_setting(sections[tel_index + 1], key) if tel_index + 1 < len(sections) else None
-    return value if value is not None else _last_setting(sections[0], key)
+    value = last_setting(sections[tel_index + 1], key) if tel_index + 1 < len(sections) else None
+    return value if value is not None else last_setting(sections[0], key)
 
 
 def read_recorded_run(path, data_path=None) -> RecordedRun:
@@ -153,7 +153,7 @@ def read_recorded_run(path, data_path=None) -> RecordedRun:
                         core_x=float(mc_event["xcore"]),
                         core_y=float(mc_event["ycore"]),
                     ))
-                sections = _history_sections(simtel.history)
+                sections = history_sections(simtel.history)
                 index_of = {int(t): i for i, t in enumerate(simtel.header["tel_id"])}
     except Exception as err:
         raise RecordedRunError(f"{path}: cannot read its showers ({type(err).__name__}: {err})") from err

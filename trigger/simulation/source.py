@@ -293,6 +293,11 @@ class ToyEventSource(EventSource):
         r = self.max_impact.to_value(u.m) * np.sqrt(rng.uniform())
         phi = rng.uniform(0, 2 * np.pi)
         core = np.array([r * np.cos(phi), r * np.sin(phi), 0.0])
+        shower, container = self._make_shower(energy, alt, az, axis, core, rng)
+        return shower, container, r
+
+    def _make_shower(self, energy, alt, az, axis, core, rng):
+        """The model's shower of ``energy`` (GeV) along ``axis`` at ``core``, and its simulation container."""
         make = self.model.gamma if self.particle == "gamma" else self.model.proton
         shower = make(energy, axis, core, rng)
         container = SimulatedShowerContainer(
@@ -306,7 +311,7 @@ class ToyEventSource(EventSource):
             starting_grammage=0 * u.g / u.cm**2,
             shower_primary_id=PRIMARY_ID[self.particle],
         )
-        return shower, container, r
+        return shower, container
 
     def _nsb_container(self):
         return SimulatedShowerContainer(
