@@ -34,7 +34,6 @@ import numpy as np
 from trigger.instrument import LSTInstrument
 from trigger.io import convert_simtel
 from trigger.paths import data_dir
-from trigger.simulation.recorded import read_recorded_run
 from trigger.simulation.validation import (
     ENERGY_BINS_TEV,
     IMPACT_BINS,
@@ -87,7 +86,7 @@ def _git_commit():
 
 
 def file_samples(path, work, repeats, seed, max_impact, lon, lat, model=None):
-    """Real and toy samples of one file: dicts of per-image arrays with a 'pair' key, plus the run."""
+    """Real and toy samples of one file: its description, dicts of per-image arrays with a 'pair' key, and the run."""
     toy_path = work / f"{path.name}.toy.dl1.h5"
     real_path = work / f"{path.name}.real.dl1.h5"
     t0 = time.perf_counter()
@@ -153,7 +152,7 @@ def file_samples(path, work, repeats, seed, max_impact, lon, lat, model=None):
         "toy_images": int(len(toy)),
         "toy_seconds": round(t_toy, 1),
     }
-    return meta, samples
+    return meta, samples, run
 
 
 def _bins():
@@ -286,14 +285,15 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        metas, per_file, by_particle = [], {}, {}
+        metas, per_file, by_particle, decisions = [], {}, {}, []
         for path in files:
             log.info("%s ...", path.name)
-            meta, samples = file_samples(path, work, args.repeats, args.seed, args.max_impact, lon, lat, model=args.model)
+            meta, samples, run = file_samples(path, work, args.repeats, args.seed, args.max_impact, lon, lat,
+                                              model=args.model)
             metas.append(meta)
+            decisions.append(trigger_decisions(run, args.asum_threshold, seed=args.seed))
             per_file[path.name] = comparisons(samples, rng)
             by_particle.setdefault(meta["particle"], []).append(samples)
-        decisions = [trigger_decisions(read_recorded_run(path), args.asum_threshold, seed=args.seed) for path in files]
     pooled_rows = {p: comparisons(pool(s), rng) for p, s in by_particle.items()}
     trigger = trigger_summary(files, decisions, args.asum_threshold)
     runtime = time.perf_counter() - t0
