@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import UserError, one_line
+from .signals import raise_pending
 
 __all__ = [
     "OutputError", "atomic_output", "atomic_folder", "dumps_json", "write_json", "write_text_atomic", "check_hdf5",
@@ -96,6 +97,7 @@ def atomic_output(path, overwrite=False):
         if tmp.is_file():
             # mkstemp-like writers create 0600 files: give the output the mode any new file gets here
             os.chmod(tmp, 0o666 & ~_UMASK)
+        raise_pending()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -117,6 +119,7 @@ def atomic_folder(path, overwrite=False):
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", suffix=f"-{os.getpid()}", dir=folder))
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700 folders, unreadable by colleagues
+        raise_pending()  # a Ctrl-C or SIGTERM a library caught (Keras's load_model) must not commit the output
         if path.exists():
             old = folder / f".{path.name}.old-{os.getpid()}"
             shutil.rmtree(old, ignore_errors=True)

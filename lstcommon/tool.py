@@ -4,17 +4,14 @@
   ``ToolConfigurationError``, a traitlets ``TraitError``): one line on stderr,
   ``PROGRAM: error: FILE: problem``, no traceback, exit code 2;
 - Ctrl-C (SIGINT) and SIGTERM: the outputs in progress are removed by their
-  ``finally`` blocks (SIGTERM is turned into an exception so that they run),
-  one line, exit 130 or 143;
+  ``finally`` blocks (both are raised as exceptions and remembered, see
+  :mod:`lstcommon.signals`), one line, exit 130 or 143;
 - anything else is a bug: it keeps ctapipe's traceback and exits 1.
 
 Subclasses validate every input in ``setup()``, before any expensive step.
 """
 
-import contextlib
-import signal
 import sys
-import threading
 
 from ctapipe.core import Provenance, Tool, ToolConfigurationError
 from traitlets import TraitError
@@ -22,32 +19,12 @@ from traitlets.config import Application
 from traitlets.config.loader import ArgumentError, KVArgParseConfigLoader, _KVArgParser
 
 from .errors import UserError, one_line
+from .signals import Terminated, interrupts_raise, raise_pending
 
-__all__ = ["CommandTool", "Terminated", "USER_ERRORS", "terminate_as_interrupt"]
+__all__ = ["CommandTool", "Terminated", "USER_ERRORS"]
 
 # ArgumentError: a scalar option given twice (--epochs 1 --epochs 2), raised by traitlets while loading the command line
 USER_ERRORS = (UserError, ToolConfigurationError, TraitError, ArgumentError)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the process is so that cleanup runs as for Ctrl-C."""
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt():
-    """Within the block, SIGTERM raises :class:`Terminated` (only the main thread can install handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _OneLineParser(_KVArgParser):
@@ -88,7 +65,7 @@ class CommandTool(Tool):
 
     def run(self, argv=None, raises=False):
         status, exit_status, failure = "completed", 0, None
-        with self._exit_stack, terminate_as_interrupt():
+        with self._exit_stack, interrupts_raise():
             try:
                 Provenance().start_activity(self.name)
                 self.initialize(argv)
@@ -102,6 +79,7 @@ class CommandTool(Tool):
                 self.start()
                 if not self.show_config:
                     self.finish()
+                raise_pending()  # a signal some library swallowed still ends the command as interrupted
             except USER_ERRORS as err:
                 failure, status, exit_status = err, "error", 2
                 print(f"{self.name}: error: {_message(err)}", file=sys.stderr)

@@ -186,3 +186,31 @@ def test_folder_swap_interrupted_puts_the_older_output_back(tmp_path, monkeypatc
             (tmp / "weights").write_text("new")
     assert (target / "weights").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+@pytest.mark.parametrize("signum, exception", [("SIGTERM", "Terminated"), ("SIGINT", "KeyboardInterrupt")])
+def test_signal_a_library_swallows_still_stops_the_commit(tmp_path, signum, exception):
+    """Keras's load_model catches everything with a bare ``except:``; the signal must still keep the output out."""
+    import os
+    import signal
+
+    from lstcommon import signals
+    from lstcommon.files import atomic_folder, atomic_output
+
+    target, single = tmp_path / "model", tmp_path / "summary.json"
+    target.mkdir()
+    (target / "weights").write_text("old")
+    writers = ((atomic_folder, target, lambda tmp: (tmp / "weights").write_text("new")),
+               (atomic_output, single, lambda tmp: tmp.write_text("new")))
+    for make, path, write in writers:
+        with signals.interrupts_raise():
+            with pytest.raises(KeyboardInterrupt) as raised:
+                with make(path, overwrite=True) as tmp:
+                    try:
+                        os.kill(os.getpid(), getattr(signal, signum))  # the handler runs here, inside the try
+                    except:  # noqa: E722  (what the library does)
+                        pass
+                    write(tmp)
+            assert type(raised.value).__name__ == exception
+    assert (target / "weights").read_text() == "old" and not single.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from lstcommon.files import atomic_folder, dumps_json, write_text_atomic
+from lstcommon.signals import raise_pending
 
 from ..deploy.packing import BoardFormat
 from .board import board_spec, write_board_project
@@ -62,6 +63,7 @@ def _step(name: str, timings: dict):
     t0 = time.perf_counter()
     try:
         yield
+        raise_pending()  # stop at the step's end when a library swallowed the Ctrl-C or SIGTERM
     except HardwareError:
         raise
     except Exception as err:
