@@ -62,6 +62,9 @@ class RecordedRun:
     nsb_rate: u.Quantity | None  # the LSTs' NIGHTSKY_BACKGROUND, when the history has it
     store_pe: float  # sim_telarray's STORE_PHOTOELECTRONS for the LSTs (true images below are not stored)
     showers: list = field(default_factory=list)
+    # how many LSTs must trigger together for any of them to be read out (sim_telarray's LST "hardstereo" rule),
+    # 1 where the run had no array trigger and one telescope was enough
+    lst_multiplicity: int = 1
 
     @property
     def tel_ids(self):
@@ -168,6 +171,13 @@ def read_recorded_run(path, data_path=None) -> RecordedRun:
     nsb = [float(m.group(1)) for m in nsb if m]
     store = [history_setting(sections, index_of[t], "STORE_PHOTOELECTRONS") for t in lsts if t in index_of]
     store = [float(v.split()[0]) for v in store if v]
+    array_trigger = (last_setting(sections[0], "ARRAY_TRIGGER") or "none").split()[0]
+    if array_trigger.lower() == "none":
+        multiplicity = int(float((last_setting(sections[0], "TRIGGER_TELESCOPES") or "1").split()[0]))
+    else:
+        # the run names its array-trigger file but the history does not hold it: the shared model's LST rule
+        # (2 of the LSTs, hardstereo) is the one of every CTAO-North production since prod5
+        multiplicity = instrument.array_trigger(tuple(range(1, 5))).min_telescopes
 
     azimuth = config.max_az.to_value(u.deg) % 360.0
     return RecordedRun(
@@ -185,4 +195,5 @@ def read_recorded_run(path, data_path=None) -> RecordedRun:
         nsb_rate=(float(np.mean(nsb)) * u.GHz if nsb else None),
         store_pe=max(store) if store else 0.0,
         showers=showers,
+        lst_multiplicity=multiplicity,
     )

@@ -28,6 +28,8 @@ from .recorded import RecordedRun, read_recorded_run
 from .showers import TelescopeView
 
 __all__ = [
+    "SimtelThreshold",
+    "simtel_threshold",
     "ImageSet",
     "Comparison",
     "IMPACT_BINS",
@@ -300,29 +302,133 @@ def matched_run(path, output, repeats=10, seed=1, max_impact=600.0, progress=Fal
 
 @dataclass
 class TriggerDecisions:
-    """Per LST image of array-triggered real events: the project's analog sum on sim_telarray's p.e. vs sim_telarray."""
+    """Per LST true image: the project's analog sum on sim_telarray's p.e. vs sim_telarray's list of triggered LSTs.
+
+    sim_telarray lists an LST only when ``multiplicity`` LSTs triggered together (the LSTs' hardware stereo
+    trigger): where that is 2 and no LST of the event is listed, a lone LST that triggered looks the same as one
+    that did not, so those images are not ``observable`` and stay out of the agreement. ``max_group_sum`` holds
+    one column per NSB draw of the project's camera; the agreement averages over them.
+    """
 
     event_id: np.ndarray
     tel_id: np.ndarray
     true_size: np.ndarray
-    max_group_sum: np.ndarray  # counts, the project's trigger input (pedestals included)
+    max_group_sum: np.ndarray  # (images, draws) counts, the project's trigger input (pedestals included)
     simtel_triggered: np.ndarray  # bool: in sim_telarray's list of triggered telescopes
     threshold: int
+    multiplicity: int = 1
 
     @property
-    def project_triggered(self):
-        return self.max_group_sum > self.threshold
+    def observable(self):
+        if self.multiplicity <= 1:
+            return np.ones(len(self.event_id), bool)
+        _, event = np.unique(self.event_id, return_inverse=True)
+        listed_in_event = np.bincount(event, weights=self.simtel_triggered, minlength=event.max(initial=-1) + 1)
+        return listed_in_event[event] > 0
+
+    def project_triggered(self, threshold=None):
+        """(images, draws): a group sum over the threshold."""
+        return self.max_group_sum > (self.threshold if threshold is None else threshold)
+
+    def agreement_per_image(self, threshold=None):
+        """Fraction of NSB draws in which the project decides as sim_telarray did, observable images only."""
+        same = self.project_triggered(threshold) == self.simtel_triggered[:, None]
+        return same[self.observable].mean(axis=1)
+
+    def self_agreement(self, threshold=None):
+        """How often two independent NSB draws of the project agree with each other, observable images only.
+
+        The ceiling for the agreement with sim_telarray's single draw: near the threshold even a perfect
+        model disagrees with one realisation of the noise (unbiased over the draws: pairs of distinct draws).
+        """
+        over = self.project_triggered(threshold)[self.observable]
+        n, k = over.shape[1], over.sum(axis=1)
+        return float(np.mean((k * (k - 1) + (n - k) * (n - k - 1)) / (n * (n - 1)))) if len(over) else np.nan
+
+    def agreement_at(self, threshold=None):
+        per_image = self.agreement_per_image(threshold)
+        return float(per_image.mean()) if len(per_image) else np.nan
 
     @property
     def agreement(self):
-        return float(np.mean(self.project_triggered == self.simtel_triggered)) if len(self.event_id) else np.nan
+        return self.agreement_at()
 
 
-def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None) -> TriggerDecisions:
+@dataclass(frozen=True)
+class SimtelThreshold:
+    """sim_telarray's ``asum_threshold`` in the project's trigger-input counts.
+
+    sim_telarray's analog sum is a shaped trigger signal in mV, not the readout pulse the project's module sums
+    sample: the scale between the two is measured on an event that carries sim_telarray's own analog-sum traces.
+    """
+
+    mv_per_pe_sample: float  # sim_telarray group-sum peak [mV] per project group-sum peak [p.e. per sample]
+    error: float  # its spread over the bright groups, standard error
+    n_groups: int
+    asum_threshold_mv: float
+    threshold_pe: float  # p.e. per sample in the project's group sum
+    threshold_counts: float  # the same with the trigger input's gain and three pedestals
+
+    @property
+    def counts(self) -> int:
+        """The integer threshold the project's trigger compares with (``sum > counts``)."""
+        return int(np.floor(self.threshold_counts))
+
+
+def simtel_threshold(aux_path=None, data_path=None, min_peak_noise=5.0, seed=0) -> SimtelThreshold:
+    """Translate sim_telarray's configured analog-sum threshold into the project's counts.
+
+    The event of ``aux_traces_2030`` (a bright muon ring) holds sim_telarray's 474 analog-sum traces and its true
+    photo-electrons: the same photo-electrons through the project's camera (no NSB, no noise, mean of 20
+    amplitude draws) give each group's peak in p.e. per sample; the ratio of sim_telarray's peaks to these, over
+    the groups well above sim_telarray's noise, is the scale.
+    """
+    from eventio import SimTelFile
+
+    from ..analog_sum import read_aux_traces
+    from ..inputs import TriggerInput
+    from ..instrument import LSTInstrument
+    from .camera import CameraResponse
+    from .showers import PhotonList
+
+    instrument = LSTInstrument(data_path)
+    path = aux_path if aux_path is not None else instrument.data_path / "simtel" / "aux_traces_2030.simtel.zst"
+    aux = read_aux_traces(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with SimTelFile(str(path)) as simtel:
+            pe = next(iter(simtel))["photoelectrons"][0]
+    pixel, time = np.asarray(pe["pixel_id"], int), np.asarray(pe["time"], float)
+    lon, lat = instrument.pixel_fov
+    camera = CameraResponse(instrument, 0.0, noise_pe=0.0)
+    rng = np.random.default_rng(seed)
+    photons = PhotonList(lon[pixel], lat[pixel], time)
+    start = float(np.median(time)) - 18.0
+    ours = np.mean([camera.respond(photons, start, rng).waveform[0][instrument.group_pixels].sum(axis=1)
+                    for _ in range(20)], axis=0).max(axis=1)
+    baseline = np.median(aux.group, axis=1)
+    theirs = aux.group.max(axis=1) - baseline
+    noise = float(np.median(np.std(aux.group, axis=1)))
+    bright = theirs > min_peak_noise * noise
+    ratio = theirs[bright] / ours[bright]
+    scale = float(np.sum(theirs[bright] * ours[bright]) / np.sum(ours[bright] ** 2))
+    quantize = TriggerInput(instrument=instrument)
+    threshold_mv = float(instrument.asum_threshold)
+    threshold_pe = threshold_mv / scale
+    return SimtelThreshold(
+        mv_per_pe_sample=scale, error=float(np.std(ratio) / np.sqrt(bright.sum())), n_groups=int(bright.sum()),
+        asum_threshold_mv=threshold_mv, threshold_pe=threshold_pe,
+        threshold_counts=3 * quantize.pedestal + quantize.gain * threshold_pe,
+    )
+
+
+def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws=5) -> TriggerDecisions:
     """sim_telarray's own photo-electrons (pixel, time) through the project's camera and analog-sum trigger.
 
-    Only array-triggered events say which telescopes triggered, so only their LSTs with a stored true image
-    count. The readout window is placed as the toy places it (median p.e. time 18 ns into the window).
+    Only array-triggered events carry the telescopes' decisions (without a trigger block one cannot tell a quiet
+    telescope from one sim_telarray never simulated), so only their LSTs with a stored true image count. A run
+    whose list ever holds a lone LST had no LST stereo requirement, whatever its history names as array trigger.
+    The readout window is placed as the toy places it (median p.e. time 18 ns into the window).
     """
     from eventio import SimTelFile
 
@@ -341,6 +447,7 @@ def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None) -> Tr
     rng = np.random.default_rng(seed)
     rows = []
     lst = set(run.tel_ids)
+    lone_lst_listed = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with SimTelFile(str(run.path), skip_non_triggered=False) as simtel:
@@ -350,6 +457,7 @@ def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None) -> Tr
                 if event.get("mc_event") is None or info is None:
                     continue
                 fired = {int(t) for t in info["triggered_telescopes"]}
+                lone_lst_listed |= len(fired & lst) == 1
                 for index, pe in event.get("photoelectrons", {}).items():
                     tel_id = tel_of_index[index]
                     if tel_id not in lst or pe["n_pe"] == 0:
@@ -357,14 +465,16 @@ def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None) -> Tr
                     pixel = np.asarray(pe["pixel_id"], int)
                     time = np.asarray(pe["time"], float)
                     photons = PhotonList(lon[pixel], lat[pixel], time)
-                    start = float(np.median(time)) - 18.0 + rng.uniform(-1, 1)
-                    image = camera.respond(photons, start, rng)
-                    counts = quantize(image.waveform[0])
-                    rows.append((int(event["event_id"]), tel_id, int(pe["n_pe"]),
-                                 int(asum.max_group_sum(counts)), tel_id in fired))
+                    sums = []
+                    for _ in range(draws):
+                        start = float(np.median(time)) - 18.0 + rng.uniform(-1, 1)
+                        counts = quantize(camera.respond(photons, start, rng).waveform[0])
+                        sums.append(int(asum.max_group_sum(counts)))
+                    rows.append((int(event["event_id"]), tel_id, int(pe["n_pe"]), sums, tel_id in fired))
     columns = list(zip(*rows)) if rows else [[]] * 5
     return TriggerDecisions(
         event_id=np.asarray(columns[0], np.int64), tel_id=np.asarray(columns[1], np.int64),
-        true_size=np.asarray(columns[2], float), max_group_sum=np.asarray(columns[3], np.int64),
+        true_size=np.asarray(columns[2], float), max_group_sum=np.asarray(columns[3], np.int64).reshape(-1, draws),
         simtel_triggered=np.asarray(columns[4], bool), threshold=int(threshold),
+        multiplicity=1 if lone_lst_listed else run.lst_multiplicity,
     )
