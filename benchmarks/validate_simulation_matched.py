@@ -35,6 +35,7 @@ import numpy as np
 from trigger.instrument import LSTInstrument
 from trigger.io import convert_simtel
 from trigger.paths import data_dir
+from trigger.simulation.showers import SHOWER_MODELS
 from trigger.simulation.validation import (
     ENERGY_BINS_TEV,
     IMPACT_BINS,
@@ -270,9 +271,9 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=Path("docs"))
     parser.add_argument("--name", default="simulation_matched")
     parser.add_argument("--work", type=Path, default=None, help="folder for the DL1 files (default: a temporary one)")
-    parser.add_argument("--model", type=json.loads, default=None, metavar="JSON",
-                        help="ShowerModel parameters to change, e.g. '{\"psf_deg\": 0.035}' (calibration scans, "
-                             "or an earlier model for a before/after comparison)")
+    parser.add_argument("--model", type=_model, default=None, metavar="NAME|JSON",
+                        help="a named parameter set of the toy (v1, v2: SHOWER_MODELS in trigger/simulation/showers.py)"
+                             " or ShowerModel parameters to change, e.g. '{\"psf_deg\": 0.035}' (calibration scans)")
     parser.add_argument("--asum-threshold", type=int, default=None,
                         help="the project's analog-sum threshold [counts] compared with sim_telarray's decisions "
                              "(default: sim_telarray's configured asum_threshold translated into counts on "
@@ -319,7 +320,7 @@ def main(argv=None):
         "repeats": args.repeats,
         "seed": args.seed,
         "runtime_s": round(runtime, 1),
-        "model_changes": args.model or {},
+        "model": args.model or "v1",
     }
     result = {
         **header,
@@ -333,6 +334,15 @@ def main(argv=None):
     plot(pooled_rows, args.output / f"{args.name}.png")
     write_markdown(args.output / f"{args.name}.md", header, metas, pooled_rows, per_file, checks, trigger)
     print((args.output / f"{args.name}.md").read_text())
+
+
+def _model(text):
+    if text in SHOWER_MODELS:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(f"neither a shower model ({', '.join(SHOWER_MODELS)}) nor JSON: {text}") from None
 
 
 def trigger_summary(files, decisions, threshold):

@@ -73,8 +73,9 @@ def test_one_photo_electron_integrates_to_one(instrument):
     assert 14 <= np.argmax(image.waveform[0, 0]) <= 18
 
 
-def test_gamma_light_pool_and_energy_scaling():
-    model = ShowerModel()
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_gamma_light_pool_and_energy_scaling(version):
+    model = ShowerModel.named(version)
     rng = np.random.default_rng(5)
 
     def mean_size(energy, distance):
@@ -88,8 +89,9 @@ def test_gamma_light_pool_and_energy_scaling():
     assert 3000 < inside < 12000
 
 
-def test_gamma_image_points_away_from_the_source_and_gets_longer_with_impact():
-    model = ShowerModel()
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_gamma_image_points_away_from_the_source_and_gets_longer_with_impact(version):
+    model = ShowerModel.named(version)
     rng = np.random.default_rng(6)
     shower = model.gamma(500.0, AXIS, np.zeros(3), rng)
     # a telescope west of the core (+y) sees the shower to the east: positive fov_lon
@@ -103,8 +105,9 @@ def test_gamma_image_points_away_from_the_source_and_gets_longer_with_impact():
     assert slope_far > 1.0
 
 
-def test_protons_are_broader_than_gammas():
-    model = ShowerModel()
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_protons_are_broader_than_gammas(version):
+    model = ShowerModel.named(version)
     rng = np.random.default_rng(8)
     tel = TelescopeView.from_altaz([0.0, 100.0, 0.0], ALT, 0.0)
     widths = {}
@@ -122,8 +125,9 @@ def test_protons_are_broader_than_gammas():
     assert np.mean([len(s.muons) for s in showers]) > 10
 
 
-def test_muon_through_the_mirror_makes_a_ring():
-    model = ShowerModel()
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_muon_through_the_mirror_makes_a_ring(version):
+    model = ShowerModel.named(version)
     rng = np.random.default_rng(9)
     from trigger.simulation.showers import Muon
 
@@ -163,6 +167,18 @@ def test_event_containers_are_complete():
 def test_bad_settings_are_rejected(kwargs, message):
     with pytest.raises(SimulationError, match=message):
         ToyEventSource(**kwargs)
+
+
+def test_shower_models_are_named_parameter_sets():
+    assert ShowerModel.named("v1") == ShowerModel()
+    v2 = ShowerModel.named("v2", psf_deg=0.02)
+    assert v2.psf_deg == 0.02 and v2.max_age < ShowerModel().max_age
+    with pytest.raises(ValueError, match="unknown shower model 'v9'"):
+        ShowerModel.named("v9")
+    with pytest.raises(TraitError):
+        ToyEventSource(shower_model="v9")
+    model = ToyEventSource(shower_model="V2", n_events=1).model
+    assert model == ShowerModel.named("v2", observation_level=model.observation_level)
 
 
 def test_unknown_particle_is_rejected():

@@ -24,6 +24,7 @@ import numpy as np
 from . import atmosphere as atm
 
 __all__ = [
+    "SHOWER_MODELS",
     "ShowerModel",
     "Shower",
     "SubShower",
@@ -140,9 +141,26 @@ def _tilt(axis, angle, rng):
     return tilted / np.linalg.norm(tilted)
 
 
+# Named parameter sets of the image model, as changes to the defaults below. v1 is the first toy, every physics
+# figure made before the recalibration; v2 is calibrated shower by shower against sim_telarray on the shared files
+# (docs/simulation.md, benchmarks/validate_simulation_matched.py --model v2): the image core and wings, a
+# two-component PSF, the wide-angle Cherenkov tail, shorter emission (age cut), proton cascades with a harder
+# transverse momentum, and the muon-ring yield measured on lst_muons.
+SHOWER_MODELS = {
+    "v1": {},
+    "v2": {
+        "lateral_fraction": 0.028, "halo_fraction": 0.25, "halo_scale": 4.5,
+        "psf_deg": 0.016, "psf_tail_deg": 0.045, "psf_tail_fraction": 0.22,
+        "pool_falloff": 0.3, "angular_tail": 0.3, "angular_tail_deg": 10.0, "max_age": 1.05,
+        "proton_light_fraction": 0.65, "proton_subshowers_per_decade": 3.0, "proton_energy_sharing": 0.7,
+        "transverse_momentum_gev": 1.5, "muon_pe_per_deg": 2850.0, "muon_visible_radius": 60.0,
+    },
+}
+
+
 @dataclass
 class ShowerModel:
-    """Parameters of the image model. Defaults are explained in docs/simulation.md."""
+    """Parameters of the image model. Defaults are explained in docs/simulation.md; :meth:`named` for the sets."""
 
     observation_level: float = 2147.0  # m a.s.l., CTAO-North reference height
     pe_per_gev: float = 5.6  # p.e. per GeV inside the light pool at the reference distance
@@ -174,6 +192,14 @@ class ShowerModel:
     muon_pe_per_deg: float = 1800.0  # p.e. of a full ring per degree of ring radius
 
     # -- primaries ---------------------------------------------------------
+
+    @classmethod
+    def named(cls, name="v1", **changes):
+        """The parameter set ``name`` of :data:`SHOWER_MODELS`, with ``changes`` on top."""
+        if name not in SHOWER_MODELS:
+            raise ValueError(f"unknown shower model {name!r}; known: {', '.join(SHOWER_MODELS)}")
+        return cls(**{**SHOWER_MODELS[name], **changes})
+
     def gamma(self, energy, axis, core, rng) -> Shower:
         cos_z = axis[2]
         first = rng.exponential(RADIATION_LENGTH * 9 / 7)

@@ -49,7 +49,7 @@ from lstcommon import UserError
 
 from ..instrument import LSTInstrument
 from .camera import CameraResponse
-from .showers import PhotonList, ShowerModel, TelescopeView
+from .showers import SHOWER_MODELS, PhotonList, ShowerModel, TelescopeView
 
 __all__ = ["ToyEventSource", "PARTICLES", "PRIMARY_ID", "default_obs_id"]
 
@@ -93,6 +93,11 @@ class ToyEventSource(EventSource):
     min_true_pe = Int(10, help="A telescope is read out when its true image has at least this many p.e.").tag(config=True)
     readout_offset = AstroQuantity(default_value=18 * u.ns, physical_type=u.physical.time, help="Position of the median photon time in the readout window").tag(config=True)
     seed = Int(0, help="Random seed; the same seed gives the same events bit for bit").tag(config=True)
+    shower_model = CaselessStrEnum(
+        list(SHOWER_MODELS), default_value="v1",
+        help="Parameter set of the image model: v1 the first toy, v2 calibrated against sim_telarray shower by shower "
+        "(docs/simulation.md)",
+    ).tag(config=True)
     obs_id = Int(
         None, allow_none=True,
         help="Observation id written to the files (default: 3 x seed + 1 for gammas, + 2 protons, + 3 NSB, "
@@ -107,7 +112,8 @@ class ToyEventSource(EventSource):
             self.obs_id = default_obs_id(self.particle, self.seed)
         self.instrument = LSTInstrument(self.data_dir)
         self._subarray = self._make_subarray()
-        self.model = ShowerModel(observation_level=self._subarray.reference_location.height.to_value(u.m))
+        self.model = ShowerModel.named(self.shower_model,
+                                       observation_level=self._subarray.reference_location.height.to_value(u.m))
         self.camera = CameraResponse(self.instrument, self.nsb_rate_ghz)
         alt, az = self.pointing_altitude.to_value(u.rad), self.pointing_azimuth.to_value(u.rad)
         positions = self._subarray.tel_coords

@@ -287,14 +287,16 @@ def compare(quantity, real_pair, real_value, toy_pair, toy_value, bin_label="all
 def matched_run(path, output, repeats=10, seed=1, max_impact=600.0, progress=False, data_path=None, model=None):
     """Read ``path``, re-simulate its showers within ``max_impact`` of an LST ``repeats`` times into ``output``.
 
-    ``model``: ShowerModel parameters to change (name -> value), for calibration scans.
+    ``model``: a named parameter set (``"v2"``), or ShowerModel parameters to change (name -> value) for
+    calibration scans.
     """
     from ..io import process_events
 
     run = read_recorded_run(path, data_path)
     near = near_showers(run, max_impact)
-    source = MatchedShowerSource(near, repeats=repeats, seed=seed, data_dir=data_path)
-    if model:
+    named = model if isinstance(model, str) else "v1"
+    source = MatchedShowerSource(near, repeats=repeats, seed=seed, data_dir=data_path, shower_model=named)
+    if model and not isinstance(model, str):
         source.model = dataclasses.replace(source.model, **model)
     process_events(source, output, overwrite=True, progress=progress)
     return run, near

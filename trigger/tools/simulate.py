@@ -69,6 +69,7 @@ class SimulateTool(CommandTool):
         "n-telescopes": "ToyEventSource.n_telescopes",
         "min-true-pe": "ToyEventSource.min_true_pe",
         "seed": "ToyEventSource.seed",
+        "shower-model": "ToyEventSource.shower_model",
         "data-dir": "ToyEventSource.data_dir",
         "showers-from": "SimulateTool.showers_from",
         "repeats": "SimulateTool.repeats",
