@@ -41,7 +41,7 @@ def training_set(n):
     return ("train", "gamma", n, "10 GeV", "1 TeV", 101)
 
 
-def simulate_sets(work, sets, timings, n_jobs, reuse):
+def simulate_sets(work, sets, timings, n_jobs, reuse, shower_model="v1"):
     """Simulate ``sets`` (as :func:`training_set`) into ``work``, skipping files already there when ``reuse``.
 
     The simulation is single-threaded and the sets are independent: one process per set, ``n_jobs`` at a time.
@@ -52,7 +52,7 @@ def simulate_sets(work, sets, timings, n_jobs, reuse):
     jobs = [
         (f"simulate {folder} {particle}",
          ["simulate", "--particles", particle, "--n-events", n, "--energy-min", e_min, "--energy-max", e_max,
-          "--seed", seed, "--output", work / folder, "--overwrite", "--no-progress"])
+          "--seed", seed, "--shower-model", shower_model, "--output", work / folder, "--overwrite", "--no-progress"])
         for folder, particle, n, e_min, e_max, seed in sets
         if not (reuse and (work / folder / f"{particle}.dl1.h5").exists())
     ]
@@ -83,6 +83,9 @@ def main():
     parser.add_argument("--nn-threshold", type=float, help="evaluate the NN at this threshold, not the trained one (e.g. one "
                         "whose rate benchmarks/nn_rate_check.py counted)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="simulation processes at a time")
+    parser.add_argument("--shower-model", default="v1",
+                        help="the toy's parameter set (v1: the first toy; v2: calibrated against sim_telarray, "
+                             "docs/simulation.md); use another --work for each, --reuse does not tell them apart")
     parser.add_argument("--reuse", action="store_true", help="reuse simulated files already in --work")
     parser.add_argument("--reuse-model", action="store_true", help="also reuse the trained model in --work (evaluate only)")
     args = parser.parse_args()
@@ -96,7 +99,7 @@ def main():
         ("test", "gamma", args.n_test, "5 GeV", "500 GeV", 202),
         ("test", "proton", args.n_proton, "100 GeV", "10 TeV", 303),
     ]
-    simulate_sets(work, sets, timings, args.jobs, args.reuse)
+    simulate_sets(work, sets, timings, args.jobs, args.reuse, args.shower_model)
     if not (args.reuse_model and (work / "model/trigger.json").exists()):
         run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", work / "model", "--epochs", args.epochs,
              "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--seed", args.seed, "--candidates", args.candidates, "--no-progress", "--overwrite"],
@@ -129,6 +132,7 @@ def report(result, args) -> str:
         f"(5-500 GeV, E^-2) and {args.n_proton} protons (100 GeV-10 TeV, E^-2, 10 deg cone), 4 LSTs, max impact 500 m; "
         f"{args.n_nsb_examples} importance samples for the NSB training examples, {args.n_rate_samples} per rate measurement; "
         f"{args.epochs} epochs, {args.candidates} candidate network(s) from training seed {args.seed} on",
+        f"- shower model: {args.shower_model} (docs/simulation.md: v1 the first toy, v2 calibrated against sim_telarray)",
         f"- timings [s]: {', '.join(f'{k} {v}' for k, v in result['timings_s'].items())}",
         *([f"- NN threshold {args.nn_threshold} given by `--nn-threshold`, not the trained one "
            f"({m['operating_point']['nn']['threshold']:.5g}); the NN's rate below is the importance-sampled estimate"]
