@@ -67,7 +67,7 @@ def settings(changes: dict, mode: str, mono_dir=None) -> dict:
     return {"data": data, "network": network, "training": training}
 
 
-def _simulate_one(exe, folder: Path, split, particle, n, seed):
+def _simulate_one(exe, folder: Path, split, particle, n, seed, shower_model="v1"):
     final = folder / split / f"{particle}.dl1.h5"
     if final.exists():
         return
@@ -75,7 +75,7 @@ def _simulate_one(exe, folder: Path, split, particle, n, seed):
     work = folder / f".{split}-{particle}"
     shutil.rmtree(work, ignore_errors=True)
     cmd = [exe, "simulate", "--particles", particle, "--n-events", str(n), "--max-impact", "300 m", "--seed", str(seed),
-           "--output", str(work), "--no-progress", "--log-level", "ERROR", *OPTIONS[particle]]
+           "--shower-model", shower_model, "--output", str(work), "--no-progress", "--log-level", "ERROR", *OPTIONS[particle]]
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit(f"reconstruction_quickstart: error: {' '.join(cmd)} failed ({done.returncode}): "
@@ -85,7 +85,7 @@ def _simulate_one(exe, folder: Path, split, particle, n, seed):
     shutil.rmtree(work, ignore_errors=True)
 
 
-def simulate(folder: Path, name="default", jobs=2):
+def simulate(folder: Path, name="default", jobs=2, shower_model="v1"):
     """The data set's files (made if missing), ``jobs`` simulations at a time, the largest first."""
     exe = shutil.which("trigger-synth") or str(Path(sys.executable).with_name("trigger-synth"))
     spec = SETS[name]
@@ -93,7 +93,7 @@ def simulate(folder: Path, name="default", jobs=2):
             for particle, n in particles.items()]
     work.sort(key=lambda job: -job[2] * (1.7 if job[1] == "gamma" else 1.0))  # gammas cost more per shower
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(_simulate_one, exe, folder, *job) for job in work]:
+        for future in [pool.submit(_simulate_one, exe, folder, *job, shower_model) for job in work]:
             future.result()
 
 
@@ -111,6 +111,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="epochs of the mono network (default: the package's, or the set's)")
     parser.add_argument("--image-shape", type=int,
                         help="side of the mapped image (BilinearMapper; default: the package's, or the set's)")
+    parser.add_argument("--shower-model", default="v1",
+                        help="the toy's parameter set (v1 the first toy, v2 calibrated against sim_telarray: "
+                             "docs/simulation.md); a --data folder holds one model's files")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="simulations run at a time")
     args = parser.parse_args(argv)
     name = "full" if args.full else "small" if args.small else "default"
@@ -127,7 +130,7 @@ def main(argv=None):
     start = time.perf_counter()
 
     t = time.perf_counter()
-    simulate(data_dir, name, jobs=args.jobs)
+    simulate(data_dir, name, jobs=args.jobs, shower_model=args.shower_model)
     timings["simulate_s"] = time.perf_counter() - t
     train_files = [data_dir / "train" / f"{p}.dl1.h5" for p in ("gamma", "proton")]
     test_files = [data_dir / "test" / f"{p}.dl1.h5" for p in ("gamma", "proton")]
@@ -162,6 +165,7 @@ def main(argv=None):
     timings["total_s"] = time.perf_counter() - start
     metrics["timings"] = timings
     metrics["settings"] = {"data_set": name, "sizes": spec["sizes"], "seeds": spec["seeds"], "changes": changes,
+                           "shower_model": args.shower_model,
                            **used}
     write_json(out / "metrics.json", metrics)
     for name in ("cnn_mono", "cnn_stereo", "baseline", "cnn_mono_per_image"):

@@ -49,6 +49,7 @@ class SubShower:
     axis: np.ndarray
     core: np.ndarray
     start_depth: float
+    hadronic: bool = False  # a pi0 cascade of a hadron shower
 
 
 @dataclass
@@ -145,7 +146,7 @@ def _tilt(axis, angle, rng):
 # figure made before the recalibration; v2 is calibrated shower by shower against sim_telarray on the shared files
 # (docs/simulation.md, benchmarks/validate_simulation_matched.py --model v2): the image core and wings, a
 # two-component PSF, the wide-angle Cherenkov tail, shorter emission (age cut), proton cascades with a harder
-# transverse momentum, and the muon-ring yield measured on lst_muons.
+# transverse momentum and a stronger, laterally spread wide-angle tail, and the muon-ring yield of lst_muons.
 SHOWER_MODELS = {
     "v1": {},
     "v2": {
@@ -153,7 +154,8 @@ SHOWER_MODELS = {
         "psf_deg": 0.016, "psf_tail_deg": 0.045, "psf_tail_fraction": 0.22,
         "pool_falloff": 0.3, "angular_tail": 0.3, "angular_tail_deg": 10.0, "max_age": 1.05,
         "proton_light_fraction": 0.65, "proton_subshowers_per_decade": 3.0, "proton_energy_sharing": 0.7,
-        "transverse_momentum_gev": 1.5, "muon_pe_per_deg": 2850.0, "muon_visible_radius": 60.0,
+        "transverse_momentum_gev": 1.5, "proton_angular_tail": 0.45, "proton_tail_lateral_fraction": 0.14,
+        "muon_pe_per_deg": 2850.0, "muon_visible_radius": 60.0,
     },
 }
 
@@ -169,6 +171,9 @@ class ShowerModel:
     pool_falloff: float = 0.45  # e-folding distance beyond the pool, in pool radii
     angular_tail: float = 0.0  # light density of the wide-angle tail at the pool's edge, relative to the pool
     angular_tail_deg: float = 4.4  # its e-folding angle (Hillas 1982: 0.83 E_thr^-0.67 rad, E_thr ~ 35 MeV)
+    # hadron showers: their cascades start from pions produced at wide angles and scattered far from the axis
+    proton_angular_tail: float | None = None  # the wide-angle tail of their cascades (None: angular_tail)
+    proton_tail_lateral_fraction: float = 0.0  # lateral spread of that tail's emitters, Moliere radii (0: as the rest)
     max_age: float = 1.3  # Cherenkov emission is cut beyond this shower age
     min_distance: float = 3000.0  # m, floor of the light-density scaling with distance
     distance_index: float = 1.0  # light density in the pool scales as L^-distance_index
@@ -245,7 +250,7 @@ class ShowerModel:
             h_start = atm.height_of_slant_depth(max(start, 1.0), cos_z) - self.observation_level
             lever = max(h_start, 0.0) / cos_z
             sub_core = core + lever * (sub_axis - axis) * np.array([1, 1, 0])
-            shower.subshowers.append(SubShower(e_sub, sub_axis, sub_core, start))
+            shower.subshowers.append(SubShower(e_sub, sub_axis, sub_core, start, hadronic=True))
         if shower.subshowers:
             biggest = max(shower.subshowers, key=lambda s: s.energy)
             shower.x_max = biggest.start_depth + RADIATION_LENGTH * np.log(biggest.energy / CRITICAL_ENERGY_GEV)
@@ -281,23 +286,33 @@ class ShowerModel:
         along = np.maximum((height - self.observation_level) / sub.axis[2], 50.0)
         return height, along
 
-    def _acceptance(self, along, r_axis):
+    def _tail_amplitude(self, sub: SubShower) -> float:
+        if sub.hadronic and self.proton_angular_tail is not None:
+            return self.proton_angular_tail
+        return self.angular_tail
+
+    def _acceptance(self, along, r_axis, tail_share=False, amplitude=None):
         """Relative light density at axis distance ``r_axis`` from emitters at distance ``along``.
 
         Light from an emitter at distance L lands within the pool radius
         L tan(theta) (density falling as 1/L^2), with an exponential tail.
+        With ``tail_share`` also the share of it that comes from the wide-angle tail.
         """
         pool = along * np.tan(np.radians(self.pool_angle_deg))
         falloff = np.exp(-np.maximum(r_axis - pool, 0.0) / (self.pool_falloff * pool))
-        if self.angular_tail > 0:
+        share = np.zeros_like(falloff)
+        amplitude = self.angular_tail if amplitude is None else amplitude
+        if amplitude > 0:
             # electrons scattered far from the axis send light at angles well beyond the Cherenkov angle:
             # dN/dOmega ~ exp(-theta / theta0) / sin(theta) (Hillas 1982), which reaches far beyond the pool
             theta = np.degrees(np.arctan2(r_axis, along))
             edge = self.pool_angle_deg
             tail = (edge / np.maximum(theta, edge)) * np.exp(-np.maximum(theta - edge, 0.0) / self.angular_tail_deg)
-            falloff = (1 - self.angular_tail) * falloff + self.angular_tail * tail
+            mixed = (1 - amplitude) * falloff + amplitude * tail
+            share = amplitude * tail / np.maximum(mixed, 1e-300)
+            falloff = mixed
         scale = (self.reference_distance / np.maximum(along, self.min_distance)) ** self.distance_index
-        return scale * falloff
+        return (scale * falloff, share) if tail_share else scale * falloff
 
     def _axis_distance(self, sub: SubShower, tel: TelescopeView):
         rel = tel.position - sub.core
@@ -306,7 +321,7 @@ class ShowerModel:
     def expected_pe(self, sub: SubShower, tel: TelescopeView, cos_z, rng, n_probe=512) -> float:
         """Mean photo-electrons a cascade gives a telescope (Monte Carlo over the profile)."""
         _, along = self._emitters(sub, cos_z, n_probe, rng)
-        weight = self._acceptance(along, self._axis_distance(sub, tel))
+        weight = self._acceptance(along, self._axis_distance(sub, tel), amplitude=self._tail_amplitude(sub))
         return self.pe_per_gev * sub.energy * float(weight.mean())
 
     def _emit(self, sub: SubShower, tel: TelescopeView, mean_pe, cos_z, rng) -> PhotonList:
@@ -314,7 +329,7 @@ class ShowerModel:
         r_axis = self._axis_distance(sub, tel)
         n_pool = 4096
         height, along = self._emitters(sub, cos_z, n_pool, rng)
-        weight = self._acceptance(along, r_axis)
+        weight, tail_share = self._acceptance(along, r_axis, tail_share=True, amplitude=self._tail_amplitude(sub))
         expected = mean_pe * float(weight.mean())
         n = rng.poisson(expected)
         if n == 0:
@@ -326,6 +341,10 @@ class ShowerModel:
         moliere = MOLIERE_DEPTH / atm.density(height) / 100.0  # m
         sigma = self.lateral_fraction * moliere
         sigma = np.where(rng.uniform(size=n) < self.halo_fraction, self.halo_scale * sigma, sigma)
+        if sub.hadronic and self.proton_tail_lateral_fraction > 0:
+            # a hadron shower's wide-angle light comes from secondaries spread far from the axis
+            from_tail = rng.uniform(size=n) < tail_share[pick]
+            sigma = np.where(from_tail, self.proton_tail_lateral_fraction * moliere, sigma)
         e1, e2 = _orthonormal_basis(sub.axis)
         off1, off2 = rng.normal(size=(2, n)) * sigma
         points = sub.core + along[:, None] * sub.axis + off1[:, None] * e1 + off2[:, None] * e2
