@@ -191,7 +191,6 @@ def test_folder_swap_interrupted_puts_the_older_output_back(tmp_path, monkeypatc
 @pytest.mark.parametrize("signum, exception", [("SIGTERM", "Terminated"), ("SIGINT", "KeyboardInterrupt")])
 def test_signal_a_library_swallows_still_stops_the_commit(tmp_path, signum, exception):
     """Keras's load_model catches everything with a bare ``except:``; the signal must still keep the output out."""
-    import os
     import signal
 
     from lstcommon import signals
@@ -202,6 +201,20 @@ def test_signal_a_library_swallows_still_stops_the_commit(tmp_path, signum, exce
     (target / "weights").write_text("old")
     writers = ((atomic_folder, target, lambda tmp: (tmp / "weights").write_text("new")),
                (atomic_output, single, lambda tmp: tmp.write_text("new")))
+    # a test run started in the background inherits an ignored SIGINT, which interrupts_raise leaves ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _swallow_and_commit(signals, writers, signum, exception)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (target / "weights").read_text() == "old" and not single.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def _swallow_and_commit(signals, writers, signum, exception):
+    import os
+    import signal
+
     for make, path, write in writers:
         with signals.interrupts_raise():
             with pytest.raises(KeyboardInterrupt) as raised:
@@ -212,5 +225,3 @@ def test_signal_a_library_swallows_still_stops_the_commit(tmp_path, signum, exce
                         pass
                     write(tmp)
             assert type(raised.value).__name__ == exception
-    assert (target / "weights").read_text() == "old" and not single.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
