@@ -16,6 +16,7 @@ import numpy as np
 from ctapipe.core.traits import Int
 
 from .recorded import RecordedRun, read_recorded_run
+from .showers import altaz_to_vector
 from .source import SimulationError, ToyEventSource
 
 __all__ = ["MatchedShowerSource", "EVENT_ID_FACTOR", "real_event_id"]
@@ -79,7 +80,7 @@ class MatchedShowerSource(ToyEventSource):
     def _shower(self, index, rng):
         recorded = self.recorded.showers[index // self.repeats]
         alt, az = recorded.alt, recorded.az
-        axis = np.array([np.cos(alt) * np.cos(az), -np.cos(alt) * np.sin(az), np.sin(alt)])
+        axis = altaz_to_vector(alt, az)
         core = np.array([recorded.core_x, recorded.core_y, 0.0])
         shower, container = self._make_shower(recorded.energy, alt, az, axis, core, rng)
         return shower, container, float(np.hypot(core[0], core[1]))

@@ -32,6 +32,7 @@ __all__ = [
     "TelescopeView",
     "PhotonList",
     "C_M_PER_NS",
+    "altaz_to_vector",
 ]
 
 C_M_PER_NS = 0.299792458
@@ -76,6 +77,12 @@ class Shower:
     muons: list = field(default_factory=list)
 
 
+def altaz_to_vector(alt, az):
+    """Unit vector(s) towards (alt, az) in rad, shape (..., 3), in ctapipe's ground frame (x north, y west, z up)."""
+    alt, az = np.asarray(alt, float), np.asarray(az, float)
+    return np.stack([np.cos(alt) * np.cos(az), -np.cos(alt) * np.sin(az), np.sin(alt)], axis=-1)
+
+
 @dataclass
 class TelescopeView:
     """Where a telescope is and where it looks: position (m) and camera basis vectors."""
@@ -91,7 +98,7 @@ class TelescopeView:
         ca, sa, cz, sz = np.cos(alt), np.sin(alt), np.cos(az), np.sin(az)
         return cls(
             position=np.asarray(position, float),
-            pointing=np.array([ca * cz, -ca * sz, sa]),
+            pointing=altaz_to_vector(alt, az),
             e_lon=np.array([-sz, -cz, 0.0]),
             e_lat=np.array([-sa * cz, sa * sz, ca]),
         )

@@ -25,7 +25,7 @@ import numpy as np
 
 from .matched import EVENT_ID_FACTOR, MatchedShowerSource
 from .recorded import RecordedRun, read_recorded_run
-from .showers import TelescopeView
+from .showers import TelescopeView, altaz_to_vector
 
 __all__ = [
     "SimtelThreshold",
@@ -68,9 +68,8 @@ class ImageSet:
 
 def impact_distance(alt, az, core_x, core_y, tel_pos):
     """Distance (m) of each telescope from its shower axis (ctapipe's ground frame: x north, y west)."""
-    alt, az = np.asarray(alt, float), np.asarray(az, float)
-    direction = np.column_stack([np.cos(alt) * np.cos(az), -np.cos(alt) * np.sin(az), np.sin(alt)])
-    rel = np.asarray(tel_pos, float) - np.column_stack([core_x, core_y, np.zeros(len(alt))])
+    direction = altaz_to_vector(alt, az).reshape(-1, 3)
+    rel = np.asarray(tel_pos, float) - np.column_stack([core_x, core_y, np.zeros(len(direction))])
     along = np.sum(rel * direction, axis=1)
     return np.linalg.norm(rel - along[:, None] * direction, axis=1)
 
@@ -103,9 +102,7 @@ def signed_time_gradient(slope, psi_rad, cog_lon, cog_lat, source_lon, source_la
 def _source_position(alt, az, pointing_alt, pointing_az):
     """Camera position (deg, TelescopeFrame) of each shower's arrival direction."""
     view = TelescopeView.from_altaz(np.zeros(3), np.radians(pointing_alt), np.radians(pointing_az))
-    alt, az = np.asarray(alt, float), np.asarray(az, float)
-    axis = np.column_stack([np.cos(alt) * np.cos(az), -np.cos(alt) * np.sin(az), np.sin(alt)])
-    return view.project(axis)
+    return view.project(altaz_to_vector(alt, az).reshape(-1, 3))
 
 
 def near_showers(run: RecordedRun, max_impact=600.0) -> RecordedRun:
