@@ -11,6 +11,7 @@ import copy
 from pathlib import Path
 
 import numpy as np
+from ctapipe import fitting
 from ctapipe.calib import CameraCalibrator
 from ctapipe.core import Provenance
 from ctapipe.image import ImageProcessor
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from lstcommon.files import OutputError, atomic_output
 
-__all__ = ["OutputError", "atomic_output", "process_events", "convert_simtel", "WRITER_CONFIG"]
+__all__ = ["OutputError", "atomic_output", "process_events", "convert_simtel", "reseed_fits", "WRITER_CONFIG"]
 
 # R1 waveforms are stored as int32 in units of 0.01 p.e. (ctapipe's column
 # transform, undone by ctapipe's and dl1-data-handler's readers): a resolution
@@ -59,6 +60,7 @@ def process_events(source: EventSource, output_path, overwrite=False, progress=T
                 total = getattr(source, "n_events", None)
                 for event in tqdm(source, total=total, disable=not progress, unit="ev", desc=Path(output_path).name):
                     calibrator(event)
+                    reseed_fits(event)
                     image_processor(event)
                     writer(event)
                     n_events += 1
@@ -73,6 +75,20 @@ def process_events(source: EventSource, output_path, overwrite=False, progress=T
     if own_activity:
         provenance.finish_activity()
     return {"events": n_events, "telescope_events": n_tel_events}
+
+
+def reseed_fits(event):
+    """Key the random draws of ctapipe's timing fit to the event, so that its parameters depend on nothing else.
+
+    ctapipe's robust timing fit (``lts_linear_regression``) starts from random
+    pairs of pixels drawn from one generator per process (``FIT_RNG``), so an
+    image's timing parameters depended on every image fitted before it in the
+    process: on the particles simulated before in the same command, and on
+    where a shard of the run starts. Reset from (obs_id, event_id) before each
+    event, the same event gets the same fit in one process or in any shard.
+    """
+    fitting.FIT_RNG.bit_generator.state = np.random.PCG64(
+        [int(event.index.obs_id), int(event.index.event_id)]).state
 
 
 def lst_tel_ids(subarray):

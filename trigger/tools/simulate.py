@@ -9,9 +9,11 @@ from ctapipe.core.traits import Bool, Int, List, Unicode
 from ctapipe.core.traits import Path as PathTrait
 
 from lstcommon.files import OutputError, check_output_folder, dumps_json, write_text_atomic
+from lstcommon.parallel import check_engine_options, engine, n_workers
 from lstcommon.tool import CommandTool
 
 from ..io import process_events
+from ..parallel import SHARDS_PER_WORKER, simulate_sharded
 from ..simulation.matched import MatchedShowerSource
 from ..simulation.recorded import read_recorded_run
 from ..simulation.source import PARTICLES, ToyEventSource
@@ -33,11 +35,17 @@ class SimulateTool(CommandTool):
     (``OUTPUT/<particle>.dl1.h5``, ``obs_id`` the file's run,
     ``event_id = 1000 x real event_id + repeat``).
 
+    With ``--workers N`` the events are simulated in shards on a Dask
+    ``LocalCluster`` of N processes, with ``--scheduler ADDRESS`` on an
+    existing Dask cluster (docs/parallel.md), and merged into the same file,
+    table for table, that one process writes for the same seed.
+
     Examples:
 
         trigger-synth simulate --particles gamma,proton,nsb --n-events 200 \\
             --energy-min "10 GeV" --energy-max "10 TeV" --seed 1 --output data/
         trigger-synth simulate --showers-from run.simtel.zst --repeats 10 --output matched/
+        trigger-synth simulate --particles nsb --n-events 10000 --workers 8 --output data/
     """
 
     name = "trigger-synth simulate"
@@ -56,6 +64,17 @@ class SimulateTool(CommandTool):
     repeats = Int(None, allow_none=True, help="With --showers-from: toy showers per recorded shower (default 1)").tag(config=True)
     overwrite = Bool(False, help="Replace existing output files").tag(config=True)
     progress = Bool(True, help="Show a progress bar").tag(config=True)
+    workers = Int(
+        None, allow_none=True,
+        help="Simulate in shards on this many Dask workers: a LocalCluster of as many processes, or with --scheduler "
+        "the shards for that many of the cluster's workers (default: 1 here, in this process; with --scheduler, the "
+        "cluster's workers). Any number of workers writes the same events as one",
+    ).tag(config=True)
+    scheduler = Unicode(
+        None, allow_none=True,
+        help="Address of a running Dask scheduler (tcp://host:8786) to simulate on its cluster; Dask's own "
+        "configuration (DASK_SCHEDULER_ADDRESS) is used when not given",
+    ).tag(config=True)
 
     aliases = {
         ("p", "particles"): "SimulateTool.particles",
@@ -73,6 +92,8 @@ class SimulateTool(CommandTool):
         "data-dir": "ToyEventSource.data_dir",
         "showers-from": "SimulateTool.showers_from",
         "repeats": "SimulateTool.repeats",
+        ("j", "workers"): "SimulateTool.workers",
+        "scheduler": "SimulateTool.scheduler",
         ("o", "output"): "SimulateTool.output",
     }
     flags = {
@@ -91,6 +112,7 @@ class SimulateTool(CommandTool):
             raise ToolConfigurationError(f"unknown particle(s) {unknown or particles}; choose from {', '.join(PARTICLES)}")
         self.output = Path(self.output)
         check_output_folder(self.output)
+        self.scheduler_address = check_engine_options(self.workers, self.scheduler)
         if self.showers_from is None and self.repeats is not None:
             raise ToolConfigurationError("--repeats needs --showers-from FILE (the showers to repeat)")
         if self.showers_from is not None:
@@ -109,9 +131,23 @@ class SimulateTool(CommandTool):
 
     def start(self):
         self.summary = {}
+        if self.scheduler_address is None and (self.workers or 1) == 1:
+            self._simulate(None)
+            return
+        with engine(self.workers, self.scheduler_address) as client:
+            self._simulate(client)
+
+    def _simulate(self, client):
+        """Each particle's file, in this process (``client`` None) or in shards on the Dask cluster."""
         for source, path in zip(self.sources, self.outputs):
             t0 = time.perf_counter()
-            counts = process_events(source, path, overwrite=self.overwrite, progress=self.progress, parent=self)
+            if client is None:
+                counts = process_events(source, path, overwrite=self.overwrite, progress=self.progress, parent=self)
+            else:
+                n_shards = SHARDS_PER_WORKER * (self.workers or n_workers(client))
+                run = simulate_sharded(source, path, client, n_shards=n_shards, overwrite=self.overwrite,
+                                       progress=self.progress)
+                counts = {"events": run.events, "telescope_events": run.telescope_events}
             wall = time.perf_counter() - t0
             self.summary[source.particle] = summarize_file(path) | counts | {
                 "wall_s": round(wall, 2),

@@ -1,0 +1,119 @@
+"""The Dask engine: sharded simulation equal to one process, failures named, bad engine options refused up front."""
+
+import numpy as np
+import pytest
+import tables
+from dl1_data_handler.reader import DLImageReader
+
+from lstcommon.parallel import TaskFailed, TaskInputError, run_tasks
+from trigger.cli import main
+from trigger.parallel import shard_ranges
+
+# a tiny run that still has images on several telescopes: 300 GeV and up, cores near the LSTs
+RUN = ["simulate", "-p", "gamma", "--seed", "4", "--energy-min", "300 GeV", "--max-impact", "200 m",
+       "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster on loopback: two single-threaded worker processes, as on a small machine."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def _tables(path) -> dict:
+    with tables.open_file(path) as h5:
+        return {node._v_pathname: node.read() for node in h5.walk_nodes("/", "Leaf")}
+
+
+def _assert_same_tables(a, b):
+    ta, tb = _tables(a), _tables(b)
+    assert sorted(ta) == sorted(tb)
+    for where, x in ta.items():
+        y = tb[where]
+        assert x.dtype == y.dtype and x.shape == y.shape, where
+        for name in x.dtype.names or [None]:
+            u, v = (x, y) if name is None else (x[name], y[name])
+            assert np.array_equal(u, v, equal_nan=u.dtype.kind == "f"), f"{where} {name}"
+
+
+def test_two_workers_write_the_file_of_one(cluster, tmp_path, capsys):
+    assert main([*RUN, "-n", "6", "-o", str(tmp_path / "one")]) == 0
+    assert main([*RUN, "-n", "6", "-o", str(tmp_path / "two"), "--workers", "2", "--scheduler", cluster]) == 0
+    capsys.readouterr()
+    one, two = tmp_path / "one/gamma.dl1.h5", tmp_path / "two/gamma.dl1.h5"
+    _assert_same_tables(one, two)
+    with tables.open_file(two) as h5:
+        assert h5.root.dl1.event.subarray.trigger.nrows == 6
+        assert h5.root.configuration.simulation.run.nrows == 1
+        assert h5.root.simulation.service.shower_distribution[0]["n_entries"] == 6
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["gamma.dl1.h5", "summary.json"]
+    reader = DLImageReader(input_url_signal=[str(two)], mode="mono")
+    assert reader.get_n_events() == DLImageReader(input_url_signal=[str(one)], mode="mono").get_n_events() > 0
+    assert np.isfinite(reader.generate_mono_batch([0])["features"]).all()
+
+
+@pytest.fixture
+def one_thread_cluster():
+    """In this process (so that a test can make one shard fail), one worker thread: shards one after another."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.mark.parametrize("error, code", [("input", 2), ("bug", 1)])
+def test_a_failing_shard_is_named(one_thread_cluster, tmp_path, capsys, monkeypatch, error, code):
+    import trigger.parallel
+    from trigger.simulation.source import SimulationError
+
+    make = trigger.parallel._make_shard_source
+
+    def fail_second(task):
+        if task.shard.index == 1:
+            raise SimulationError("refused") if error == "input" else RuntimeError("broken")
+        return make(task)
+
+    monkeypatch.setattr(trigger.parallel, "_make_shard_source", fail_second)
+    out = tmp_path / "out"
+    assert main([*RUN, "-n", "4", "-o", str(out), "--workers", "2", "--scheduler", one_thread_cluster]) == code
+    err = capsys.readouterr().err
+    assert "shard 2 of 4 (events 1..1) failed" in err
+    if code == 2:
+        assert err.strip().count("\n") == 0 and err.startswith("trigger-synth simulate: error: ")
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--workers", "0"], "--workers 0: must be at least 1"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "cannot reach a Dask scheduler"),
+    (["--scheduler", "localhost"], "not a scheduler address"),
+])
+def test_bad_engine_options_are_refused_before_any_work(tmp_path, capsys, option, message):
+    assert main([*RUN, "-n", "6", "-o", str(tmp_path / "out"), *option]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.strip().count("\n") == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_shard_ranges_cover_every_event_once():
+    for n, k in [(1, 4), (6, 4), (10, 3), (1000, 8)]:
+        ranges = shard_ranges(n, k)
+        assert ranges[0][0] == 0 and ranges[-1][1] == n and len(ranges) == min(n, k)
+        assert all(a < b for a, b in ranges) and all(b == c for (_, b), (c, _) in zip(ranges, ranges[1:]))
+
+
+def test_tasks_in_this_process_report_their_index():
+    assert run_tasks(None, lambda x: x * 2, [1, 2, 3]) == [2, 4, 6]
+    with pytest.raises(TaskFailed, match="task 2 of 3 failed: ZeroDivisionError"):
+        run_tasks(None, lambda x: 1 / x, [1, 0, 3])
+    from lstcommon import UserError
+
+    def refuse(x):
+        raise UserError(f"item {x} is bad")
+
+    with pytest.raises(TaskInputError, match="task 1 of 1 failed: item 7 is bad"):
+        run_tasks(None, refuse, [7])
