@@ -99,6 +99,32 @@ def test_bad_engine_options_are_refused_before_any_work(tmp_path, capsys, option
     assert not (tmp_path / "out").exists()
 
 
+def test_rate_pieces_depend_on_the_seed_not_on_the_workers(cluster, one_thread_cluster):
+    """Counting and subset-simulation runs as tasks: two worker processes give what one worker thread gives."""
+    from functools import partial
+
+    from distributed import Client
+
+    from trigger.inputs import TriggerInput
+    from trigger.nn.roi import RoiGeometry
+    from trigger.rates import NSBRateEstimator, brute_force_gated_rate
+    from trigger.subset_simulation import SubsetSimulation
+
+    geometry, score = RoiGeometry(gate=69), partial(np.sum, axis=1)  # a picklable stand-in for a network
+    estimator = NSBRateEstimator(TriggerInput(), 0.233591)
+    simulation = SubsetSimulation(estimator, geometry, score, n_per_level=200, thin=1)
+    results = []
+    for address in (cluster, one_thread_cluster):
+        with Client(address, set_as_default=False) as client:
+            counted = brute_force_gated_rate(estimator.trigger_input, 0.233591, geometry, score, [500.0, 560.0], 60,
+                                             np.random.default_rng(1), client=client, pieces=3)
+            runs = simulation.camera_rates([560.0], np.random.default_rng(2), min_rate_hz=1e6, n_runs=2, client=client)
+            results.append((counted, runs.runs))
+    (a, runs_a), (b, runs_b) = results
+    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and np.array_equal(runs_a, runs_b)
+    assert len(a[2]) > 0 and runs_a.shape[0] == 2
+
+
 def test_shard_ranges_cover_every_event_once():
     for n, k in [(1, 4), (6, 4), (10, 3), (1000, 8)]:
         ranges = shard_ranges(n, k)

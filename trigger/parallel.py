@@ -13,6 +13,7 @@ number of events is checked, and it is renamed into place only when
 complete (:func:`lstcommon.files.atomic_output`).
 """
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from .simulation.matched import MatchedShowerSource
 from .simulation.source import ToyEventSource
 
 __all__ = ["ShardedRun", "Shard", "shard_ranges", "simulate_sharded", "merge_shards", "ShardMergeError",
-           "SHARDS_PER_WORKER"]
+           "SHARDS_PER_WORKER", "SavedScore"]
 
 # a few shards per worker even out showers of unequal cost (energies differ by decades); the per-shard cost
 # (a source, a writer, a file to merge) is a fraction of a second
@@ -265,3 +266,28 @@ def _add_histograms(target: tables.Table, other: tables.Table):
         rows["n_entries"][i] += row["n_entries"]
         rows["histogram"][i] += row["histogram"]
         target.modify_rows(i, i + 1, rows=rows[i : i + 1])
+
+
+class SavedScore:
+    """The score function of a saved trigger model (ROIs -> logits) that can travel to Dask workers.
+
+    A Keras model's traced function cannot be pickled; this carries the
+    folder, and each process loads the model once, on first use.
+    """
+
+    def __init__(self, folder):
+        self.folder = str(Path(folder).resolve())
+
+    def __call__(self, rois):
+        return _loaded_score(self.folder)(rois)
+
+    def __repr__(self):
+        return f"SavedScore({self.folder!r})"
+
+
+@functools.cache
+def _loaded_score(folder):
+    from .nn.model import load_trigger, score_function
+
+    model, _ = load_trigger(folder)
+    return score_function(model)

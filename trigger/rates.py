@@ -23,18 +23,30 @@ The NSB model is the simulation's own (:class:`trigger.simulation.camera.
 CameraResponse`): a module is a pixel with 7 times the NSB rate and sqrt(7)
 times the electronic noise, with the same pulse, single-p.e. spectrum and AC
 coupling, and the samples are quantized by :class:`trigger.inputs.TriggerInput`.
+
+Sampling and counting split into independent pieces that run on a Dask
+cluster when given a ``client`` (:mod:`lstcommon.parallel`): each piece
+draws from its own generator spawned from the caller's, so a result depends
+on the seed and the number of pieces, not on the workers. Without a client
+everything runs here from the caller's generator, as it always has. A score
+function sent to workers must be picklable (a saved model's:
+:class:`trigger.parallel.SavedScore`).
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+
+from lstcommon.parallel import n_workers, run_tasks
 
 from .analog_sum import AnalogSumTrigger
 from .inputs import TriggerInput
 from .nn.roi import gather_rois
 from .simulation.camera import FINE_BIN_NS, CameraResponse
 
-__all__ = ["ModuleNoise", "RateSamples", "NSBRateEstimator"]
+__all__ = ["ModuleNoise", "RateSamples", "NSBRateEstimator", "brute_force_rate", "brute_force_gated_rate",
+           "plain_nsb_windows", "gated_live_time", "PIECES_PER_WORKER"]
 
 SAMPLING_HZ = 1.024e9
 DECISION_SAMPLE = 24  # the decision sample inside the simulated 40-sample window
@@ -44,6 +56,29 @@ BIG_PE = 4.0  # p.e. of at least this amplitude (afterpulses) get their own tilt
 C_STEP, C_RANGE = 0.002, (-2.0, 0.5)
 B_STEP, B_RANGE = 0.01, (-5.0, 12.0)
 _NB = int(round((B_RANGE[1] - B_RANGE[0]) / B_STEP)) + 1
+PIECES_PER_WORKER = 4  # pieces of a sample or count per worker: even loads, a progress bar that moves
+
+
+def _in_pieces(client, function, n, rng, pieces=None, desc="", unit="window", progress=False) -> list:
+    """``function(m, rng_k)`` for the pieces of ``n`` items: here with ``rng`` when ``client`` is None, else as
+    tasks on the cluster, each with a generator spawned from ``rng``; the results in order."""
+    if client is None:
+        return [function(n, rng)]
+    pieces = max(1, min(int(pieces or PIECES_PER_WORKER * max(n_workers(client), 1)), int(n)))
+    sizes = np.diff(np.linspace(0, n, pieces + 1).round().astype(int)).tolist()
+    items = list(zip(sizes, rng.spawn(pieces)))
+    return run_tasks(client, _star(function), items, weights=sizes, progress=progress, desc=desc, unit=unit,
+                     name="piece", describe=lambda i: f"piece {i + 1} of {pieces} ({sizes[i]} {unit}s)")
+
+
+class _star:
+    """``function(*item)``: picklable, unlike a lambda, for the cluster's workers."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, item):
+        return self.function(*item)
 
 
 def tilt_keys(c, b=0.0) -> np.ndarray:
@@ -186,6 +221,15 @@ class RateSamples:
     def __len__(self):
         return len(self.weight)
 
+    @staticmethod
+    def concatenate(parts) -> "RateSamples":
+        parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        joined = (np.concatenate([getattr(p, name) for p in parts]) for name in ("counts", "modules", "groups", "weight", "group"))
+        return RateSamples(*joined, n_groups=first.n_groups, decision_sample=first.decision_sample)
+
     def mean_and_error(self, contrib):
         """Mean of per-sample contributions (along the first axis) and its standard error: floats for one
         contribution per sample, arrays for several (n_samples, m)."""
@@ -258,9 +302,17 @@ class NSBRateEstimator:
         kernel = self.noise.tilt_kernel(DECISION_SAMPLE)
         return tilt_keys(np.asarray(rows)[:, :, None] * kernel)
 
-    def sample(self, n, thetas, rng, single_module=False, chunk=4096) -> RateSamples:
+    def sample(self, n, thetas, rng, single_module=False, chunk=4096, client=None, pieces=None) -> RateSamples:
         """``n`` windows, the chosen group's modules tilted by a mixture (see :meth:`components`); each window's
-        weight is the balance heuristic over the whole mixture."""
+        weight is the balance heuristic over the whole mixture. With a Dask ``client``, in ``pieces`` tasks (see
+        the module docstring)."""
+        if client is not None:
+            parts = _in_pieces(client, partial(self._sample, thetas=thetas, single_module=single_module, chunk=chunk),
+                               n, rng, pieces, desc="importance samples")
+            return RateSamples.concatenate(parts)
+        return self._sample(n, rng, thetas, single_module, chunk)
+
+    def _sample(self, n, rng, thetas, single_module=False, chunk=4096) -> RateSamples:
         keys = self.components(thetas, single_module)
         alpha = np.full(len(keys), 1.0 / len(keys))
         unique, index = np.unique(keys, return_inverse=True)
@@ -398,10 +450,20 @@ def plain_nsb_windows(trigger_input: TriggerInput, nsb_rate, n_windows, rng, cam
         done += n
 
 
-def brute_force_rate(trigger_input: TriggerInput, nsb_rate, thresholds, n_windows, rng, camera=None, chunk=64):
-    """Count rising edges of the analog-sum OR in plain NSB camera windows (for validation)."""
-    trigger = AnalogSumTrigger(instrument=trigger_input.instrument)
+def brute_force_rate(trigger_input: TriggerInput, nsb_rate, thresholds, n_windows, rng, camera=None, chunk=64,
+                     client=None, pieces=None, progress=False):
+    """Count rising edges of the analog-sum OR in plain NSB camera windows (for validation); with a Dask
+    ``client``, in ``pieces`` tasks (see the module docstring)."""
     thresholds = np.atleast_1d(thresholds)
+    count = partial(_analog_sum_counts, trigger_input, nsb_rate, thresholds, camera=camera, chunk=chunk)
+    counts = sum(_in_pieces(client, count, n_windows, rng, pieces, "NSB windows", progress=progress))
+    first, last = HISTORY_SAMPLES, trigger_input.instrument.n_samples
+    live = n_windows * (last - first) / SAMPLING_HZ
+    return counts / live, np.sqrt(np.maximum(counts, 1)) / live
+
+
+def _analog_sum_counts(trigger_input, nsb_rate, thresholds, n_windows, rng, camera=None, chunk=64) -> np.ndarray:
+    trigger = AnalogSumTrigger(instrument=trigger_input.instrument)
     counts = np.zeros(len(thresholds))
     first, last = HISTORY_SAMPLES, trigger_input.instrument.n_samples
     for block in plain_nsb_windows(trigger_input, nsb_rate, n_windows, rng, camera, chunk):
@@ -409,8 +471,7 @@ def brute_force_rate(trigger_input: TriggerInput, nsb_rate, thresholds, n_window
         for i, u in enumerate(thresholds):
             fired = (g > u).any(axis=1)  # (n, n_samples)
             counts[i] += np.count_nonzero(fired[:, first:last] & ~fired[:, first - 1 : last - 1])
-    live = n_windows * (last - first) / SAMPLING_HZ
-    return counts / live, np.sqrt(np.maximum(counts, 1)) / live
+    return counts
 
 
 def _gated_count_range(trigger_input: TriggerInput, geometry) -> tuple[int, int]:
@@ -425,17 +486,27 @@ def gated_live_time(trigger_input: TriggerInput, geometry, n_windows) -> float:
 
 
 def brute_force_gated_rate(trigger_input: TriggerInput, nsb_rate, geometry, score, thresholds, n_windows, rng, camera=None,
-                           chunk=64):
+                           chunk=64, client=None, pieces=None, progress=False):
     """Count rising edges of the gated NN trigger (a gate candidate scoring above t) in plain NSB windows.
 
     The same trigger code as on showers (:func:`trigger.nn.trigger.nn_candidates`): the reference for
     :meth:`NSBRateEstimator.gated_rates` (MHz rates in seconds; about 1 kHz needs ~10^6 windows). Also
-    returns every candidate's score, from which such thresholds can be chosen.
+    returns every candidate's score, from which such thresholds can be chosen. With a Dask ``client``, in
+    ``pieces`` tasks (see the module docstring; ``score`` must then be picklable).
     """
+    thresholds = np.atleast_1d(thresholds)
+    count = partial(_gated_counts, trigger_input, nsb_rate, geometry, score, thresholds, camera=camera, chunk=chunk)
+    parts = _in_pieces(client, count, n_windows, rng, pieces, "NSB windows", progress=progress)
+    counts = sum(p[0] for p in parts)
+    live = gated_live_time(trigger_input, geometry, n_windows)
+    return counts / live, np.sqrt(np.maximum(counts, 1)) / live, np.concatenate([p[1] for p in parts])
+
+
+def _gated_counts(trigger_input, nsb_rate, geometry, score, thresholds, n_windows, rng, camera=None, chunk=64):
+    """Rising edges at each threshold in ``n_windows`` plain windows, and every candidate's score."""
     from .nn.trigger import nn_candidates
 
     trigger = AnalogSumTrigger(instrument=trigger_input.instrument)
-    thresholds = np.atleast_1d(thresholds)
     counts = np.zeros(len(thresholds))
     n_samples = trigger_input.instrument.n_samples
     first, last = _gated_count_range(trigger_input, geometry)
@@ -448,5 +519,4 @@ def brute_force_gated_rate(trigger_input: TriggerInput, nsb_rate, geometry, scor
             keep = cand.score > t
             passed[cand.event[keep], cand.sample[keep]] = True
             counts[i] += np.count_nonzero(passed[:, first:last] & ~passed[:, first - 1 : last - 1])
-    live = gated_live_time(trigger_input, geometry, n_windows)
-    return counts / live, np.sqrt(np.maximum(counts, 1)) / live, np.concatenate(scores)
+    return counts, np.concatenate(scores) if scores else np.zeros(0)

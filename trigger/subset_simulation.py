@@ -47,10 +47,13 @@ their mean and scatter. The mean's bias falls with the windows per level
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from itertools import product
 
 import numpy as np
 from scipy.stats import poisson
+
+from lstcommon.parallel import run_tasks
 
 from .rates import BIG_PE, DECISION_SAMPLE, SAMPLING_HZ, NSBRateEstimator, RateSamples, alias_table
 
@@ -359,21 +362,36 @@ class SubsetSimulation:
             weights.append(np.full(candidate.sum(), stratum.probability * level.probability * self.rate_scale / len(level.value)))
         return np.concatenate(rois), np.concatenate(weights)
 
-    def camera_rates(self, thresholds, rng, min_rate_hz, n_runs=4) -> "SubsetRates":
+    def camera_rates(self, thresholds, rng, min_rate_hz, n_runs=4, client=None, progress=False) -> "SubsetRates":
         """Rates at ``thresholds`` from ``n_runs`` independent runs over every stratum that matters.
 
         Each stratum's levels stop where it adds less than ``min_rate_hz``
         (thresholds above that are read on its last level); numbers of big
         p.e. that could add at most ``min_rate_hz / 100`` in all are left out.
+
+        Without ``client`` the runs take turns drawing from ``rng``. With a Dask
+        ``client`` each run is a task with its own generator spawned from
+        ``rng`` (:mod:`lstcommon.parallel`): the rates then depend on the seed,
+        not on the number of workers, and ``score`` must be picklable
+        (:class:`trigger.parallel.SavedScore`).
         """
         thresholds = np.atleast_1d(np.asarray(thresholds, dtype=float))
         strata, _ = self.strata(min_rate_hz / 100)
-        runs = np.zeros((n_runs, len(strata), len(thresholds)))
-        for r in range(n_runs):
-            for j, stratum in enumerate(strata):
-                levels = self.run(stratum, rng, min_rate_hz=min_rate_hz)
-                runs[r, j] = self.rates(levels, stratum, thresholds, rng)
+        if client is None:
+            runs = np.stack([self._one_run(strata, thresholds, min_rate_hz, rng) for _ in range(n_runs)])
+        else:
+            task = partial(self._one_run, strata, thresholds, min_rate_hz)
+            runs = np.stack(run_tasks(client, task, rng.spawn(n_runs), progress=progress, desc="subset simulations",
+                                      unit="run", name="subset simulation run"))
         return SubsetRates(thresholds, runs, strata)
+
+    def _one_run(self, strata, thresholds, min_rate_hz, rng) -> np.ndarray:
+        """One run's rates (n_strata, n_thresholds)."""
+        runs = np.zeros((len(strata), len(thresholds)))
+        for j, stratum in enumerate(strata):
+            levels = self.run(stratum, rng, min_rate_hz=min_rate_hz)
+            runs[j] = self.rates(levels, stratum, thresholds, rng)
+        return runs
 
 
 @dataclass
