@@ -10,17 +10,18 @@ subset simulation that ``train`` and ``evaluate`` use
 (:func:`trigger.operating_point.subset_rates`, ``--runs`` independent runs,
 their scatter the error). Counting near 1 kHz takes tens of minutes;
 ``--counted`` reuses the counts of an earlier run of this script on the same
-model instead. Writes ``OUTPUT/nn_rate_check.md`` and ``.json``.
+model instead. Writes ``OUTPUT/nn_rate_check.md`` and ``.json``. Counting and the
+subset simulations run on Dask (``--workers N`` local processes, or
+``--scheduler ADDRESS``: docs/parallel.md).
 
-    CTAPIPE_SVC_PATH=../shared/data/instrument python benchmarks/nn_rate_check.py MODEL --output docs/
+    CTAPIPE_SVC_PATH=../shared/data/instrument python benchmarks/nn_rate_check.py MODEL --output docs/ --workers 2
 """
 
 import argparse
+import contextlib
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -29,41 +30,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
 from lstcommon.files import dumps_json, write_text_atomic  # noqa: E402
+from lstcommon.parallel import check_engine_options, engine, n_workers  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
-from trigger.nn.model import load_trigger, score_function  # noqa: E402
+from trigger.nn.model import read_config  # noqa: E402
 from trigger.nn.roi import RoiGeometry  # noqa: E402
-from trigger.operating_point import subset_rates  # noqa: E402
-from trigger.rates import NSBRateEstimator, brute_force_gated_rate, gated_live_time  # noqa: E402
-from trigger.subset_simulation import N_PER_LEVEL  # noqa: E402
+from trigger.parallel import SavedScore  # noqa: E402
+from trigger.rates import NSBRateEstimator, brute_force_gated_rate  # noqa: E402
+from trigger.subset_simulation import N_PER_LEVEL, SubsetSimulation  # noqa: E402
 
 QUANTILES = (0.5, 0.8, 0.95, 0.99, 0.997)
 
 
 def _model(model_dir):
-    model, config = load_trigger(model_dir)
-    return RoiGeometry(**config["roi"]), score_function(model), TriggerInput(), config["operating_point"]["nsb_rate_ghz"]
-
-
-def _count_part(model_dir, thresholds, n_windows, seed):
-    """Counts and live time (s) of one process's share of the windows."""
-    geometry, score, trigger_input, nsb = _model(model_dir)
-    rates, _, _ = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, n_windows, np.random.default_rng(seed))
-    live = gated_live_time(trigger_input, geometry, n_windows)
-    return rates * live, live
-
-
-def _subset_part(model_dir, thresholds, options, n_runs, seed):
-    """Per-run rates (n_runs, n_thresholds) of one process's share of the subset simulations."""
-    geometry, score, trigger_input, nsb = _model(model_dir)
-    estimator = NSBRateEstimator(trigger_input, nsb)
-    return subset_rates(estimator, geometry, score, thresholds, np.random.default_rng(seed), n_runs=n_runs, **options).per_run
-
-
-def in_processes(jobs, function, shares, *args, seed):
-    """``function(*args, share, [seed, k])`` for each share, in up to ``jobs`` processes (each its own seed)."""
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        parts = [pool.submit(function, *args, share, [seed, k]) for k, share in enumerate(shares)]
-        return [p.result() for p in parts]
+    """The trigger's ROI, its score (picklable: it travels to the workers), input and NSB rate."""
+    config = read_config(model_dir)
+    return RoiGeometry(**config["roi"]), SavedScore(model_dir), TriggerInput(), config["operating_point"]["nsb_rate_ghz"]
 
 
 def main():
@@ -79,9 +60,22 @@ def main():
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--quantiles", type=float, nargs="+", default=QUANTILES, help="score quantiles of the candidates")
     parser.add_argument("--thresholds", type=float, nargs="+", help="NN score thresholds instead of quantiles (e.g. the operating point)")
-    parser.add_argument("--jobs", type=int, default=1, help="processes for counting and for the subset simulations")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Dask workers (a LocalCluster of processes) for counting and the subset simulations; 1: here")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler instead (docs/parallel.md)")
     args = parser.parse_args()
+    scheduler = check_engine_options(args.workers, args.scheduler)
     meta = run_metadata()
+    parallel = scheduler is not None or args.workers > 1
+    with engine(args.workers, scheduler) if parallel else contextlib.nullcontext() as client:
+        result = measure(args, meta, client)
+    args.output.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.output / "nn_rate_check.json", dumps_json(result))
+    write_text_atomic(args.output / "nn_rate_check.md", report(result) + "\n")
+    print(report(result))
+
+
+def measure(args, meta, client) -> dict:
     geometry, score, trigger_input, nsb = _model(args.model)
     rng = np.random.default_rng(args.seed)
 
@@ -97,26 +91,26 @@ def main():
             thresholds = np.sort(args.thresholds)
             quantiles = [None] * len(thresholds)
         else:
-            _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng)
+            _, _, pilot = brute_force_gated_rate(trigger_input, nsb, geometry, score, [np.inf], max(args.n_windows // 8, 100), rng,
+                                                 client=client)
             quantiles, thresholds = args.quantiles, np.quantile(pilot, args.quantiles)
-        sizes = [int(m) for m in np.diff(np.linspace(0, args.n_windows, args.jobs + 1).astype(int))]
-        parts = in_processes(args.jobs, _count_part, sizes, args.model, thresholds, seed=args.seed)
-        counts, live = (sum(p[i] for p in parts) for i in range(2))
-        counted, counted_err = counts / live, np.sqrt(np.maximum(counts, 1)) / live
+        counted, counted_err, _ = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, args.n_windows,
+                                                         np.random.default_rng([args.seed, 1]), client=client)
         n_windows = [args.n_windows]
     t_count = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     estimator = NSBRateEstimator(trigger_input, nsb)
     # tilts around the gate: the lower thresholds pass most gate candidates
-    samples = estimator.sample(args.n_samples, estimator.thetas_for([geometry.gate - 12, geometry.gate + 2]), rng)
+    samples = estimator.sample(args.n_samples, estimator.thetas_for([geometry.gate - 12, geometry.gate + 2]), rng, client=client)
     gate_rates, gate_errors = estimator.gated_rates(samples, geometry, score, thresholds)
     t_is = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     options = {"n_per_level": args.n_per_level, "min_rate_hz": args.min_rate}
-    shares = [len(s) for s in np.array_split(np.arange(args.runs), args.jobs) if len(s)]
-    per_run = np.concatenate(in_processes(args.jobs, _subset_part, shares, args.model, thresholds, options, seed=args.seed + 1))
+    simulation = SubsetSimulation(estimator, geometry, score, n_per_level=args.n_per_level)
+    per_run = simulation.camera_rates(thresholds, np.random.default_rng(args.seed + 1), min_rate_hz=args.min_rate,
+                                      n_runs=args.runs, client=client).per_run
     t_subset = time.perf_counter() - t0
     subset, subset_err = per_run.mean(axis=0), per_run.std(axis=0, ddof=1) / np.sqrt(len(per_run))
 
@@ -124,7 +118,7 @@ def main():
     result = {
         "metadata": meta, "model": str(args.model), "n_windows": n_windows[0] if len(n_windows) == 1 else n_windows,
         "counted_from": [str(p) for p in args.counted] if args.counted else None, "n_samples": args.n_samples,
-        "subset": {"runs": args.runs, **options, "jobs": len(shares)},
+        "subset": {"runs": args.runs, **options, "workers": n_workers(client) if client is not None else 1},
         "seconds": {"counting": round(t_count, 1), "gate_tilts": round(t_is, 1), "subset": round(t_subset, 1)},
         "rows": [
             {"quantile": q, "threshold": float(t), "counted_hz": float(c), "counted_error_hz": float(ce),
@@ -136,10 +130,7 @@ def main():
             )
         ],
     }
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.output / "nn_rate_check.json", dumps_json(result))
-    write_text_atomic(args.output / "nn_rate_check.md", report(result) + "\n")
-    print(report(result))
+    return result
 
 
 def report(result) -> str:
@@ -155,7 +146,8 @@ def report(result) -> str:
         *metadata_markdown(result["metadata"]),
         f"- model: `{result['model']}`; {counted}; {result['n_samples']} importance samples with tilts around the gate "
         f"({result['seconds']['gate_tilts']} s); {s['runs']} independent subset simulations ({s['n_per_level']} windows per "
-        f"level, levels down to {s['min_rate_hz']:g} Hz per stratum) in {s['jobs']} processes ({result['seconds']['subset']} s)",
+        f"level, levels down to {s['min_rate_hz']:g} Hz per stratum) on {s.get('workers', s.get('jobs'))} worker(s) "
+        f"({result['seconds']['subset']} s)",
         "",
         "| candidates passing | NN threshold | counted [kHz] | gate tilts [kHz] | pull | subset simulation [kHz] | pull | lowest / highest run [kHz] |",
         "|---|---|---|---|---|---|---|---|",

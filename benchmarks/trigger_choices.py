@@ -70,7 +70,7 @@ def main():
     parser.add_argument("--n-rate-samples", type=int, default=50_000)
     parser.add_argument("--n-nsb-examples", type=int, default=400_000, help="importance samples for the NSB training examples")
     parser.add_argument("--seed", type=int, default=0, help="training seed of every variant")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="Dask worker processes for the simulation")
     parser.add_argument("--reuse-models", action="store_true", help="evaluate the models already trained in --work")
     parser.add_argument("--only", nargs="*", help="run only the variants whose names start with these")
     args = parser.parse_args()

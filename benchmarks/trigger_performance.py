@@ -13,6 +13,7 @@ points see only the training set and NSB importance samples.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -44,10 +45,10 @@ def training_set(n):
 def simulate_sets(work, sets, timings, n_jobs, reuse, shower_model="v1"):
     """Simulate ``sets`` (as :func:`training_set`) into ``work``, skipping files already there when ``reuse``.
 
-    The simulation is single-threaded and the sets are independent: one process per set, ``n_jobs`` at a time.
+    One set after the other, each in shards on one Dask cluster of ``n_jobs`` worker processes (``simulate
+    --scheduler``): the files are those one process writes, and every set uses every core.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    from lstcommon.parallel import engine
 
     jobs = [
         (f"simulate {folder} {particle}",
@@ -58,13 +59,13 @@ def simulate_sets(work, sets, timings, n_jobs, reuse, shower_model="v1"):
     ]
     if not jobs:
         return
-    n_jobs = max(1, min(n_jobs, len(jobs)))
+    n_jobs = max(1, n_jobs)
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-        futures = {label: pool.submit(run, args, {}, label) for label, args in jobs}
-        for label, future in futures.items():
-            timings[label] = future.result()
-    timings[f"simulation wall ({n_jobs} processes)"] = round(time.perf_counter() - t0, 1)
+    with engine(n_jobs) if n_jobs > 1 else contextlib.nullcontext() as client:
+        on_cluster = [] if client is None else ["--workers", n_jobs, "--scheduler", client.scheduler.address]
+        for label, args in jobs:
+            run([*args, *on_cluster], timings, label)
+    timings[f"simulation wall ({n_jobs} workers)"] = round(time.perf_counter() - t0, 1)
 
 
 def main():
@@ -82,7 +83,8 @@ def main():
     parser.add_argument("--n-nsb-examples", type=int, default=400_000, help="importance samples for the NSB training examples")
     parser.add_argument("--nn-threshold", type=float, help="evaluate the NN at this threshold, not the trained one (e.g. one "
                         "whose rate benchmarks/nn_rate_check.py counted)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="simulation processes at a time")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="Dask worker processes for the simulation (docs/parallel.md)")
     parser.add_argument("--shower-model", default="v1",
                         help="the toy's parameter set (v1: the first toy; v2: calibrated against sim_telarray, "
                              "docs/simulation.md); use another --work for each, --reuse does not tell them apart")
