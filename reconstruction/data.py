@@ -221,10 +221,11 @@ class DL1Sequence(keras.utils.PyDataset):
         with_targets=True,
         workers=1,
         max_queue_size=8,
-        use_multiprocessing=False,
         n_slots=None,
     ):
-        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        # threads only: the readers' open HDF5 files do not survive a fork, and parallel work across
+        # processes is Dask's (lstcommon.parallel)
+        super().__init__(workers=workers, max_queue_size=max_queue_size)
         unknown = set(tasks) - set(TASKS)
         if unknown:
             raise ValueError(f"unknown task(s) {sorted(unknown)}; choose from {TASKS}")
@@ -367,7 +368,6 @@ class DL1Sequence(keras.utils.PyDataset):
             "with_targets": self.with_targets,
             "workers": self.workers,
             "max_queue_size": self.max_queue_size,
-            "use_multiprocessing": self.use_multiprocessing,
             "n_slots": self.n_slots,
         }
         kwargs.update(overrides)

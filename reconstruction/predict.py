@@ -48,13 +48,15 @@ from ctapipe.reco import ReconstructionProperty
 from ctapipe.reco.stereo_combination import StereoMeanCombiner
 
 from lstcommon.files import OutputError, atomic_output
+from lstcommon.parallel import run_tasks
 
 from .checks import check_prediction
 from .data import DL1Sequence, InputError, open_readers
 from .geometry import combine, disp_source
 from .train import load_model
 
-__all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_without_pixels", "disp_array_geometry", "predict"]
+__all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_without_pixels", "disp_array_geometry", "predict",
+           "predict_files"]
 
 SUBARRAY_KEYS = ["obs_id", "event_id"]
 TELESCOPE_KEYS = ["obs_id", "event_id", "tel_id"]
@@ -123,6 +125,28 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
             array_tables = _subarray_tables(outputs, ids, pointing, prefix)
         _write_tables(tmp, input_file, tel_tables, array_tables, prefix, overwrite)
     return output_file
+
+
+def predict_files(model_dir, jobs, client=None, progress=False, **options) -> list[Path]:
+    """:func:`predict` for each ``(input_file, output_file)`` of ``jobs``, one task per file on a Dask ``client``
+    (:mod:`lstcommon.parallel`; here, one after the other, without one); the DL2 files written, in order.
+
+    A file that fails is named (``TaskFailed``, or ``TaskInputError`` for bad input); the tasks not yet
+    started are cancelled, and files already written stay.
+    """
+    jobs = [(Path(i), None if o is None else Path(o)) for i, o in jobs]
+    return run_tasks(client, _PredictOne(model_dir, options), jobs, progress=progress, desc="predict", unit="file",
+                     name="file", describe=lambda k: f"file {k + 1} of {len(jobs)} ({jobs[k][0]})")
+
+
+class _PredictOne:
+    """``predict(model_dir, input, output, **options)`` of one job, picklable for the workers."""
+
+    def __init__(self, model_dir, options):
+        self.model_dir, self.options = model_dir, options
+
+    def __call__(self, job):
+        return predict(self.model_dir, job[0], job[1], **self.options)
 
 
 def _predict_on_batch(model, inputs, size):

@@ -11,6 +11,7 @@ e.g. ``--DataSpec.mode=stereo --NetworkSpec.backbone=resnet``.
     reconstruction-train --input gamma.dl1.h5 --input proton.dl1.h5 --output models/stereo \\
         --mode stereo --initial-model models/mono --epochs 6 --batch-size 16
     reconstruction-predict --model models/mono --input gamma_test.dl1.h5 --output-dir dl2/
+    reconstruction-predict --model models/mono --input run1.dl1.h5 --input run2.dl1.h5 --workers 2
     reconstruction-evaluate --input dl2/gamma_test.dl2.h5 --input dl2/proton_test.dl2.h5 \\
         --output-dir eval/ --level telescope
 
@@ -24,12 +25,14 @@ an existing output is replaced only with ``--overwrite``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from ctapipe.core import ToolConfigurationError
 from ctapipe.core.traits import Bool, CaselessStrEnum, Int, List, Path, Unicode, flag
 
 from lstcommon.files import dumps_json
+from lstcommon.parallel import check_engine_options, engine
 from lstcommon.tool import CommandTool
 
 from .checks import (
@@ -149,6 +152,14 @@ class PredictTool(CommandTool):
     full_copy = Bool(
         False, help="Copy the input's waveforms and images into the DL2 file too (by default they are left out)"
     ).tag(config=True)
+    workers = Int(
+        None, allow_none=True,
+        help="Predict the files as tasks on this many Dask workers (a LocalCluster of processes; default 1: here, "
+        "one after the other), or on the cluster of --scheduler",
+    ).tag(config=True)
+    scheduler = Unicode(None, allow_none=True, help="Address of a running Dask scheduler (tcp://host:8786)").tag(
+        config=True
+    )
 
     aliases = {
         ("m", "model"): "PredictTool.model",
@@ -156,6 +167,8 @@ class PredictTool(CommandTool):
         ("o", "output-dir"): "PredictTool.output_dir",
         "prefix": "PredictTool.prefix",
         "batch-size": "PredictTool.batch_size",
+        ("j", "workers"): "PredictTool.workers",
+        "scheduler": "PredictTool.scheduler",
     }
     flags = {
         **flag("overwrite", "PredictTool.overwrite", "Replace existing output", "Refuse to replace output"),
@@ -178,14 +191,17 @@ class PredictTool(CommandTool):
             check_prediction(self.model, path, output, prefix=self.prefix, overwrite=self.overwrite,
                              batch_size=self.batch_size)
             self.jobs.append((path, output))
+        self.scheduler_address = check_engine_options(self.workers, self.scheduler)
 
     def start(self):
-        from .predict import predict
+        from .predict import predict_files
 
-        for path, output in self.jobs:
-            written = predict(self.model, path, output, prefix=self.prefix, batch_size=self.batch_size,
-                              overwrite=self.overwrite, full_copy=self.full_copy)
-            self.log.info("wrote %s", written)
+        options = dict(prefix=self.prefix, batch_size=self.batch_size, overwrite=self.overwrite,
+                       full_copy=self.full_copy)
+        parallel = self.scheduler_address is not None or (self.workers or 1) > 1
+        with engine(self.workers, self.scheduler_address) if parallel else contextlib.nullcontext() as client:
+            for written in predict_files(self.model, self.jobs, client=client, **options):
+                self.log.info("wrote %s", written)
 
 
 class EvaluateTool(CommandTool):
