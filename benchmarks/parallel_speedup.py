@@ -1,0 +1,184 @@
+#!/usr/bin/env python
+"""Speed-up of the Dask engine on this machine: ``simulate`` and NSB counting with 1 and 2 workers.
+
+Each is timed as a user runs it, start-up included:
+
+(a) ``trigger-synth simulate`` of one gamma run, in this process (``--workers 1``)
+    and in shards on a new LocalCluster of 2 worker processes (``--workers 2``:
+    cluster start, shards, merge); the two files are checked to be equal, table
+    by table;
+(b) counting the gated NN trigger's rising edges in plain NSB camera windows
+    (:func:`trigger.rates.brute_force_gated_rate`), in this process and as
+    pieces on a new 2-worker LocalCluster (cluster start and each worker's
+    model loading included).
+
+The machine's load average before and after each timing is recorded: other
+work on the same cores lowers the speed-up. Writes OUTPUT/parallel_speedup.md
+and .json.
+
+    CTAPIPE_SVC_PATH=../shared/data/instrument LST_TRIGGER_DATA=../shared/data \\
+        python benchmarks/parallel_speedup.py --model MODEL --output docs/
+
+``--model`` is a trained trigger folder (``trigger-synth train``); without it a
+small one is trained first on the simulated gammas.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tables
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import metadata_markdown, run_metadata  # noqa: E402
+
+from lstcommon.files import dumps_json, write_text_atomic  # noqa: E402
+from lstcommon.parallel import engine  # noqa: E402
+from trigger.cli import main as trigger_synth  # noqa: E402
+
+GOAL = 1.7
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def timed(function):
+    before, t0 = load(), time.perf_counter()
+    result = function()
+    return result, {"wall_s": round(time.perf_counter() - t0, 1), "load_before": before, "load_after": load()}
+
+
+def same_tables(a, b) -> bool:
+    with tables.open_file(a) as ha, tables.open_file(b) as hb:
+        nodes_a = {n._v_pathname: n for n in ha.walk_nodes("/", "Leaf")}
+        nodes_b = {n._v_pathname: n for n in hb.walk_nodes("/", "Leaf")}
+        if sorted(nodes_a) != sorted(nodes_b):
+            return False
+        for where, node in nodes_a.items():
+            x, y = node.read(), nodes_b[where].read()
+            if x.dtype != y.dtype or x.shape != y.shape:
+                return False
+            for name in x.dtype.names or [None]:
+                u, v = (x, y) if name is None else (x[name], y[name])
+                if not np.array_equal(u, v, equal_nan=u.dtype.kind == "f"):
+                    return False
+    return True
+
+
+def simulate(args, work) -> dict:
+    run = ["simulate", "-p", "gamma", "-n", args.n_events, "--energy-min", "10 GeV", "--energy-max", "1 TeV",
+           "--seed", args.seed, "--overwrite", "--no-progress"]
+    out = {}
+    for workers in (1, 2):
+        command = [str(a) for a in [*run, "--workers", workers, "-o", work / f"sim{workers}"]]
+        code, out[str(workers)] = timed(lambda command=command: trigger_synth(command))
+        if code != 0:
+            raise SystemExit(f"trigger-synth {' '.join(command)} failed with exit code {code}")
+        out[str(workers)]["command"] = "trigger-synth " + " ".join(command).replace(str(work), "WORK")
+    identical = same_tables(work / "sim1/gamma.dl1.h5", work / "sim2/gamma.dl1.h5")
+    return {"events": args.n_events, "particle": "gamma", "energy_gev": [10, 1000], "runs": out,
+            "speedup": round(out["1"]["wall_s"] / out["2"]["wall_s"], 2), "files_identical": identical}
+
+
+def train_small_model(work) -> Path:
+    folder = work / "model"
+    code = trigger_synth([str(a) for a in [
+        "train", "--gamma", work / "sim1/gamma.dl1.h5", "--output", folder, "--epochs", 5, "--hidden", 8,
+        "--n-nsb-examples", 20000, "--n-calibration", 6000, "--calibration-runs", 2, "--calibration-windows", 200,
+        "--candidates", 1, "--no-progress", "--seed", 3, "--overwrite"]])
+    if code != 0:
+        raise SystemExit(f"trigger-synth train failed with exit code {code}")
+    return folder
+
+
+def count(args, model) -> dict:
+    from trigger.inputs import TriggerInput
+    from trigger.nn.model import read_config
+    from trigger.nn.roi import RoiGeometry
+    from trigger.parallel import SavedScore
+    from trigger.rates import brute_force_gated_rate
+
+    config = read_config(model)
+    geometry, score, trigger_input = RoiGeometry(**config["roi"]), SavedScore(model), TriggerInput()
+    nsb = config["operating_point"]["nsb_rate_ghz"]
+    thresholds = [config["operating_point"]["nn"]["threshold"]]
+
+    def counted(client):
+        rates, _, scores = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, args.n_windows,
+                                                  np.random.default_rng(args.seed), client=client)
+        return float(rates[0]), len(scores)
+
+    def on_cluster():
+        with engine(2) as client:
+            return counted(client)
+
+    score(np.zeros((1, geometry.n_inputs)))  # this process's model is loaded before the clock starts, as a worker's is not
+    (rate1, cand1), one = timed(lambda: counted(None))
+    (rate2, cand2), two = timed(on_cluster)
+    return {"windows": args.n_windows, "model": str(model), "threshold": thresholds[0],
+            "runs": {"1": {**one, "rate_hz": rate1, "candidates": cand1}, "2": {**two, "rate_hz": rate2, "candidates": cand2}},
+            "speedup": round(one["wall_s"] / two["wall_s"], 2)}
+
+
+def report(result) -> str:
+    sim, cnt = result["simulate"], result["nsb_counting"]
+    lines = [
+        "# Parallel speed-up: 1 and 2 Dask workers",
+        "",
+        "Generated by `benchmarks/parallel_speedup.py`; every number below is measured by the script.",
+        "",
+        *metadata_markdown(result["metadata"]),
+        f"- goal: a speed-up of at least {GOAL} with 2 workers on 2 cores",
+        "",
+        "| task | 1 worker [s] | 2 workers [s] | speed-up | load average before / after: 1 worker; 2 workers |",
+        "|---|---|---|---|---|",
+    ]
+    for label, part in ((f"`simulate` {sim['events']} gammas (10 GeV - 1 TeV)", sim),
+                        (f"NSB counting, {cnt['windows']} camera windows", cnt)):
+        one, two = part["runs"]["1"], part["runs"]["2"]
+        lines.append(f"| {label} | {one['wall_s']} | {two['wall_s']} | {part['speedup']} "
+                     f"| {one['load_before'][0]} / {one['load_after'][0]}; {two['load_before'][0]} / {two['load_after'][0]} |")
+    identical = "identical table by table" if sim["files_identical"] else "NOT identical (a bug)"
+    lines += [
+        "",
+        f"- `simulate`: wall time of the whole command (2 workers: LocalCluster start, the events in 8 shards, "
+        f"merge); the two files are {identical}. Commands: `{sim['runs']['1']['command']}` and "
+        f"`{sim['runs']['2']['command']}`.",
+        f"- NSB counting: `trigger.rates.brute_force_gated_rate` at the model's threshold {cnt['threshold']} "
+        f"(`{cnt['model']}`); 2 workers: LocalCluster start, 8 pieces, each worker loading TensorFlow and the model. "
+        "The two runs count different windows (one generator here, one spawned per piece there): "
+        f"{cnt['runs']['1']['rate_hz']:.4g} and {cnt['runs']['2']['rate_hz']:.4g} Hz.",
+        "- load average: `os.getloadavg()` (1 minute) before and after each timing; above 0 before a run, "
+        "other work shared the cores and lowered the speed-up.",
+    ]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", type=Path, default=Path("docs"))
+    parser.add_argument("--work", type=Path, help="folder for the simulated files (default: a temporary one)")
+    parser.add_argument("--model", type=Path, help="trained trigger folder for the NSB counting (default: train a small one)")
+    parser.add_argument("--n-events", type=int, default=1200, help="gamma showers simulated")
+    parser.add_argument("--n-windows", type=int, default=50_000, help="NSB camera windows counted")
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    meta = run_metadata()
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        work = Path(tmp)
+        result = {"metadata": meta, "simulate": simulate(args, work)}
+        model = args.model or train_small_model(work)
+        result["nsb_counting"] = count(args, model)
+    args.output.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.output / "parallel_speedup.json", dumps_json(result))
+    write_text_atomic(args.output / "parallel_speedup.md", report(result) + "\n")
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()
