@@ -26,6 +26,7 @@ from _common import metadata_markdown, run_metadata  # noqa: E402
 
 from lstcommon.files import write_json  # noqa: E402
 from trigger.cli import main as trigger_synth  # noqa: E402
+from trigger.reports import with_error  # noqa: E402
 
 
 def run(args, timings, label) -> float:
@@ -153,20 +154,26 @@ def report(result, args) -> str:
         t = s[name]
         p = s.get("proton", {}).get(name, {})
         lines.append(
-            f"| {label} | {t['threshold']:.5g} | {t['rate_hz']:.3g} ± {t['rate_error_hz']:.2g} | {fmt(t['energy_threshold_gev'])} "
+            f"| {label} | {t['threshold']:.5g} | {t['rate_hz']:.3g} ± {t['rate_error_hz']:.2g} "
+            f"| {with_error(t['energy_threshold_gev'], t.get('energy_threshold_error_gev'))} "
             f"| {t['crab_rate_hz']:.3g} | {fmt(p.get('array_rate_hz'), '{:.3g}')} |"
         )
     matched = s.get("analog_sum_at_nn_rate")
     if matched:
         lines.append(
             f"| analog sum at the NN's measured rate | {matched['threshold']} | {matched['rate_hz']:.3g} ± "
-            f"{matched['rate_error_hz']:.2g} | {fmt(matched['energy_threshold_gev'])} | {matched['crab_rate_hz']:.3g} | - |"
+            f"{matched['rate_error_hz']:.2g} | {with_error(matched['energy_threshold_gev'], matched.get('energy_threshold_error_gev'))} "
+            f"| {matched['crab_rate_hz']:.3g} | - |"
         )
     lines += [
         "",
-        f"**threshold_ratio** (NN / analog sum energy threshold) = **{fmt(s['threshold_ratio'], '{:.3f}')}** "
+        f"**threshold_ratio** (NN / analog sum energy threshold) = "
+        f"**{with_error(s['threshold_ratio'], s.get('threshold_ratio_error'), '{:.3f}')}** "
         "(goal: <= 0.6); against the analog sum at the NN's independently measured rate: "
-        f"**{fmt(s.get('threshold_ratio_at_nn_rate'), '{:.3f}')}**.",
+        f"**{with_error(s.get('threshold_ratio_at_nn_rate'), s.get('threshold_ratio_at_nn_rate_error'), '{:.3f}')}**.",
+        *([f"Errors of the energy thresholds and their ratios: statistical, from the finite number of test showers "
+           f"({s['threshold_error_method']['n_resamples']} paired bootstrap resamples, the same showers for every trigger; "
+           "half the 16-84 % interval)."] if "threshold_error_method" in s else []),
         "",
         f"Gate: group sum > {s['gate']['threshold']} counts ({s['gate']['rate_hz']:.3g} Hz of NSB candidates per telescope); "
         f"network: hidden {m['architecture']['hidden']}, {m['architecture']['ebops']:.0f} EBOPs; "
@@ -196,6 +203,18 @@ def report(result, args) -> str:
                   "|---|---|---|---|"]
         for name, r in s["real_events"].items():
             lines.append(f"| `{name}` | {r.get('telescope_events', '-')} | {r.get('analog_sum_triggers', '-')} | {r.get('nn_triggers', '-')} |")
+    check = s.get("real_events_check")
+    if check:
+        fraction = "n/a (no such event)" if check["fraction"] is None else f"**{check['fraction']:.3f}**"
+        lines += ["", f"Telescope events whose largest group sum (in the samples where both triggers decide) is at least "
+                  f"{check['min_group_sum']} counts, {check['min_group_sum'] - check['analog_sum_threshold']} over the "
+                  f"analog-sum threshold: the NN triggers {check['n_nn_triggered']} of {check['n_events']} = {fraction} "
+                  f"(goal >= {check['goal']})."]
+        if check["misses"]:
+            lines += ["", "| missed: file | event | telescope | largest group sum (decision window / whole readout) |",
+                      "|---|---|---|---|"]
+            lines += [f"| `{m['file']}` | {m['event_id']} | {m['tel_id']} | {m['max_group_sum_in_window']} / {m['max_group_sum']} |"
+                      for m in check["misses"]]
     return "\n".join(lines)
 
 

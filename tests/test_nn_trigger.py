@@ -186,6 +186,25 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
     assert gamma["telescope_events"] == 13 and gamma["analog_sum_triggers"] > 0
     for name in ("efficiency.png", "rates.png", "real_events.json"):
         assert (out / name).stat().st_size > 0
+    # statistical errors from the bootstrap: none where there is no value (40 showers may leave too few resamples)
+    for entry in (summary["analog_sum"], summary["nn"], *([matched] if matched else [])):
+        error = entry["energy_threshold_error_gev"]
+        assert error is None or (entry["energy_threshold_gev"] is not None and error >= 0)
+    for key in ("threshold_ratio", "threshold_ratio_at_nn_rate"):
+        assert (key in summary) == (f"{key}_error" in summary)
+        assert summary.get(f"{key}_error") is None or (summary[key] is not None and summary[f"{key}_error"] >= 0)
+    # the real-events check, recounted from the per-event rows it summarises
+    threshold, check = summary["analog_sum"]["threshold"], summary["real_events_check"]
+    rows = [(name, r) for name, v in json.loads((out / "real_events.json").read_text()).items() for r in v.get("events", [])]
+    # the analog sum decides on exactly the samples the in-window largest group sum is taken over
+    assert all(r["analog_sum"] == (r["max_group_sum_in_window"] > threshold) for _, r in rows)
+    assert all(r["max_group_sum_in_window"] <= r["max_group_sum"] for _, r in rows)
+    clear = [(name, r) for name, r in rows if r["max_group_sum_in_window"] >= threshold + 10]
+    assert check["min_group_sum"] == threshold + 10 and check["n_events"] == len(clear) > 0
+    assert check["n_nn_triggered"] == sum(r["nn"] for _, r in clear)
+    assert check["fraction"] == pytest.approx(check["n_nn_triggered"] / check["n_events"])
+    assert [(m["file"], m["event_id"], m["tel_id"]) for m in check["misses"]] == [
+        (name, r["event_id"], r["tel_id"]) for name, r in clear if not r["nn"]]
 
 
 @pytest.mark.parametrize(

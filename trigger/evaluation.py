@@ -5,7 +5,9 @@ table, seen or not) for the array trigger: at least 2 of the 4 LSTs trigger
 within 120 ns after correcting each telescope's time for the arrival of a
 plane front along the pointing direction, as the LST array trigger does.
 The energy threshold is the peak of the differential trigger rate of a
-Crab-like power law (index 2.6), from a smooth fit of the efficiency.
+Crab-like power law (index 2.6), from a smooth fit of the efficiency; its
+statistical error, and that of ratios of thresholds, from a paired bootstrap
+over the showers.
 """
 
 import astropy.units as u
@@ -20,10 +22,12 @@ from .analog_sum import array_trigger
 __all__ = [
     "SimulationRun",
     "array_decisions",
+    "bootstrap_error",
     "efficiency",
     "energy_threshold",
     "plane_front_delays",
     "spectrum_rate",
+    "threshold_bootstrap",
 ]
 
 SAMPLE_NS = 1 / 1.024
@@ -34,6 +38,8 @@ CRAB_INDEX = 2.6
 CRAB_NORM = 2.83e-7
 PROTON_NORM = 9.6e-2
 PROTON_INDEX = 2.7
+# enough for a 16-84 % interval to within ~10 %, and a few seconds for three triggers on thousands of showers
+THRESHOLD_RESAMPLES = 300
 
 
 class SimulationRun:
@@ -101,15 +107,19 @@ def _erf_model(log_e, eps, mu, sigma):
     return eps * 0.5 * (1 + erf((log_e - mu) / (np.sqrt(2) * sigma)))
 
 
-def energy_threshold(run: SimulationRun, triggered, index=CRAB_INDEX):
+def energy_threshold(run: SimulationRun, triggered, index=CRAB_INDEX, sample=None):
     """Peak (TeV) of the differential trigger rate dR/dlnE of an E^-index spectrum.
 
     The efficiency is fitted per shower (binned maximum likelihood would be
     overkill) with an error-function turn-on in log10 E; the rate is then
-    E^(1 - index) * efficiency(E), maximised on a fine grid.
+    E^(1 - index) * efficiency(E), maximised on a fine grid. ``sample``
+    (shower indices, repeats allowed) computes it on those showers only:
+    one bootstrap resample.
     """
     energy = run.energy
     triggered = np.asarray(triggered, dtype=bool)
+    if sample is not None:
+        energy, triggered = energy[sample], triggered[sample]
     if triggered.sum() < 5:
         return float("nan"), None
     bins = np.logspace(np.log10(run.energy_min), np.log10(run.energy_max), 31)
@@ -126,6 +136,45 @@ def energy_threshold(run: SimulationRun, triggered, index=CRAB_INDEX):
     grid = np.linspace(np.log10(run.energy_min), np.log10(run.energy_max), 2000)
     rate = (10**grid) ** (1 - index) * _erf_model(grid, *params)
     return float(10 ** grid[np.argmax(rate)]), params
+
+
+def threshold_bootstrap(run: SimulationRun, triggered_by_name: dict, n_resamples=THRESHOLD_RESAMPLES, seed=0,
+                        index=CRAB_INDEX) -> dict:
+    """Energy thresholds (TeV) of each trigger on ``n_resamples`` resamples of the showers: name -> array.
+
+    Paired: every trigger is judged on the same resampled showers, so a ratio
+    of two thresholds keeps their correlation (most showers trigger both or
+    neither) and its spread is the error of the ratio, not of two independent
+    thresholds. NaN where a resample has no threshold (fewer than 5 triggers
+    or a failed fit), as for the nominal one.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(run.energy)
+    out = {name: np.full(n_resamples, np.nan) for name in triggered_by_name}
+    for i in range(n_resamples):
+        sample = rng.integers(0, n, n)
+        for name, decided in triggered_by_name.items():
+            out[name][i] = energy_threshold(run, decided, index, sample)[0]
+    return out
+
+
+def bootstrap_error(values, min_valid=0.5) -> float | None:
+    """Half the 16-84 % width of a bootstrap distribution (one standard deviation were it normal); None without one.
+
+    Not the standard deviation: the threshold is the peak of a fitted turn-on,
+    and with few showers near threshold an occasional resample's fit lands
+    far off (plateau and width trade against each other); those outliers
+    would dominate a standard deviation but barely move the central interval.
+    Resamples without a threshold are left out; where they are more than
+    ``1 - min_valid`` of all, the rest would describe only the lucky draws and
+    there is no error.
+    """
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if len(values) == 0 or len(finite) < min_valid * len(values):
+        return None
+    low, high = np.percentile(finite, [15.865, 84.135])
+    return float((high - low) / 2)
 
 
 def spectrum_rate(run: SimulationRun, triggered, norm, index, per_steradian=False):

@@ -24,12 +24,15 @@ from .evaluation import (
     CRAB_NORM,
     PROTON_INDEX,
     PROTON_NORM,
+    THRESHOLD_RESAMPLES,
     SimulationRun,
     array_decisions,
+    bootstrap_error,
     efficiency,
     energy_threshold,
     plane_front_delays,
     spectrum_rate,
+    threshold_bootstrap,
 )
 from .events import TriggerEvents, read_trigger_events
 from .inputs import TriggerInput
@@ -43,10 +46,13 @@ from .rates import NSBRateEstimator
 from .subset_simulation import N_PER_LEVEL
 
 __all__ = ["TriggerPair", "ShowerResult", "Evaluation", "evaluate", "evaluate_showers", "measure_rates",
-           "telescope_decisions", "real_files"]
+           "telescope_decisions", "real_files", "real_events_check"]
 
 log = logging.getLogger(__name__)
 TRIGGERS = ("analog_sum", "nn")
+# real events this far over the analog-sum threshold are unambiguous showers: the NN should keep nearly all of them
+REAL_MARGIN = 10
+REAL_GOAL = 0.95
 
 
 @dataclass
@@ -225,10 +231,18 @@ def proton_summary(result: ShowerResult) -> dict:
 
 
 def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
-    """Per telescope event of a converted sim_telarray file: truth and both decisions."""
+    """Per telescope event of a converted sim_telarray file: truth, largest group sums and both decisions.
+
+    ``max_group_sum`` is over the whole readout, ``max_group_sum_in_window``
+    over the samples where both triggers decide (the analog sum fires iff it
+    is above its threshold): a shower at the readout's edge is no test of either.
+    """
     events = read_trigger_events(path, trigger_input)
     first = telescope_decisions(pair, events)
-    max_sum = pair.analog_sum.max_group_sum(events.counts)
+    sums = pair.analog_sum.group_sums(events.counts)
+    start, stop = pair.geometry.decision_range(events.counts.shape[-1])
+    max_sum = sums.max(axis=(-2, -1))
+    in_window = sums[..., start:stop].max(axis=(-2, -1))
     rows = []
     for i in range(len(events)):
         rows.append({
@@ -238,6 +252,7 @@ def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
             "true_energy_tev": None if not np.isfinite(events.true_energy[i]) else float(events.true_energy[i]),
             "true_image_sum_pe": float(events.true_image_sum[i]),
             "max_group_sum": int(max_sum[i]),
+            "max_group_sum_in_window": int(in_window[i]),
             "analog_sum": bool(first["analog_sum"][i] >= 0),
             "nn": bool(first["nn"][i] >= 0),
         })
@@ -278,6 +293,38 @@ def real_events(pair: TriggerPair, trigger_input, files) -> dict:
     return result
 
 
+def real_events_check(real: dict, threshold, margin=REAL_MARGIN) -> dict:
+    """Does the NN keep the real telescope events that are clearly showers? (the summary.json field)
+
+    Counts the events of :func:`real_events` whose largest group sum in the
+    decision window is at least ``margin`` counts over the analog-sum
+    ``threshold``, those the NN triggers (goal: at least 95 %), and lists
+    the ones it misses with their largest group sums. Files that were
+    skipped add nothing.
+    """
+    minimum = int(threshold) + margin
+    n_events, n_nn, misses = 0, 0, []
+    for name, result in real.items():
+        for row in result.get("events", []):
+            if row["max_group_sum_in_window"] < minimum:
+                continue
+            n_events += 1
+            if row["nn"]:
+                n_nn += 1
+            else:
+                misses.append({"file": name, **{k: row[k] for k in ("obs_id", "event_id", "tel_id", "max_group_sum",
+                                                                     "max_group_sum_in_window", "analog_sum")}})
+    return {
+        "analog_sum_threshold": int(threshold),
+        "min_group_sum": minimum,
+        "n_events": n_events,
+        "n_nn_triggered": n_nn,
+        "fraction": n_nn / n_events if n_events else None,
+        "goal": REAL_GOAL,
+        "misses": misses,
+    }
+
+
 @dataclass
 class Evaluation:
     """What ``trigger-synth evaluate`` measures.
@@ -301,13 +348,15 @@ def energy_bins(run: SimulationRun, bins_per_decade) -> np.ndarray:
 
 def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz=None, nn_threshold=None,
              n_rate_samples=100_000, rate_runs=4, rate_windows=N_PER_LEVEL, bins_per_decade=5, seed=12345,
-             real=True, progress=False) -> Evaluation:
+             threshold_resamples=THRESHOLD_RESAMPLES, real=True, progress=False) -> Evaluation:
     """Both triggers at equal accidental rate on independent NSB samples, then on gamma (and proton) showers.
 
     ``model`` and ``config`` are a trained trigger (:func:`trigger.nn.model.load_trigger`).
     The operating point is the model's unless ``target_hz`` or ``nsb_ghz``
     differ from it (both thresholds are then set again); ``nn_threshold``
     replaces the NN's threshold (e.g. one whose rate was counted).
+    ``threshold_resamples`` bootstrap resamples of the gamma showers give the
+    energy thresholds' errors (seeded from ``seed``: the same run gives the same errors).
     """
     point = config["operating_point"]
     nsb = point["nsb_rate_ghz"] if nsb_ghz is None else nsb_ghz
@@ -338,7 +387,9 @@ def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz
         bar.start(f"gamma showers ({Path(gamma).name})")
         showers = evaluate_showers(gamma, pair, trigger_input, instrument)
         bins = energy_bins(showers.run, bins_per_decade)
-        summary = _gamma_comparison(showers, pair, rates, bins, instrument)
+        # its own stream: the resamples do not depend on how many draws the rates took
+        resampling = {"n_resamples": threshold_resamples, "seed": [seed, 1]}
+        summary = _gamma_comparison(showers, pair, rates, bins, instrument, resampling)
         summary.update({"target_rate_hz": target, "nsb_rate_ghz": nsb, "gamma_file": str(gamma),
                         "array_trigger": "2 of 4 LSTs within 120 ns (plane-front corrected)"})
         bar.done()
@@ -351,14 +402,16 @@ def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz
             bar.start("real sim_telarray events")
             rows = real_events(pair, trigger_input, real_files(instrument))
             summary["real_events"] = {k: {kk: vv for kk, vv in v.items() if kk != "events"} for k, v in rows.items()}
+            summary["real_events_check"] = real_events_check(rows, pair.threshold)
             bar.done()
     summary["rates"] = rates["scan"]
     return Evaluation(summary, rates, rows)
 
 
-def _gamma_comparison(showers: ShowerResult, pair: TriggerPair, rates, bins, instrument) -> dict:
+def _gamma_comparison(showers: ShowerResult, pair: TriggerPair, rates, bins, instrument, resampling=None) -> dict:
     """summary.json's fields from the gamma showers: both triggers' efficiencies and energy thresholds, and the
-    analog sum again at the NN's measured rate, with the showers only one of the two triggers."""
+    analog sum again at the NN's measured rate, with the showers only one of the two triggers; the thresholds' and
+    their ratios' errors from one paired bootstrap of the showers (``resampling``: n_resamples and seed)."""
     per_trigger = gamma_summary(showers, bins)
     summary = {
         "accidental_rate_hz": float(rates["analog_sum"]["rate_hz"]),
@@ -388,4 +441,28 @@ def _gamma_comparison(showers: ShowerResult, pair: TriggerPair, rates, bins, ins
         }
         m = at["energy_threshold_gev"]
         summary["threshold_ratio_at_nn_rate"] = n / m if m and n else None
+    _threshold_errors(summary, showers, decided if matched is not None else None, **(resampling or {}))
     return summary
+
+
+def _threshold_errors(summary, showers: ShowerResult, matched_decided, n_resamples=THRESHOLD_RESAMPLES, seed=0):
+    """Adds each energy threshold's and each ratio's bootstrap error to ``summary`` (None where there is no value)."""
+    decided = dict(showers.triggered)
+    entries = {name: summary[name] for name in TRIGGERS}
+    if matched_decided is not None:
+        decided["matched"], entries["matched"] = matched_decided, summary["analog_sum_at_nn_rate"]
+    boot = threshold_bootstrap(showers.run, decided, n_resamples, seed)
+    for name, entry in entries.items():
+        error = bootstrap_error(boot[name]) if entry["energy_threshold_gev"] is not None else None
+        entry["energy_threshold_error_gev"] = None if error is None else error * 1e3
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = {"threshold_ratio": boot["nn"] / boot["analog_sum"]}
+        if matched_decided is not None:
+            ratios["threshold_ratio_at_nn_rate"] = boot["nn"] / boot["matched"]
+    for key, values in ratios.items():
+        summary[f"{key}_error"] = bootstrap_error(values) if summary.get(key) is not None else None
+    summary["threshold_error_method"] = {
+        "n_resamples": n_resamples, "seed": seed,
+        "error": "half the 16-84 % interval of a paired bootstrap over the test gamma showers (same showers for "
+                 "every trigger), thresholds recomputed as the nominal ones",
+    }

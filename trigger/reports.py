@@ -1,6 +1,14 @@
 """The text a trained trigger and an evaluation print: formatting only, from trigger.json and summary.json."""
 
-__all__ = ["format_model", "format_evaluation"]
+__all__ = ["format_model", "format_evaluation", "with_error"]
+
+
+def with_error(value, error, fmt="{:.1f}", unit="") -> str:
+    """``value ± error unit``; the value alone where it has no error, 'n/a' where there is none."""
+    if value is None:
+        return "n/a"
+    text = fmt.format(value) + ("" if error is None else f" ± {fmt.format(error)}")
+    return f"{text} {unit}" if unit else text
 
 
 def format_model(config, output) -> str:
@@ -28,24 +36,27 @@ def format_evaluation(summary, output) -> str:
     lines = [f"Trigger evaluation in {output}/ (summary.json, efficiency.png, rates.png)", ""]
     for name in ("analog_sum", "nn"):
         s = summary[name]
-        e = s["energy_threshold_gev"]
+        e = with_error(s["energy_threshold_gev"], s.get("energy_threshold_error_gev"), unit="GeV")
         lines.append(
             f"{name:10} threshold {s['threshold']:<10.5g} NSB rate {s['rate_hz']:8.3g} ± {s['rate_error_hz']:.2g} Hz   "
-            f"energy threshold {f'{e:.1f} GeV' if e else 'n/a'}"
+            f"energy threshold {e}"
         )
-    ratio = summary["threshold_ratio"]
-    lines.append(f"threshold_ratio (NN / analog sum) = {ratio:.3f}" if ratio else "threshold_ratio: n/a")
+    ratio = with_error(summary["threshold_ratio"], summary.get("threshold_ratio_error"), "{:.3f}")
+    lines.append(f"threshold_ratio (NN / analog sum) = {ratio}")
+    method = summary.get("threshold_error_method")
+    if method:
+        lines.append(f"  (errors: {method['n_resamples']} bootstrap resamples of the test showers, 16-84 % half-width)")
     runs = summary["nn"].get("rate_runs_hz")
     if runs:
         lines.append(f"NN rate: mean of {len(runs)} independent subset simulations, from {min(runs):.3g} to {max(runs):.3g} Hz "
                      "(the error is their scatter)")
     matched = summary.get("analog_sum_at_nn_rate")
     if matched:
-        e, r = matched["energy_threshold_gev"], summary.get("threshold_ratio_at_nn_rate")
+        e = with_error(matched["energy_threshold_gev"], matched.get("energy_threshold_error_gev"), unit="GeV")
+        r = with_error(summary.get("threshold_ratio_at_nn_rate"), summary.get("threshold_ratio_at_nn_rate_error"), "{:.3f}")
         lines.append(
             f"analog sum at the NN's measured rate: threshold {matched['threshold']}, {matched['rate_hz']:.3g} ± "
-            f"{matched['rate_error_hz']:.2g} Hz, energy threshold {f'{e:.1f} GeV' if e else 'n/a'}, "
-            f"ratio {f'{r:.3f}' if r else 'n/a'}"
+            f"{matched['rate_error_hz']:.2g} Hz, energy threshold {e}, ratio {r}"
         )
     header = (f"{'E [GeV]':>16} {'showers':>8} {'analog sum':>11} {'NN':>8}"
               + (f" {'asum@NN rate':>13} {'only NN / only asum@NN':>23}" if matched else ""))
@@ -71,4 +82,17 @@ def format_evaluation(summary, output) -> str:
                 lines.append(f"  {name}: skipped ({r['error']})")
             else:
                 lines.append(f"  {name}: {r['telescope_events']} events, {r['analog_sum_triggers']} / {r['nn_triggers']}")
+    if "real_events_check" in summary:
+        lines += format_real_events_check(summary["real_events_check"])
     return "\n".join(lines)
+
+
+def format_real_events_check(check) -> list[str]:
+    """The lines on the real events the NN should keep (summary.json's ``real_events_check``)."""
+    fraction = "n/a (none)" if check["fraction"] is None else f"{check['fraction']:.3f}"
+    threshold, minimum = check["analog_sum_threshold"], check["min_group_sum"]
+    lines = [f"real events with a group sum >= {minimum} counts (analog-sum threshold {threshold} + {minimum - threshold}): "
+             f"NN triggers {check['n_nn_triggered']} of {check['n_events']} = {fraction} (goal >= {check['goal']})"]
+    lines += [f"  missed: {m['file']} event {m['event_id']} tel {m['tel_id']}, largest group sum "
+              f"{m['max_group_sum_in_window']} ({m['max_group_sum']} over the whole readout)" for m in check["misses"]]
+    return lines

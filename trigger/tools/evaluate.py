@@ -10,6 +10,7 @@ from ctapipe.core.traits import Path as PathTrait
 from lstcommon.files import OutputError, check_output_folder, write_json
 from lstcommon.tool import CommandTool
 
+from ..evaluation import THRESHOLD_RESAMPLES
 from ..events import check_event_file
 from ..instrument import LSTInstrument
 from ..nn.model import read_config
@@ -29,7 +30,9 @@ class EvaluateTool(CommandTool):
     training, runs both triggers and the 2-of-4 array trigger on simulated
     gamma (and proton) showers and on the real sim_telarray LST events, and
     writes OUTPUT/summary.json, OUTPUT/efficiency.png, OUTPUT/rates.png and
-    OUTPUT/real_events.json.
+    OUTPUT/real_events.json. The energy thresholds' errors come from a paired
+    bootstrap over the gamma showers; the real events are checked for the
+    clear showers (10 counts over the analog-sum threshold) the NN misses.
 
     Example:
 
@@ -55,7 +58,10 @@ class EvaluateTool(CommandTool):
     rate_windows = Int(N_PER_LEVEL, help="NSB windows per level of each subset simulation").tag(config=True)
     real = Bool(True, help="Run both triggers on the real sim_telarray files of the data folder").tag(config=True)
     bins_per_decade = Int(5, help="Energy bins per decade for the efficiency").tag(config=True)
-    seed = Int(12345, help="Seed of the rate samples (independent of training)").tag(config=True)
+    seed = Int(12345, help="Seed of the rate samples and of the bootstrap (independent of training)").tag(config=True)
+    threshold_resamples = Int(
+        THRESHOLD_RESAMPLES, help="Bootstrap resamples of the gamma showers for the energy thresholds' errors"
+    ).tag(config=True)
 
     aliases = {
         "model": "EvaluateTool.model",
@@ -70,6 +76,7 @@ class EvaluateTool(CommandTool):
         "rate-windows": "EvaluateTool.rate_windows",
         "bins-per-decade": "EvaluateTool.bins_per_decade",
         "seed": "EvaluateTool.seed",
+        "threshold-resamples": "EvaluateTool.threshold_resamples",
     }
     flags = {
         "no-real": ({"EvaluateTool": {"real": False}}, "Skip the real sim_telarray events"),
@@ -92,6 +99,8 @@ class EvaluateTool(CommandTool):
             ("--rate-windows", self.rate_windows, self.rate_windows >= MIN_WINDOWS, f"at least {MIN_WINDOWS}"),
             ("--bins-per-decade", self.bins_per_decade, self.bins_per_decade >= 1, "at least 1"),
             ("--seed", self.seed, self.seed >= 0, ">= 0"),
+            # fewer leave a 16-84 % interval that is mostly its own noise
+            ("--threshold-resamples", self.threshold_resamples, self.threshold_resamples >= 20, "at least 20"),
         ]
         for option, value, valid, requirement in checks:
             if not valid:
@@ -114,8 +123,8 @@ class EvaluateTool(CommandTool):
         self.result = evaluate(
             model, config, self.gamma, self.proton, target_hz=self.rate, nsb_ghz=self.nsb_rate,
             nn_threshold=self.nn_threshold, n_rate_samples=self.n_rate_samples, rate_runs=self.rate_runs,
-            rate_windows=self.rate_windows, bins_per_decade=self.bins_per_decade, seed=self.seed, real=self.real,
-            progress=self.progress,
+            rate_windows=self.rate_windows, bins_per_decade=self.bins_per_decade, seed=self.seed,
+            threshold_resamples=self.threshold_resamples, real=self.real, progress=self.progress,
         )
         self.result.summary["model"] = str(self.model)
 
