@@ -35,7 +35,7 @@ import numpy as np
 from trigger.instrument import LSTInstrument
 from trigger.io import convert_simtel
 from trigger.paths import data_dir
-from trigger.simulation.showers import SHOWER_MODELS
+from trigger.simulation.showers import DEFAULT_SHOWER_MODEL, SHOWER_MODELS
 from trigger.simulation.validation import (
     ENERGY_BINS_TEV,
     IMPACT_BINS,
@@ -272,8 +272,9 @@ def main(argv=None):
     parser.add_argument("--name", default="simulation_matched")
     parser.add_argument("--work", type=Path, default=None, help="folder for the DL1 files (default: a temporary one)")
     parser.add_argument("--model", type=_model, default=None, metavar="NAME|JSON",
-                        help="a named parameter set of the toy (v1, v2: SHOWER_MODELS in trigger/simulation/showers.py)"
-                             " or ShowerModel parameters to change, e.g. '{\"psf_deg\": 0.035}' (calibration scans)")
+                        help="a named parameter set of the toy (v1, v2: SHOWER_MODELS in trigger/simulation/showers.py; "
+                             f"default {DEFAULT_SHOWER_MODEL}) or ShowerModel parameters to change relative to v1, "
+                             "e.g. '{\"psf_deg\": 0.035}' (calibration scans)")
     parser.add_argument("--asum-threshold", type=int, default=None,
                         help="the project's analog-sum threshold [counts] compared with sim_telarray's decisions "
                              "(default: sim_telarray's configured asum_threshold translated into counts on "
@@ -320,7 +321,7 @@ def main(argv=None):
         "repeats": args.repeats,
         "seed": args.seed,
         "runtime_s": round(runtime, 1),
-        "model": args.model or "v1",
+        "model": args.model or DEFAULT_SHOWER_MODEL,
     }
     result = {
         **header,

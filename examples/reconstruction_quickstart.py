@@ -23,12 +23,12 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lstcommon.files import write_json
 from reconstruction import baseline, evaluate, predict, train
 from reconstruction.settings import STEREO_FROM_MONO
+from trigger.simulation.showers import DEFAULT_SHOWER_MODEL
 
 # gammas diffuse within 1 deg so that the direction is something to learn; protons need > 100 GeV for images
 OPTIONS = {"gamma": ["--viewcone", "1 deg", "--energy-min", "50 GeV"],
@@ -67,7 +67,7 @@ def settings(changes: dict, mode: str, mono_dir=None) -> dict:
     return {"data": data, "network": network, "training": training}
 
 
-def _simulate_one(exe, folder: Path, split, particle, n, seed, shower_model="v1"):
+def _simulate_one(exe, folder: Path, split, particle, n, seed, shower_model=DEFAULT_SHOWER_MODEL, jobs=1):
     final = folder / split / f"{particle}.dl1.h5"
     if final.exists():
         return
@@ -75,7 +75,8 @@ def _simulate_one(exe, folder: Path, split, particle, n, seed, shower_model="v1"
     work = folder / f".{split}-{particle}"
     shutil.rmtree(work, ignore_errors=True)
     cmd = [exe, "simulate", "--particles", particle, "--n-events", str(n), "--max-impact", "300 m", "--seed", str(seed),
-           "--shower-model", shower_model, "--output", str(work), "--no-progress", "--log-level", "ERROR", *OPTIONS[particle]]
+           "--shower-model", shower_model, "--workers", str(jobs), "--output", str(work), "--no-progress",
+           "--log-level", "ERROR", *OPTIONS[particle]]
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit(f"reconstruction_quickstart: error: {' '.join(cmd)} failed ({done.returncode}): "
@@ -85,16 +86,17 @@ def _simulate_one(exe, folder: Path, split, particle, n, seed, shower_model="v1"
     shutil.rmtree(work, ignore_errors=True)
 
 
-def simulate(folder: Path, name="default", jobs=2, shower_model="v1"):
-    """The data set's files (made if missing), ``jobs`` simulations at a time, the largest first."""
+def simulate(folder: Path, name="default", jobs=2, shower_model=DEFAULT_SHOWER_MODEL):
+    """The data set's files (made if missing), one after the other, each in shards on ``jobs`` Dask workers.
+
+    Sharding is the project's one engine for parallel work and writes the same file as one process
+    (docs/parallel.md), so the data set does not depend on ``jobs``."""
     exe = shutil.which("trigger-synth") or str(Path(sys.executable).with_name("trigger-synth"))
     spec = SETS[name]
     work = [(split, particle, n, spec["seeds"][split]) for split, particles in spec["sizes"].items()
             for particle, n in particles.items()]
-    work.sort(key=lambda job: -job[2] * (1.7 if job[1] == "gamma" else 1.0))  # gammas cost more per shower
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(_simulate_one, exe, folder, *job, shower_model) for job in work]:
-            future.result()
+    for job in work:
+        _simulate_one(exe, folder, *job, shower_model, jobs)
 
 
 def _fmt(value, digits=3):
@@ -111,10 +113,10 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="epochs of the mono network (default: the package's, or the set's)")
     parser.add_argument("--image-shape", type=int,
                         help="side of the mapped image (BilinearMapper; default: the package's, or the set's)")
-    parser.add_argument("--shower-model", default="v1",
+    parser.add_argument("--shower-model", default=DEFAULT_SHOWER_MODEL,
                         help="the toy's parameter set (v1 the first toy, v2 calibrated against sim_telarray: "
                              "docs/simulation.md); a --data folder holds one model's files")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="simulations run at a time")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="Dask workers of each simulation")
     args = parser.parse_args(argv)
     name = "full" if args.full else "small" if args.small else "default"
     spec = SETS[name]

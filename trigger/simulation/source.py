@@ -49,7 +49,7 @@ from lstcommon import UserError
 
 from ..instrument import LSTInstrument
 from .camera import CameraResponse
-from .showers import SHOWER_MODELS, PhotonList, ShowerModel, TelescopeView
+from .showers import DEFAULT_SHOWER_MODEL, SHOWER_MODELS, PhotonList, ShowerModel, TelescopeView
 
 __all__ = ["ToyEventSource", "PARTICLES", "PRIMARY_ID", "default_obs_id"]
 
@@ -94,7 +94,7 @@ class ToyEventSource(EventSource):
     readout_offset = AstroQuantity(default_value=18 * u.ns, physical_type=u.physical.time, help="Position of the median photon time in the readout window").tag(config=True)
     seed = Int(0, help="Random seed; the same seed gives the same events bit for bit").tag(config=True)
     shower_model = CaselessStrEnum(
-        list(SHOWER_MODELS), default_value="v1",
+        list(SHOWER_MODELS), default_value=DEFAULT_SHOWER_MODEL,
         help="Parameter set of the image model: v1 the first toy, v2 calibrated against sim_telarray shower by shower "
         "(docs/simulation.md)",
     ).tag(config=True)

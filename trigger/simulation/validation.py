@@ -25,7 +25,7 @@ import numpy as np
 
 from .matched import EVENT_ID_FACTOR, MatchedShowerSource
 from .recorded import RecordedRun, read_recorded_run
-from .showers import TelescopeView, altaz_to_vector
+from .showers import DEFAULT_SHOWER_MODEL, TelescopeView, altaz_to_vector
 
 __all__ = [
     "SimtelThreshold",
@@ -291,7 +291,8 @@ def matched_run(path, output, repeats=10, seed=1, max_impact=600.0, progress=Fal
 
     run = read_recorded_run(path, data_path)
     near = near_showers(run, max_impact)
-    named = model if isinstance(model, str) else "v1"
+    # a dict of changes is a calibration scan, relative to the first toy as every scan so far
+    named = model if isinstance(model, str) else DEFAULT_SHOWER_MODEL if model is None else "v1"
     source = MatchedShowerSource(near, repeats=repeats, seed=seed, data_dir=data_path, shower_model=named)
     if model and not isinstance(model, str):
         source.model = dataclasses.replace(source.model, **model)
