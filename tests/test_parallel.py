@@ -40,12 +40,20 @@ def _assert_same_tables(a, b):
             assert np.array_equal(u, v, equal_nan=u.dtype.kind == "f"), f"{where} {name}"
 
 
-def test_two_workers_write_the_file_of_one(cluster, tmp_path, capsys):
+def test_two_workers_write_the_file_of_one(cluster, tmp_path, capsys, monkeypatch):
+    import trigger.parallel
+
+    moved = []  # tables the merge appended as stored chunks (the client merges, in this process)
+    append = trigger.parallel._append_raw_chunks
+    monkeypatch.setattr(trigger.parallel, "_append_raw_chunks",
+                        lambda output, raw: (moved.extend(where for _, where in raw), append(output, raw)))
     assert main([*RUN, "-n", "6", "-o", str(tmp_path / "one")]) == 0
     assert main([*RUN, "-n", "6", "-o", str(tmp_path / "two"), "--workers", "2", "--scheduler", cluster]) == 0
     capsys.readouterr()
     one, two = tmp_path / "one/gamma.dl1.h5", tmp_path / "two/gamma.dl1.h5"
     _assert_same_tables(one, two)
+    # the waveforms (one row per chunk, most of the bytes) went by stored chunk, and equal a one-process run's
+    assert any(w.startswith("/r1/event/telescope/") for w in moved)
     with tables.open_file(two) as h5:
         assert h5.root.dl1.event.subarray.trigger.nrows == 6
         assert h5.root.configuration.simulation.run.nrows == 1

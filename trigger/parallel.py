@@ -19,10 +19,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
 import tables
-from ctapipe.containers import SimulatedShowerContainer
 from ctapipe.core import Provenance
 
 from lstcommon.files import atomic_output
@@ -78,48 +76,6 @@ def shard_ranges(n_events: int, n_shards: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-_SKIPPED = SimulatedShowerContainer(energy=0 * u.TeV)
-
-
-class _EventRange:
-    """Only the events from ``first_event`` on (``max_events`` ends the range), each exactly as in a full run.
-
-    The events before the range are stepped over, not simulated: they see no
-    telescope and no shower, so their cost is that of an empty container,
-    while the generator keeps every index-derived quantity (random generator,
-    event id, event time, ``count``) of the events it does yield.
-    """
-
-    first_event = 0
-
-    def _shower(self, index, rng):
-        if index < self.first_event:
-            return None, _SKIPPED, 0.0
-        return super()._shower(index, rng)
-
-    def _generator(self):
-        views, first = self._views, self.first_event
-        self._views = {} if first else views
-        try:
-            for event in super()._generator():
-                if event.count >= first:
-                    yield event
-                elif event.count == first - 1:
-                    self._views = views
-        finally:
-            self._views = views
-            # the thrown-shower histogram counts this shard's showers only
-            del self._energies[:first], self._core_distances[:first]
-
-
-class ToyShard(_EventRange, ToyEventSource):
-    """A :class:`ToyEventSource` over an event range."""
-
-
-class MatchedShard(_EventRange, MatchedShowerSource):
-    """A :class:`MatchedShowerSource` over an event range."""
-
-
 @dataclass(frozen=True)
 class _ShardTask:
     """Everything a worker needs to write one shard: plain, picklable values (a source holds its Tool)."""
@@ -137,10 +93,10 @@ def _settings(source: ToyEventSource) -> dict:
 def _make_shard_source(task: _ShardTask) -> ToyEventSource:
     shard = task.shard
     if task.recorded is not None:
-        source = MatchedShard(task.recorded, max_events=shard.stop, **task.settings)
+        source = MatchedShowerSource(task.recorded, max_events=shard.stop, **task.settings)
     else:
-        source = ToyShard(max_events=shard.stop, **task.settings)
-    source.first_event = shard.first
+        source = ToyEventSource(max_events=shard.stop, **task.settings)
+    source.first_event = shard.first  # the thrown-shower histogram then counts this shard's showers only
     return source
 
 
@@ -234,8 +190,8 @@ def merge_shards(paths, output, expected_events=None) -> Path:
 def _raw_copyable(target, node) -> bool:
     """Whether ``node``'s rows can be appended to ``target`` as its stored chunks, never decompressed.
 
-    The waveform and image tables are most of a file's bytes and have one row per chunk (a row is hundreds of
-    kB), so their chunks can be moved as they are: appending them through PyTables decompresses and compresses
+    The R1 waveform tables are most of a file's bytes and have one row per chunk (a row is 300 kB), so their
+    chunks can be moved as they are: appending them through PyTables decompresses and compresses
     every row again, which made the merge of a 2-worker run take longer than the shards themselves.
     """
     return (isinstance(target, tables.Table) and isinstance(node, tables.Table)

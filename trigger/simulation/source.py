@@ -332,13 +332,17 @@ class ToyEventSource(EventSource):
             shower_primary_id=PRIMARY_ID["nsb"],
         )
 
+    #: the first event index simulated (with ``max_events``, a shard of a larger run: trigger.parallel). Each event
+    #: draws only from its own index's generator, so the events from here on are exactly those of a full run.
+    first_event = 0
+
     def _generator(self):
         self._energies, self._core_distances = [], []
         n_pix = self.camera.n_pixels
         pointing = TelescopePointingContainer(altitude=self.pointing_altitude.to(u.rad), azimuth=self.pointing_azimuth.to(u.rad))
         offset = self.readout_offset.to_value(u.ns)
         n_events = self.n_events if self.max_events is None else min(self.n_events, self.max_events)
-        for index in range(n_events):
+        for index in range(self.first_event, n_events):
             rng = self._rng(index)
             event_id = self._event_id(index)
             # events arrive at 1 kHz on average
