@@ -27,6 +27,7 @@ from _common import metadata_markdown, run_metadata  # noqa: E402
 from lstcommon.files import write_json  # noqa: E402
 from trigger.cli import main as trigger_synth  # noqa: E402
 from trigger.reports import with_error  # noqa: E402
+from trigger.simulation.showers import DEFAULT_SHOWER_MODEL  # noqa: E402
 
 
 def run(args, timings, label) -> float:
@@ -43,7 +44,7 @@ def training_set(n):
     return ("train", "gamma", n, "10 GeV", "1 TeV", 101)
 
 
-def simulate_sets(work, sets, timings, n_jobs, reuse, shower_model="v1"):
+def simulate_sets(work, sets, timings, n_jobs, reuse, shower_model=DEFAULT_SHOWER_MODEL):
     """Simulate ``sets`` (as :func:`training_set`) into ``work``, skipping files already there when ``reuse``.
 
     One set after the other, each in shards on one Dask cluster of ``n_jobs`` worker processes (``simulate
@@ -86,8 +87,8 @@ def main():
                         "whose rate benchmarks/nn_rate_check.py counted)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="Dask worker processes for the simulation (docs/parallel.md)")
-    parser.add_argument("--shower-model", default="v1",
-                        help="the toy's parameter set (v1: the first toy; v2: calibrated against sim_telarray, "
+    parser.add_argument("--shower-model", default=DEFAULT_SHOWER_MODEL,
+                        help="the toy's parameter set (v1: the first toy; v2, the default: calibrated against sim_telarray, "
                              "docs/simulation.md); use another --work for each, --reuse does not tell them apart")
     parser.add_argument("--reuse", action="store_true", help="reuse simulated files already in --work")
     parser.add_argument("--reuse-model", action="store_true", help="also reuse the trained model in --work (evaluate only)")
