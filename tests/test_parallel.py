@@ -140,6 +140,27 @@ def test_shard_ranges_cover_every_event_once():
         assert all(a < b for a, b in ranges) and all(b == c for (_, b), (c, _) in zip(ranges, ranges[1:]))
 
 
+def _page_faults_of_temporaries(n_arrays):
+    import os
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n_arrays):
+        np.ones(2**17).sum()  # 1 MiB, allocated, touched and freed
+    return "MALLOC_TRIM_THRESHOLD_" in os.environ, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def test_workers_reuse_freed_memory(cluster):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which made every temporary array a fresh mmap: 256 page faults
+    a MiB, and simulation shards 25 % slower on a worker than in a plain process. run_tasks undoes it."""
+    from distributed import Client
+
+    with Client(cluster) as client:
+        (trim_set, faults), = run_tasks(client, _page_faults_of_temporaries, [200])
+    assert trim_set  # the nanny's setting is there, so this checks that it no longer costs
+    assert faults < 20 * 256, faults  # 200 fresh mappings would be 51,200
+
+
 def test_tasks_in_this_process_report_their_index():
     assert run_tasks(None, lambda x: x * 2, [1, 2, 3]) == [2, 4, 6]
     with pytest.raises(TaskFailed, match="task 2 of 3 failed: ZeroDivisionError"):
