@@ -11,6 +11,8 @@ TS := $(VENV)/bin/trigger-synth
 STAMP := $(VENV)/.installed
 SHARED_DATA ?= $(abspath ../shared/data)
 DEMO_OUT ?= demo-output
+# the full-size benchmark's network (models/README.md), evaluated by make demo beside the one it trains
+SHIPPED_MODEL ?= models/lst-nn-v2
 
 # Nothing downloads at run time: ctapipe looks up instrument files here.
 export CTAPIPE_SVC_PATH := $(SHARED_DATA)/instrument
@@ -48,9 +50,14 @@ demo: $(STAMP)
 		--n-nsb-examples 100000 --n-calibration 30000 --calibration-runs 2 --calibration-windows 1000 --no-progress --overwrite
 	$(TS) evaluate --model $(DEMO_OUT)/model --gamma $(DEMO_OUT)/test/gamma.dl1.h5 --proton $(DEMO_OUT)/test/proton.dl1.h5 \
 		--output $(DEMO_OUT)/evaluation --n-rate-samples 30000 --rate-runs 2 --rate-windows 1000 --overwrite
+	$(TS) evaluate --model $(SHIPPED_MODEL) --gamma $(DEMO_OUT)/test/gamma.dl1.h5 --proton $(DEMO_OUT)/test/proton.dl1.h5 \
+		--output $(DEMO_OUT)/evaluation-shipped --n-rate-samples 30000 --rate-runs 2 --rate-windows 1000 --overwrite
 	$(VERILATOR_ENV) $(TS) build $(DEMO_OUT)/model --out $(DEMO_OUT)/hardware --overwrite --no-synth-top
 	@$(MAKE) --no-print-directory -C testbench MODEL=$(abspath $(DEMO_OUT))/model HW=$(abspath $(DEMO_OUT))/hardware MAX_EVENTS=10 N_RANDOM=10
 	@cat $(DEMO_OUT)/hardware/summary.txt
+	@echo; echo "NN / analog-sum energy threshold on the demo's $(DEMO_OUT)/test showers (statistical errors):"
+	@$(PY) -m trigger.reports "network trained here (small, shows the workflow)" $(DEMO_OUT)/evaluation \
+		"shipped network of the full-size benchmark" $(DEMO_OUT)/evaluation-shipped
 
 sim: $(STAMP)
 	@$(MAKE) --no-print-directory -C testbench

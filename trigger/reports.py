@@ -1,6 +1,6 @@
 """The text a trained trigger and an evaluation print: formatting only, from trigger.json and summary.json."""
 
-__all__ = ["format_model", "format_evaluation", "with_error"]
+__all__ = ["format_comparison", "format_model", "format_evaluation", "with_error"]
 
 
 def with_error(value, error, fmt="{:.1f}", unit="") -> str:
@@ -96,3 +96,30 @@ def format_real_events_check(check) -> list[str]:
     lines += [f"  missed: {m['file']} event {m['event_id']} tel {m['tel_id']}, largest group sum "
               f"{m['max_group_sum_in_window']} ({m['max_group_sum']} over the whole readout)" for m in check["misses"]]
     return lines
+
+
+def format_comparison(evaluations) -> str:
+    """One block of lines per ``(label, summary)``: the ratios of two or more evaluations on the same showers."""
+    lines = []
+    for label, summary in evaluations:
+        ratio = with_error(summary["threshold_ratio"], summary.get("threshold_ratio_error"), "{:.3f}")
+        at_rate = with_error(summary.get("threshold_ratio_at_nn_rate"), summary.get("threshold_ratio_at_nn_rate_error"),
+                             "{:.3f}")
+        nn = summary["nn"]
+        lines += [f"{label} ({summary.get('model', '?')}):",
+                  f"  threshold_ratio {ratio}; at the NN's measured rate ({nn['rate_hz']:.3g} ± "
+                  f"{nn['rate_error_hz']:.2g} Hz) {at_rate}"]
+        check = summary.get("real_events_check")
+        if check and check["fraction"] is not None:
+            lines.append(f"  real events: NN triggers {check['n_nn_triggered']} of {check['n_events']} clear ones")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # make demo: python -m trigger.reports LABEL EVALUATION_FOLDER [LABEL FOLDER ...]
+    import json
+    import sys
+    from pathlib import Path
+
+    pairs = list(zip(sys.argv[1::2], sys.argv[2::2]))
+    print(format_comparison([(label, json.loads((Path(folder) / "summary.json").read_text())) for label, folder in pairs]))
