@@ -27,7 +27,7 @@ from .checks import check_dl2, check_outputs
 from .errors import InputError
 
 __all__ = [
-    "check_dl2", "check_outputs", "common_events", "default_energy_bins", "evaluate", "load_events",
+    "bootstrap_metrics", "check_dl2", "check_outputs", "common_events", "default_energy_bins", "evaluate", "load_events",
     "metrics_from_events", "plot_comparison",
 ]
 
@@ -128,6 +128,47 @@ def metrics_from_events(events: QTable, energy_bins=None) -> dict:
             "n_valid_classification": int(valid.sum()),
         },
     }
+
+
+def bootstrap_metrics(events: QTable, energy_bins=None, n=200, seed=0) -> dict:
+    """:func:`metrics_from_events` with statistical errors: the standard deviation of each figure over ``n``
+    resamplings of the events with replacement (``seed`` fixes them).
+
+    Returns the metrics of ``events`` as :func:`metrics_from_events` does, plus
+    ``errors``: ``auc``, ``energy_resolution``, ``energy_bias``,
+    ``angular_resolution_deg`` (per bin; ``None`` where fewer than two
+    resamplings give a value) and ``overall`` (the same three over all energies).
+    """
+    energy_bins = default_energy_bins() if energy_bins is None else energy_bins
+    metrics = metrics_from_events(events, energy_bins)
+    rng = np.random.default_rng(seed)
+    per_bin = ("energy_resolution", "energy_bias", "angular_resolution_deg")
+    draws = {key: [] for key in ("auc", *per_bin, *(f"overall_{k}" for k in per_bin))}
+    for _ in range(n):
+        sample = metrics_from_events(events[rng.integers(0, len(events), len(events))], energy_bins)
+        draws["auc"].append(sample["auc"])
+        for key in per_bin:
+            draws[key].append([np.nan if v is None else v for v in sample[key]])
+            draws[f"overall_{key}"].append(np.nan if sample["overall"][key] is None else sample["overall"][key])
+
+    def spread(values):
+        """Standard deviation over the resamplings (axis 0) of the finite values; NaN with fewer than two."""
+        values = np.asarray(values, dtype=float)
+        flat = values.reshape(len(values), -1)
+        out = np.full(flat.shape[1], np.nan)
+        for i, column in enumerate(flat.T):
+            column = column[np.isfinite(column)]
+            if len(column) >= 2:
+                out[i] = np.std(column, ddof=1)
+        return out.reshape(values.shape[1:])
+
+    metrics["errors"] = {
+        "auc": _finite([float(spread(draws["auc"]))])[0],
+        **{key: _finite(spread(draws[key])) for key in per_bin},
+        "overall": {key: _finite([float(spread(draws[f"overall_{key}"]))])[0] for key in per_bin},
+        "n_resamplings": n,
+    }
+    return metrics
 
 
 def _counts(events, bins):

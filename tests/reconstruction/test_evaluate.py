@@ -8,7 +8,7 @@ import pytest
 from astropy.table import QTable
 
 from reconstruction.errors import InputError
-from reconstruction.evaluate import default_energy_bins, evaluate, metrics_from_events
+from reconstruction.evaluate import bootstrap_metrics, default_energy_bins, evaluate, metrics_from_events
 
 
 def test_metrics_on_known_events():
@@ -30,6 +30,32 @@ def test_metrics_on_known_events():
     # empty bins are null, not NaN, so the JSON stays standard
     assert all(m["energy_resolution"][i] is None for i, k in enumerate(m["n_gamma_energy"]) if k == 0)
     json.dumps(m, allow_nan=False)
+
+
+def test_bootstrap_errors_match_the_known_spread():
+    """The bootstrap error of a 68 % containment and of a resolution shrinks as 1/sqrt(n) and is ~0 without spread."""
+    rng = np.random.default_rng(1)
+
+    def events(n):
+        t = QTable()
+        t["true_shower_primary_id"] = np.r_[np.zeros(n, int), np.full(n, 101)]
+        t["true_energy"] = np.full(2 * n, 0.5) * u.TeV
+        t["reco_energy"] = t["true_energy"] * (1 + 0.2 * rng.standard_normal(2 * n))
+        t["gammaness"] = rng.uniform(0, 1, 2 * n)
+        t["theta"] = np.abs(rng.standard_normal(2 * n)) * 0.1 * u.deg
+        return t
+
+    small, large = bootstrap_metrics(events(100), n=100), bootstrap_metrics(events(1600), n=100)
+    for key in ("energy_resolution", "angular_resolution_deg"):
+        ratio = small["errors"]["overall"][key] / large["errors"]["overall"][key]
+        assert 2.5 < ratio < 6.5, (key, ratio)  # sqrt(16) = 4
+    # the AUC of random scores: its error is that of a Mann-Whitney U, about 0.04 for 100 + 100 events
+    assert 0.02 < small["errors"]["auc"] < 0.07
+    # bins without gammas have no error, as they have no value
+    filled = [i for i, k in enumerate(small["n_gamma_energy"]) if k]
+    assert all((small["errors"]["energy_resolution"][i] is None) == (i not in filled)
+               for i in range(len(small["n_gamma_energy"])))
+    json.dumps(small, allow_nan=False)
 
 
 def test_evaluate_dl2_writes_json_and_plot(mono_dl2, tmp_path):
