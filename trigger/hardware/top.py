@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "HDL_DIR", "TOP", "TOP_SOURCES", "GROUP_TABLE", "core_parameters", "group_table_verilog", "register_values",
+    "HDL_DIR", "TOP", "TOP_SOURCES", "TOP_INLINE", "GROUP_TABLE", "core_parameters", "group_table_verilog", "register_values",
     "top_sources", "module_colours", "pair_cover", "verilator_parameters", "write_top_sources", "core_stub", "budget", "LUT_BUDGET", "estimate_top_logic", "slice_plan",
     "blackbox_stubs", "with_defaults",
 ]
@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 
 HDL_DIR = Path(__file__).resolve().parents[2] / "hdl"
 TOP = "trigger_top"
-TOP_SOURCES = ("trigger_top.v", "trigger_group_cmp.v", "trigger_pair_sum.v", "trigger_hist_bank.v", "trigger_word_mux.v",
-               "trigger_fifo.v", "trigger_cand_picker.v", "trigger_roi_window.v", "trigger_regs.v")
+TOP_SOURCES = ("trigger_top.v", "trigger_first_level.v", "trigger_score.v", "trigger_record_mux.v", "trigger_group_cmp.v",
+               "trigger_pair_sum.v", "trigger_hist_bank.v", "trigger_word_mux.v", "trigger_fifo.v",
+               "trigger_cand_picker.v", "trigger_roi_window.v", "trigger_regs.v")
+# modules of the top's glue that the readout and central boards share with it (trigger_first_level: S0 .. G4,
+# trigger_score: core, threshold, network records, trigger_record_mux: the output): estimated as part of the rest
+# of trigger_top, not as parts of their own
+TOP_INLINE = ("trigger_first_level.v", "trigger_score.v", "trigger_record_mux.v")
 GROUP_TABLE = "trigger_groups.vh"
 MODULE_BITS = 9  # 265 modules
 N_COLOURS = 3
@@ -314,7 +319,7 @@ def slice_plan(hdl_dir: Path | None = None, spb: int = 4, hist_depth: int = 32, 
     return plan
 
 
-SLICE_SOURCES = tuple(n for n in TOP_SOURCES if n != "trigger_top.v")
+SLICE_SOURCES = tuple(n for n in TOP_SOURCES if n != "trigger_top.v" and n not in TOP_INLINE)
 TOP_LOGIC_SOURCE = ("yosys synth_xilinx of each part of trigger_top (flattened, once) x its instance count: the "
                     "repeated slices, the picker, the ROI window, the FIFOs, the registers, and trigger_top itself "
                     "with all of those and the network core as black boxes")
@@ -374,7 +379,7 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
     core = core_stub({"top": report_rtl.get("top", "trigger_nn"), "ports": report_rtl.get("ports") or
                       {"model_inp": 384, "model_out": int(parameters.get("NN_OUT_W", 23))}})
     digest = hashlib.sha256()
-    for path in (*sources, hdl_dir / "trigger_top.v", hdl_dir / GROUP_TABLE):
+    for path in (*sources, hdl_dir / "trigger_top.v", *(hdl_dir / n for n in TOP_INLINE), hdl_dir / GROUP_TABLE):
         digest.update(path.read_bytes())
     exe = find_yosys(yosys)
     digest.update(json.dumps([plan, parameters, core, yosys_family(part), Path(exe).name, "parts-v4"],
@@ -407,7 +412,7 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
             top_copy = work_dir / "trigger_top.v"
             top_copy.write_text(with_defaults((hdl_dir / "trigger_top.v").read_text(),
                                               entry["parameters"] | parameters))
-            srcs, params = [top_copy, stub], None
+            srcs, params = [top_copy, *(hdl_dir / n for n in TOP_INLINE), stub], None
         else:
             srcs, params = sources, entry["parameters"]
         res = yosys_estimate(srcs, entry["module"], part, work_dir / f"slice{i}_{entry['module']}", yosys=yosys,
