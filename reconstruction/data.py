@@ -32,6 +32,7 @@ from lstcommon.errors import one_line
 from .checks import check_file, select_telescopes, telescopes_with_events
 from .errors import InputError
 from .geometry import disp_targets
+from .impact import StereoGeometry
 from .settings import DEFAULT_TASKS, TASKS, DataSpec
 
 __all__ = [
@@ -205,6 +206,13 @@ class DL1Sequence(keras.utils.PyDataset):
     when ``gamma_only_regression`` is set, energy and direction are weighted by
     the gamma label so that protons train only the classifier.
 
+    ``energy_geometry="impact"`` (a model's ``NetworkSpec.energy_geometry``)
+    adds the input ``"geometry"``: per image (mono: ``(batch, 3)``; stereo:
+    ``(batch, n_tel, 3)``, zeros in empty slots) the reconstructed impact
+    distance of its telescope and the event's shower-maximum height
+    (:class:`reconstruction.impact.StereoGeometry`); mono inputs are then
+    ``{"image": x, "geometry": g}``.
+
     ``workers`` threads fill a queue of ``max_queue_size`` batches while the model
     trains (Keras' PyDataset machinery).
     """
@@ -222,6 +230,7 @@ class DL1Sequence(keras.utils.PyDataset):
         workers=1,
         max_queue_size=8,
         n_slots=None,
+        energy_geometry="none",
     ):
         # threads only: the readers' open HDF5 files do not survive a fork, and parallel work across
         # processes is Dask's (lstcommon.parallel)
@@ -240,6 +249,9 @@ class DL1Sequence(keras.utils.PyDataset):
         if "disp" in tasks and self.mode != "mono":
             raise ValueError("the disp task needs mono examples (one image axis each)")
         self.tasks = tuple(tasks)
+        if energy_geometry not in ("none", "impact"):
+            raise ValueError(f"unknown energy_geometry {energy_geometry!r}; choose none or impact")
+        self.energy_geometry = energy_geometry
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
@@ -298,6 +310,9 @@ class DL1Sequence(keras.utils.PyDataset):
 
     def _assemble(self, tables_) -> Batch:
         features, masks, targets, ids = [], [], [], {"reader": [], "obs_id": [], "event_id": [], "tel_id": []}
+        geometry = self.energy_geometry == "impact"
+        if geometry:
+            ids["geometry"] = []
         disp = "disp" in self.tasks and self.mode == "mono"
         if disp:
             ids.update(cog=[], psi=[], intensity=[])
@@ -307,6 +322,9 @@ class DL1Sequence(keras.utils.PyDataset):
                 features.append(x)
                 rows = table
                 ids["tel_id"].append(np.asarray(table["tel_id"]))
+                if geometry:
+                    ids["geometry"].append(StereoGeometry.of(self.readers[r].input_url_signal[0]).lookup(
+                        table["obs_id"], table["event_id"], table["tel_id"]))
                 if disp:
                     axes = HillasAxes.of(self.readers[r]).lookup(table["obs_id"], table["event_id"], table["tel_id"])
                     ids["cog"].append(axes[:, :2])
@@ -328,6 +346,11 @@ class DL1Sequence(keras.utils.PyDataset):
                 masks.append(present)
                 rows = table[::n_tel]
                 ids["tel_id"].append(tel_id)
+                if geometry:
+                    g = StereoGeometry.of(self.readers[r].input_url_signal[0]).lookup(
+                        np.repeat(np.asarray(rows["obs_id"]), self.n_slots), np.repeat(np.asarray(rows["event_id"]),
+                                                                                      self.n_slots), tel_id.ravel())
+                    ids["geometry"].append(g.reshape(len(rows), self.n_slots, -1) * present[..., None])
             ids["reader"].append(np.full(len(rows), r))
             ids["obs_id"].append(np.asarray(rows["obs_id"]))
             ids["event_id"].append(np.asarray(rows["event_id"]))
@@ -341,6 +364,9 @@ class DL1Sequence(keras.utils.PyDataset):
             bad = np.unique(np.concatenate(ids["event_id"])[~np.isfinite(x).reshape(len(x), -1).all(axis=1)])
             raise InputError(f"non-finite pixel values in events {bad[:10].tolist()}")
         inputs = x if self.mode == "mono" else {"images": x, "mask": np.concatenate(masks)}
+        if geometry:
+            g = np.concatenate(ids["geometry"])
+            inputs = {"image": x, "geometry": g} if self.mode == "mono" else {**inputs, "geometry": g}
         y = {t: np.concatenate([d[t] for d in targets]) for t in self.tasks} if targets else {}
         return Batch(inputs=inputs, targets=y, ids={k: np.concatenate(v) for k, v in ids.items()})
 
@@ -369,6 +395,7 @@ class DL1Sequence(keras.utils.PyDataset):
             "workers": self.workers,
             "max_queue_size": self.max_queue_size,
             "n_slots": self.n_slots,
+            "energy_geometry": self.energy_geometry,
         }
         kwargs.update(overrides)
         return DL1Sequence(self.readers, indices=indices, **kwargs)

@@ -36,10 +36,15 @@ def grad_cam(model, images, task="type", output_index=0) -> np.ndarray:
     the gradient of the array-level output flows back through the telescope
     pooling into the shared backbone of each telescope, and the maps are scaled
     by the largest value over all telescopes of the event, so they also show which
-    telescope mattered most. Absent telescopes get zero maps.
+    telescope mattered most. Absent telescopes get zero maps. A model with
+    ``NetworkSpec.energy_geometry`` takes its input dict as given (mono:
+    ``{"image", "geometry"}``); the geometry enters the energy head as in the model.
     """
-    if isinstance(images, dict):
+    geometry = None
+    if isinstance(images, dict) and "images" in images:
         return _stereo_grad_cam(model, images, task, output_index)
+    if isinstance(images, dict):
+        images, geometry = images["image"], images.get("geometry")
     import tensorflow as tf
 
     backbone = get_backbone(model)
@@ -49,7 +54,7 @@ def grad_cam(model, images, task="type", output_index=0) -> np.ndarray:
     with tf.GradientTape() as tape:
         conv, pooled = features_model(x, training=False)
         tape.watch(conv)
-        score = head(hidden(pooled))[:, output_index]
+        score = head(hidden(_head_input(model, task, pooled, geometry)))[:, output_index]
     grads = tape.gradient(score, conv)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1))
@@ -75,7 +80,11 @@ def _stereo_grad_cam(model, inputs, task, output_index):
         features = tf.reshape(pool(conv), (n, n_tel, -1))
         pooled = model.get_layer("telescope_pooling")(features, mask)
         array = model.get_layer("array_features")(pooled)
-        score = model.get_layer(task)(model.get_layer(f"{task}_hidden")(array))[:, output_index]
+        geometry = None
+        if "geometry" in inputs:
+            geometry = model.get_layer("geometry_pooling")(tf.convert_to_tensor(inputs["geometry"], "float32"), mask)
+        head_input = _head_input(model, task, array, geometry)
+        score = model.get_layer(task)(model.get_layer(f"{task}_hidden")(head_input))[:, output_index]
     grads = tape.gradient(score, conv)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1))
@@ -85,10 +94,20 @@ def _stereo_grad_cam(model, inputs, task, output_index):
     return cam / np.where(peak > 0, peak, 1)[:, None, None, None]
 
 
+def _head_input(model, task, features, geometry):
+    """What a task's hidden layer reads: the features, and for the energy head of a model with
+    ``energy_geometry`` the geometry too (its ``energy_inputs`` concatenation)."""
+    if task == "energy" and geometry is not None:
+        return model.get_layer("energy_inputs")([features, keras.ops.convert_to_tensor(geometry, "float32")])
+    return features
+
+
 def attention_maps(model, images) -> dict:
     """The spatial attention map of every CBAM block, resized to the input grid: name -> (n, H, W)."""
     import tensorflow as tf
 
+    if isinstance(images, dict):
+        images = images["image"]
     backbone = get_backbone(model)
     layers_ = [layer for layer in backbone.layers if layer.name.endswith("_spatial_map")]
     if not layers_:
@@ -131,7 +150,8 @@ def explain(model_dir, input_file, output_dir, n_events=3, task="type", min_inte
     if reader.cam_name != meta["camera"]:
         raise InputError(f"{input_file}: holds camera {reader.cam_name}, the model was trained on {meta['camera']}")
     seq = DL1Sequence([reader], tasks=meta["tasks"], batch_size=n_events, with_targets=False,
-                      n_slots=meta["example_shape"][0] if data.mode == "stereo" else None)
+                      n_slots=meta["example_shape"][0] if data.mode == "stereo" else None,
+                      energy_geometry=meta["network"].get("energy_geometry", "none"))
     batch = seq.batch(0)
     cams = grad_cam(model, batch.inputs, task=task)
     mapper = reader.image_mappers[reader.cam_name]

@@ -93,8 +93,9 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
     reader = readers[0]
     if reader.cam_name != meta["camera"]:
         raise InputError(f"{input_file}: holds camera {reader.cam_name}, the model was trained on {meta['camera']}")
+    # the model's own settings decide its inputs: a model trained with the stereo geometry gets it here too
     seq = DL1Sequence(readers, tasks=meta["tasks"], batch_size=batch_size, with_targets=False, workers=workers,
-                      n_slots=stereo_slots)
+                      n_slots=stereo_slots, energy_geometry=meta["network"].get("energy_geometry", "none"))
     if list(seq.example_shape) != list(meta["example_shape"]):
         raise InputError(
             f"{input_file}: gives examples of shape {seq.example_shape}, the model expects {tuple(meta['example_shape'])}"
@@ -152,7 +153,7 @@ class _PredictOne:
 def _predict_on_batch(model, inputs, size):
     """``model.predict_on_batch`` on a batch padded to ``size`` examples: one traced graph per model, where each
     shorter last batch would trace a new one (and TensorFlow warn about retracing)."""
-    n = len(inputs["mask"]) if isinstance(inputs, dict) else len(inputs)
+    n = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
     if n < size:
         def pad(a):
             return np.concatenate([a, np.zeros((size - n, *a.shape[1:]), a.dtype)])

@@ -20,7 +20,7 @@ from traitlets.config import Config
 from .errors import SettingError
 
 __all__ = [
-    "DEFAULT_TASKS", "INTERPOLATING_MAPPERS", "STEREO_FROM_MONO", "STRATEGIES", "TASKS", "TASK_OUTPUTS", "DataSpec", "NetworkSpec",
+    "DEFAULT_TASKS", "ENERGY_GEOMETRY", "INTERPOLATING_MAPPERS", "STEREO_FROM_MONO", "STRATEGIES", "TASKS", "TASK_OUTPUTS", "DataSpec", "NetworkSpec",
     "TrainSpec", "check_tasks", "check_training",
 ]
 
@@ -31,6 +31,8 @@ TASKS = ("type", "energy", "direction", "disp")
 TASK_OUTPUTS = {"type": (1, "sigmoid"), "energy": (1, None), "direction": (2, None), "disp": (2, None)}
 #: what a model learns unless told otherwise
 DEFAULT_TASKS = ("type", "energy", "direction")
+#: what the energy head can get besides the image features (NetworkSpec.energy_geometry; see reconstruction.impact)
+ENERGY_GEOMETRY = ("none", "impact")
 #: tf.distribute strategies by name (see :func:`reconstruction.models.get_strategy`)
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
 #: the dl1-data-handler mappers whose output side is a setting (``interpolation_image_shape``); the others have
@@ -160,6 +162,14 @@ class NetworkSpec(Component):
         help="Batch normalisation after each convolution; without it the plain CNN on sparse, log-scaled images "
         "learns the particle type several times more slowly",
     ).tag(config=True)
+    energy_geometry = CaselessStrEnum(
+        list(ENERGY_GEOMETRY),
+        default_value="none",
+        help="What the energy head gets besides the image features: none, or 'impact': per image the distance of "
+        "its telescope from the shower core and the height of the shower maximum, both reconstructed by ctapipe's "
+        "HillasReconstructor from the event's DL1 Hillas parameters (the stereo intersection of the image axes, "
+        "as the Hillas + RF baseline's forests get them; never the simulated truth)",
+    ).tag(config=True)
 
     def validate(self):
         """Refuse, naming the option, settings no network can be built from (a :class:`SettingError`)."""
@@ -177,6 +187,9 @@ class NetworkSpec(Component):
                                f"{self.head_units} and {self.attention_ratio}")
         if not self.learning_rate > 0:
             raise SettingError(f"--NetworkSpec.learning_rate must be positive, got {self.learning_rate}")
+        if self.energy_geometry != "none" and "energy" not in self.tasks:
+            raise SettingError(f"--NetworkSpec.energy_geometry={self.energy_geometry} feeds the energy head: it needs "
+                               f"the energy task, got tasks {list(self.tasks)}")
         return self
 
     def to_dict(self) -> dict:

@@ -118,7 +118,8 @@ def train(
 
     tel_ids = select_telescopes(files, data)
     readers = open_readers(files, data, tel_ids=tel_ids)
-    everything = DL1Sequence(readers, tasks=network.tasks, batch_size=batch_size, shuffle=True, seed=seed, workers=workers)
+    everything = DL1Sequence(readers, tasks=network.tasks, batch_size=batch_size, shuffle=True, seed=seed, workers=workers,
+                             energy_geometry=network.energy_geometry)
     if "type" in network.tasks:
         labels = {int(i) for r in readers for i in np.unique(_primary_ids(r))}
         if GAMMA_ID not in labels or len(labels) < 2:

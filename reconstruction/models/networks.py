@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from ..impact import GEOMETRY_FEATURES
 from ..settings import TASK_OUTPUTS, NetworkSpec
 from .layers import CameraCoordinates, ChannelAttention, InputScaling, MaskedTelescopePooling, SpatialAttentionMap
 
@@ -83,21 +84,34 @@ def _residual(x, filters, name, spec, strides):
     return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
-def _heads(features, spec, prefix=""):
+def _heads(features, spec, prefix="", energy_extra=None):
+    """One small dense head per task on ``features``; the energy head also reads ``energy_extra`` (the stereo
+    geometry of ``NetworkSpec.energy_geometry``) when given."""
     outputs = {}
     for task in spec.tasks:
         units, activation = TASK_OUTPUTS[task]
-        h = layers.Dense(spec.head_units, activation="relu", name=f"{prefix}{task}_hidden")(features)
+        x = features
+        if task == "energy" and energy_extra is not None:
+            x = layers.Concatenate(name=f"{prefix}energy_inputs")([features, energy_extra])
+        h = layers.Dense(spec.head_units, activation="relu", name=f"{prefix}{task}_hidden")(x)
         outputs[task] = layers.Dense(units, activation=activation, name=task)(h)
     return outputs
 
 
 def build_mono_model(input_shape, channel_kinds, spec: NetworkSpec, waveform=False) -> keras.Model:
-    """One telescope image -> one output per task (a dict keyed by task)."""
+    """One telescope image -> one output per task (a dict keyed by task).
+
+    With ``spec.energy_geometry == "impact"`` the model takes ``{"image": ..., "geometry": (3,)}``
+    (:data:`reconstruction.impact.GEOMETRY_FEATURES`) and the geometry goes to the energy head only.
+    """
     backbone = build_backbone(input_shape, channel_kinds, spec, waveform=waveform)
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    features = backbone(inputs)
-    return keras.Model(inputs, _heads(features, spec), name="mono")
+    image = keras.Input(shape=tuple(input_shape), name="image")
+    features = backbone(image)
+    if spec.energy_geometry == "impact":
+        geometry = keras.Input(shape=(len(GEOMETRY_FEATURES),), name="geometry")
+        return keras.Model({"image": image, "geometry": geometry}, _heads(features, spec, energy_extra=geometry),
+                           name="mono")
+    return keras.Model(image, _heads(features, spec), name="mono")
 
 
 def build_stereo_model(input_shape, channel_kinds, spec: NetworkSpec, waveform=False, backbone=None) -> keras.Model:
@@ -113,6 +127,13 @@ def build_stereo_model(input_shape, channel_kinds, spec: NetworkSpec, waveform=F
     per_tel = layers.TimeDistributed(backbone, name="per_telescope")(images)
     pooled = MaskedTelescopePooling(name="telescope_pooling")(per_tel, mask)
     array_features = layers.Dense(spec.head_units * 2, activation="relu", name="array_features")(pooled)
+    if spec.energy_geometry == "impact":
+        # each telescope's impact distance (and the event's h_max), pooled over the telescopes present as the
+        # image features are, for the energy head only
+        geometry = keras.Input(shape=(n_tel, len(GEOMETRY_FEATURES)), name="geometry")
+        pooled_geometry = MaskedTelescopePooling(name="geometry_pooling")(geometry, mask)
+        return keras.Model({"images": images, "mask": mask, "geometry": geometry},
+                           _heads(array_features, spec, energy_extra=pooled_geometry), name="stereo")
     return keras.Model({"images": images, "mask": mask}, _heads(array_features, spec), name="stereo")
 
 
