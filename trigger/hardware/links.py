@@ -68,6 +68,8 @@ LINK_ENCODING = 64 / 66  # Aurora 64B/66B
 LINK_LINE_RATE_GBPS = 10.3125  # readout -> central: one lane at the 10GBASE-R rate, within GTH (16.3) and GTY
 MODULE_LINE_RATE_GBPS = 25.78125  # module streams into the readout boards and between neighbours (25GBASE-R rate, GTY)
 FRAME_WORD_BITS = 64
+FRAME_TYPE_BITS = 4  # candidate frames are type 2 (trigger_readout_board.v)
+CRC_BITS = 8
 
 
 def module_positions(instrument) -> np.ndarray:
@@ -118,13 +120,24 @@ def partition(instrument, n_boards: int = N_READOUT_BOARDS) -> list[dict]:
 
 
 def candidate_bits(top: TopSpec, clip: int | None, time_bits: int = 32) -> dict:
-    """Bits of one candidate on the link: group, time stamp, the ROI as the network sees it, framed in 64-bit words."""
-    roi_bits_each = top.bits if clip is None else max(1, math.ceil(math.log2(clip + 1)))
+    """Bits of one candidate on the link: group, time stamp, the ROI as the network sees it, framed in 64-bit words.
+
+    The frame layout of ``hdl/trigger_readout_board.v`` (bit ``i`` of the
+    frame is bit ``i mod 64`` of word ``i // 64``, word 0 first): frame type
+    (4 bits) at 0, the camera group at ``off_group``, the time stamp at
+    ``off_time``, the ROI at ``off_roi`` (input ``k`` at ``off_roi + k *
+    bits_per_count``), zeros, and in the top 8 bits the CRC-8 (polynomial
+    0x07, initial 0) of the first ``payload_w`` bits, bit 0 first.
+    """
+    roi_bits_each = top.bits if clip is None or clip >= 2**top.bits - 1 else max(1, math.ceil(math.log2(clip + 1)))
     group_bits = math.ceil(math.log2(top.n_groups))
     payload = group_bits + time_bits + top.n_nn_inputs * roi_bits_each
-    words = math.ceil((payload + 8) / FRAME_WORD_BITS)  # + 8 bits of frame type and CRC-8
+    words = math.ceil((payload + FRAME_TYPE_BITS + CRC_BITS) / FRAME_WORD_BITS)
     return {"group_bits": group_bits, "time_bits": time_bits, "roi_bits": top.n_nn_inputs * roi_bits_each,
             "bits_per_count": roi_bits_each, "payload_bits": payload, "frame_bits": words * FRAME_WORD_BITS,
+            "type_bits": FRAME_TYPE_BITS, "crc_bits": CRC_BITS, "off_group": FRAME_TYPE_BITS,
+            "off_time": FRAME_TYPE_BITS + group_bits, "off_roi": FRAME_TYPE_BITS + group_bits + time_bits,
+            "payload_w": FRAME_TYPE_BITS + payload,
             "note": "the network sees min(count, clip): the ROI travels at that width, exact"}
 
 

@@ -1,0 +1,219 @@
+"""The partitioned trigger (hdl/trigger_chain_top.v: readout boards, links, central board) against the Python model.
+
+The decisions of every window are the single top's (the same golden model,
+testbench/trigger_top/golden.py); the central board reports time stamps, so
+the bench maps each record to its window by time and compares the network's
+candidates as a set in the model's order (sample, then group: the boards'
+candidates meet at the merge in arrival order). Every candidate frame on every
+link is also decoded with the layout of ``trigger.hardware.links.candidate_bits``
+and checked: length, frame type, CRC-8, group and time stamp, and the ROI
+contents against the model's ROI (``min(count, clip)`` of the group's three
+modules over samples k-N_BEFORE .. k+N_AFTER-1).
+
+Settings (environment, set by the Makefile): TB_MODEL, TB_HARDWARE, TB_EVENTS,
+TB_MAX_EVENTS, TB_N_RANDOM, TB_SEED, TB_STATS as for testbench/trigger_top.
+"""
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge
+from cocotb.utils import get_sim_time
+from golden import GoldenModel
+from stimulus import synthetic_events
+from stream import KIND_NN, SPB, Event, Score, Stream, beat_words, compare
+
+from trigger.hardware.links import candidate_bits, group_owners
+from trigger.hardware.spec import TopSpec
+
+log = logging.getLogger("cocotb.trigger_chain")
+
+SEED = int(os.environ.get("TB_SEED", "1"))
+LINK_CLOCKS_PER_WORD = 8 / 5  # trigger_chain_top's LINK_PERIOD / LINK_SLOTS
+_golden = None
+
+
+def golden() -> GoldenModel:
+    global _golden
+    if _golden is None:
+        _golden = GoldenModel(os.environ["TB_MODEL"], os.environ["TB_HARDWARE"])
+    return _golden
+
+
+def crc8(bits: int, n: int) -> int:
+    """CRC-8 (polynomial 0x07, initial 0) of bits 0 .. n-1 of ``bits``, bit 0 first (trigger_readout_board.v)."""
+    c = 0
+    for i in range(n):
+        fb = ((c >> 7) ^ (bits >> i)) & 1
+        c = ((c << 1) & 0xFF) ^ (0x07 if fb else 0)
+    return c
+
+
+class LinkMonitor:
+    """Collects the words on every readout board's link into frames (tlast ends one)."""
+
+    def __init__(self, dut, n_boards):
+        self.dut = dut
+        self.n_boards = n_boards
+        self.words = [[] for _ in range(n_boards)]
+        self.frames = []  # (board, [words])
+        self.running = True
+
+    async def run(self):
+        dut = self.dut
+        while self.running:
+            await FallingEdge(dut.clk)
+            xfer = int(dut.link_xfer.value)
+            if not xfer:
+                continue
+            data = int(dut.link_tdata.value)
+            last = int(dut.link_tlast.value)
+            for b in range(self.n_boards):
+                if xfer >> b & 1:
+                    self.words[b].append(data >> (64 * b) & (2**64 - 1))
+                    if last >> b & 1:
+                        self.frames.append((b, self.words[b]))
+                        self.words[b] = []
+
+
+def check_frames(frames, layout, events, counts, g: GoldenModel, owners, score: Score, max_messages=10):
+    """Every frame: length, type, CRC, and its candidate (group, time, ROI) one the model expects, on its board."""
+    top = TopSpec(n_before=g.geometry.n_before, n_after=g.geometry.n_after)
+    clip = g.spec.clip
+    gm = np.asarray(g.analog_sum.group_modules)
+    starts = {e.first_beat * SPB: i for i, e in enumerate(events)}
+    n_samples = counts.shape[-1]
+    bad = []
+    for board, words in frames:
+        if len(words) * 64 != layout["frame_bits"]:
+            bad.append(f"board {board}: frame of {len(words)} words, not {layout['frame_bits'] // 64}")
+            continue
+        frame = sum(w << (64 * k) for k, w in enumerate(words))
+        payload = frame & ((1 << layout["payload_w"]) - 1)
+        crc = frame >> (layout["frame_bits"] - 8)
+        kind = frame & 0xF
+        group = frame >> layout["off_group"] & ((1 << layout["group_bits"]) - 1)
+        t = frame >> layout["off_time"] & 0xFFFFFFFF
+        each = layout["bits_per_count"]
+        roi = [frame >> (layout["off_roi"] + k * each) & ((1 << each) - 1) for k in range(top.n_nn_inputs)]
+        if crc != crc8(payload, layout["payload_w"]) or kind != 2:
+            bad.append(f"board {board}: frame type {kind} or CRC 0x{crc:02x} wrong")
+            continue
+        if owners[group] != board:
+            bad.append(f"board {board}: sent group {group}, which board {owners[group]} owns")
+        t0 = max((s for s in starts if s <= t), default=None)
+        if t0 is None or t - t0 >= n_samples:
+            bad.append(f"board {board}: candidate at time {t} in no window")
+            continue
+        i, k = starts[t0], t - t0
+        want = counts[i][gm[group], k - top.n_before : k + top.n_after].astype(int)
+        if clip is not None:
+            want = np.minimum(want, clip)
+        if roi != want.ravel().tolist():
+            bad.append(f"board {board}: ROI of group {group} at sample {k} of window {i}: {roi[:8]}... != "
+                       f"{want.ravel().tolist()[:8]}...")
+    score.mismatches += len(bad)
+    for m in bad[:max_messages]:
+        log.error("MISMATCH link frame %s", m)
+    return len(frames)
+
+
+def by_window(records, events, n_samples):
+    """The central board's records (time stamps only) with the window and sample the single top would report."""
+    starts = sorted((e.first_beat * SPB, i) for i, e in enumerate(events) if e.first_beat is not None)
+    out = []
+    for r in records:
+        t0, i = max(((s, i) for s, i in starts if s <= r.time), default=(None, None))
+        if t0 is None or r.time - t0 >= n_samples:
+            r.window = 0xFFFF  # in no window: compare() reports it
+        else:
+            r.window, r.sample = i & 0xFFFF, (r.time - t0) & 0xFFFF
+        out.append(r)
+    # the boards' candidates meet in arrival order; the model's order is (sample, group) within a window
+    return sorted(out, key=lambda r: (r.kind != KIND_NN, r.window, r.time, r.group))
+
+
+def gap_for(expected, owners, rng, slack=6):
+    """Idle clocks after an event so that the busiest board's link carries its candidates before the next."""
+    per_board = Counter(owners[g] for _, g, _, _ in expected.candidates)
+    busiest = max(per_board.values(), default=0)
+    return int(busiest * 5 * LINK_CLOCKS_PER_WORD * 1.25) + int(rng.integers(0, slack))
+
+
+def record_stats(name, score: Score, sim_us, wall_s):
+    path = Path(os.environ.get("TB_STATS", "sim_stats.jsonl"))
+    with open(path, "a") as f:
+        f.write(json.dumps({"test": name, "events": score.events, "windows": score.windows,
+                            "mismatches": score.mismatches, "sim_time_us": sim_us, "wall_s": wall_s}) + "\n")
+
+
+async def setup(dut, g: GoldenModel):
+    cocotb.start_soon(Clock(dut.clk, 4, unit="ns").start())
+    stream = Stream(dut, np.random.default_rng(SEED))
+    regs = g.registers
+    dut.nn_threshold.value = regs["nn_threshold"] & 0xFFFFFFFF
+    dut.asum_threshold.value = regs["asum_threshold"] & 0xFFFFFFFF
+    dut.gate_threshold.value = regs["gate_threshold"] & 0xFFFFFFFF
+    dut.nn_enable.value = 1
+    dut.asum_enable.value = 1
+    dut.rst_n.value = 0
+    await ClockCycles(dut.clk, 4)
+    await FallingEdge(dut.clk)
+    dut.rst_n.value = 1
+    return stream
+
+
+@cocotb.test()
+async def chain_events_against_the_model(dut):
+    """Simulated and real telescope events and synthetic windows through 12 readout boards and the central board."""
+    t_wall, t_sim = time.perf_counter(), get_sim_time("us")
+    g = golden()
+    stream = await setup(dut, g)
+    stream.p_ready = 0.9
+    owners = group_owners(g.trigger_input.instrument)
+    n_boards = int(owners.max()) + 1
+    layout = candidate_bits(TopSpec(n_before=g.geometry.n_before, n_after=g.geometry.n_after), g.spec.clip)
+    rng = np.random.default_rng(SEED)
+    files = [f for f in os.environ.get("TB_EVENTS", "").split(",") if f]
+    max_events = int(os.environ.get("TB_MAX_EVENTS", "40"))
+    parts = [(Path(path).name.split(".")[0], g.read(path, max_events)) for path in files]
+    synthetic, labels = synthetic_events(rng, int(os.environ.get("TB_N_RANDOM", "60")))
+    parts.append(("synthetic", synthetic))
+    n_samples = synthetic.shape[-1]
+    counts = np.concatenate([c[..., :n_samples] for _, c in parts if c.shape[-1] >= n_samples])
+    names = [f"{name}[{i}]" for name, c in parts if c.shape[-1] >= n_samples for i in range(len(c))]
+    expected = g.expect(counts)
+    events = [Event(name, beat_words(c), gap_for(e, owners, rng))
+              for name, c, e in zip(names, counts, expected, strict=True)]
+    log.info("%d windows, %d candidates, %d analog-sum samples", len(events),
+             sum(len(e.candidates) for e in expected), sum(len(e.asum_samples) for e in expected))
+
+    monitor = LinkMonitor(dut, n_boards)
+    cocotb.start_soon(monitor.run())
+    await stream.send(events)
+    await stream.drain()
+    monitor.running = False
+    records = by_window(stream.result.records, events, n_samples)
+    score = compare(events, expected, records)
+    n_frames = check_frames(monitor.frames, layout, events, counts, g, owners, score)
+    n_cand = sum(len(e.candidates) for e in expected)
+    if n_frames != n_cand:
+        score.mismatches += 1
+        log.error("MISMATCH %d candidate frames on the links, the model has %d candidates", n_frames, n_cand)
+    for name in ("crc_errors", "asum_lost", "misaligned", "cand_lost"):
+        if int(getattr(dut, name).value):
+            score.mismatches += 1
+            log.error("MISMATCH %s = %d after the run", name, int(getattr(dut, name).value))
+    frames_per_board = Counter(b for b, _ in monitor.frames)
+    log.info("frames per board: %s; %d clocks", dict(sorted(frames_per_board.items())), stream.result.clocks)
+    record_stats("chain_events_against_the_model", score, get_sim_time("us") - t_sim, time.perf_counter() - t_wall)
+    log.info("chain: %d events, %d windows, %d mismatches, %.0f s", score.events, score.windows, score.mismatches,
+             time.perf_counter() - t_wall)
+    assert score.mismatches == 0, f"{score.mismatches} mismatches (first: {score.messages[:3]})"

@@ -1,0 +1,60 @@
+"""The partitioned trigger's RTL tables (hdl/trigger_partition.vh, hdl/trigger_readout_boards.v) and its report."""
+
+import numpy as np
+import pytest
+
+from trigger.hardware.links import candidate_bits, group_owners, module_boards, partition
+from trigger.hardware.partition_rtl import (
+    BOARDS_SOURCE,
+    CHAIN_SOURCES,
+    PARTITION_HEADER,
+    board_tables,
+    chain_parameters,
+    generated,
+)
+from trigger.hardware.spec import TopSpec, TriggerSpec
+from trigger.hardware.top import HDL_DIR
+
+
+def test_generated_board_tables_in_hdl_are_current(instrument):
+    for name, text in generated(instrument).items():
+        assert (HDL_DIR / name).read_text() == text, f"{name} is stale: python -m trigger.hardware.partition_rtl"
+    assert {BOARDS_SOURCE, "trigger_readout_board.v", "trigger_central_board.v"} <= set(CHAIN_SOURCES)
+    assert all((HDL_DIR / n).is_file() for n in (*CHAIN_SOURCES, PARTITION_HEADER))
+
+
+def test_board_tables_cover_every_group_once_in_the_camera_order(instrument):
+    gm = np.asarray(instrument.group_modules)
+    tables = board_tables(gm, module_boards(instrument))
+    owners = group_owners(instrument)
+    groups = np.concatenate([t.groups for t in tables])
+    assert sorted(groups.tolist()) == list(range(len(gm)))
+    for t, b in zip(tables, partition(instrument), strict=True):
+        assert np.all(owners[t.groups] == t.board) and len(t.groups) == b["groups"]
+        # local numbers keep the camera's order: the ROI's slot order and the picker's group order hold
+        assert np.all(np.diff(t.modules) > 0) and np.all(np.diff(t.groups) > 0)
+        assert np.array_equal(t.modules[t.group_modules], gm[t.groups])
+        assert np.all(np.diff(t.group_modules, axis=1) > 0)
+        # a board receives its own sector's modules that its groups use, and its halo
+        assert len(t.modules) <= b["modules"] + b["halo_modules"]
+
+
+def test_frame_layout_and_chain_parameters(tmp_path):
+    bits = candidate_bits(TopSpec(), clip=31)
+    assert bits["bits_per_count"] == 5 and bits["frame_bits"] == 320  # 5 words of 64 bit, as the budget says
+    assert bits["off_roi"] + bits["roi_bits"] == bits["payload_w"] <= bits["frame_bits"] - bits["crc_bits"]
+    assert candidate_bits(TopSpec(), clip=None)["bits_per_count"] == 8
+    assert candidate_bits(TopSpec(), clip=255)["bits_per_count"] == 8
+    report = {"latency_cycles": 5, "rtl": {"output_kif": [1, 8, 10]}}
+    spec = TriggerSpec.from_config({"input": {"bits": 8, "n_inputs": 48, "clip": 31}})
+    assert chain_parameters(report, spec) == {"NN_LATENCY": 5, "NN_OUT_W": 19, "NN_OUT_SIGNED": 1, "CLIP": 31}
+    assert chain_parameters(report, TriggerSpec.from_config({"input": {"bits": 8, "n_inputs": 48}}))["CLIP"] == 255
+
+
+@pytest.mark.parametrize("clip", [31, None])
+def test_link_words_per_candidate_match_the_rtl_formula(clip):
+    top = TopSpec()
+    bits = candidate_bits(top, clip)
+    roi_bits = 8 if clip is None else int(np.ceil(np.log2(clip + 1)))
+    payload_w = 4 + 9 + 32 + top.n_nn_inputs * roi_bits  # trigger_readout_board.v's PAYLOAD_W
+    assert bits["payload_w"] == payload_w and bits["frame_bits"] == (payload_w + 8 + 63) // 64 * 64
