@@ -4,7 +4,8 @@
 //
 //   s_link[b] (64-bit words, one stream per readout board)
 //      -> receive FIFO b (trigger_fifo) -> D: frame assembly (FRAME_WORDS
-//         words up to tlast) -> V: CRC-8 and length check -> H: the board's
+//         words up to tlast) -> V: CRC-8 (computed on the way in) and length
+//         check -> H: the board's
 //         frame, held for the merge
 //      -> M: merge, one candidate a clock (round robin over the boards),
 //         issued only when a result place is reserved (trigger_score's credit)
@@ -79,16 +80,7 @@ module trigger_central_board #(
     localparam [3:0]   FRAME_CANDIDATE = 4'd2;
     localparam [3:0]   KIND_ASUM = 4'd1;
 
-    function automatic [7:0] crc8(input [PAYLOAD_W-1:0] bits);
-        integer i;
-        reg [7:0] c;
-        begin
-            c = 8'd0;
-            for (i = 0; i < PAYLOAD_W; i = i + 1)
-                c = {c[6:0], 1'b0} ^ ((c[7] ^ bits[i]) ? 8'h07 : 8'h00);
-            crc8 = c;
-        end
-    endfunction
+`include "trigger_crc8.vh"
 
     // ---------------------------------------------- per board: receive, assemble, check, hold
     wire [N_BOARDS-1:0]         hold_valid;
@@ -118,8 +110,8 @@ module trigger_central_board #(
                 .pop(pop), .rd_data(head), .empty(empty), .full(full), .count(count));
             // V moves to H when H is free or taken this clock (a bad frame is dropped there); D moves to V
             // when V is free or moves
-            reg  [7:0] v_crc;
-            wire frame_good = crc8(v_payload) == v_crc && v_payload[3:0] == FRAME_CANDIDATE;
+            reg  [7:0] v_crc, v_calc;  // the frame's CRC byte, and the CRC of its payload (computed at D -> V)
+            wire frame_good = v_calc == v_crc && v_payload[3:0] == FRAME_CANDIDATE;
             wire v_move = v_valid && (!h_valid || take[gb]);
             wire v_free = !v_valid || v_move;
             always @(posedge clk) begin
@@ -155,6 +147,7 @@ module trigger_central_board #(
                     v_ok      <= !asm_long && asm_words == FRAME_WORDS[WIW-1:0];
                     v_payload <= asm_data[PAYLOAD_W-1:0];
                     v_crc     <= asm_data[FRAME_W-8 +: 8];
+                    v_calc    <= crc8(asm_data[PAYLOAD_W-1:0]);
                 end
                 if (v_move)
                     h_payload <= v_payload;

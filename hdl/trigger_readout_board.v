@@ -178,16 +178,7 @@ module trigger_readout_board #(
     end
 
     // ------------------------------------- K2: CRC-8 of the payload (an XOR tree per bit)
-    function automatic [7:0] crc8(input [PAYLOAD_W-1:0] bits);
-        integer i;
-        reg [7:0] c;
-        begin
-            c = 8'd0;
-            for (i = 0; i < PAYLOAD_W; i = i + 1)
-                c = {c[6:0], 1'b0} ^ ((c[7] ^ bits[i]) ? 8'h07 : 8'h00);
-            crc8 = c;
-        end
-    endfunction
+`include "trigger_crc8.vh"
     reg                 k2_valid;
     reg [FRAME_W-1:0]   k2_frame;
     always @(posedge clk) begin

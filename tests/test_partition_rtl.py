@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from trigger.hardware.links import candidate_bits, group_owners, module_boards, partition
+from trigger.hardware.links import (
+    board_resources,
+    candidate_bits,
+    group_owners,
+    module_boards,
+    partition,
+    partitioned_report,
+)
 from trigger.hardware.partition_rtl import (
     BOARDS_SOURCE,
     CHAIN_SOURCES,
@@ -49,6 +56,24 @@ def test_frame_layout_and_chain_parameters(tmp_path):
     spec = TriggerSpec.from_config({"input": {"bits": 8, "n_inputs": 48, "clip": 31}})
     assert chain_parameters(report, spec) == {"NN_LATENCY": 5, "NN_OUT_W": 19, "NN_OUT_SIGNED": 1, "CLIP": 31}
     assert chain_parameters(report, TriggerSpec.from_config({"input": {"bits": 8, "n_inputs": 48}}))["CLIP"] == 255
+
+
+def test_board_resources_from_the_board_rtl_or_labelled_scaled(instrument):
+    boards = partition(instrument)
+    module = {"lut": 10, "ff": 5, "dsp": 0, "bram": 0, "logic_depth": {"lut": 3, "carry_chains": 1, "levels": 4},
+              "meets_budget": True}
+    rtl = {"source": "yosys", "readout": {"lut": 20000, "ff": 30000, "dsp": 0, "bram": 5, "board": 1,
+                                          "modules": {"trigger_first_level": module}},
+           "central": {"lut": 3000, "ff": 2000, "dsp": 0, "bram": 0, "modules": {"trigger_central_board": module}}}
+    out = board_resources(None, {"lut": 5000, "ff": 1000, "dsp": 0, "bram": 0}, boards, 265, 474, rtl)
+    assert out["method"] == "rtl" and out["readout"]["lut"] == 20000 and out["central"]["lut"] == 8000
+    assert out["readout"]["fits_70_percent_lut"] and out["readout"]["max_logic_levels"]["trigger_first_level"]["lut"] == 3
+    slices = [{"module": "trigger_group_cmp", "count": 1896, "scale": 1, "each": {"lut": 22, "ff": 10}},
+              {"module": "trigger_regs", "count": 1, "scale": 1, "each": {"lut": 300, "ff": 350}}]
+    scaled = board_resources({"slices": slices}, {"lut": 0}, boards, 265, 474)
+    assert scaled["method"] == "scaled" and scaled["source"].startswith("SCALED ESTIMATE")
+    report = partitioned_report(TopSpec(), 31, 1e7, instrument, 250.0, 5, board_rtl=rtl)
+    assert report["boards"]["method"] == "rtl"
 
 
 @pytest.mark.parametrize("clip", [31, None])

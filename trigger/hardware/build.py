@@ -346,7 +346,8 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
             "resources_top_logic": top_logic,
             "budget": budget(resources, part) if top_logic else None,
             "max_logic_levels": _max_logic_levels(core_resources, top_logic, rtl.top),
-            **_partitioned(model, top, clock_mhz, rtl.latency_cycles, top_logic, core_resources),
+            **_partitioned(model, top, clock_mhz, rtl.latency_cycles, top_logic, core_resources,
+                           top_info["parameters"], part),
             "top": top_info | {"latency_note": "see docs/hardware.md: candidate to result = core latency + 7 cycles"},
             "bit_exact": bit_exact,
             "model": {
@@ -391,9 +392,16 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
 DEFAULT_ACCEPT_RATE_HZ = 1e7  # the training's gate rate (TriggerTraining.gate_rate) when trigger.json has none
 
 
-def _partitioned(model, top, clock_mhz, core_latency, top_logic, core_resources) -> dict:
-    """Readout boards + central board: partition, links, per-board resources, latency (trigger.hardware.links)."""
+def _partitioned(model, top, clock_mhz, core_latency, top_logic, core_resources, top_parameters=None,
+                 part=None) -> dict:
+    """Readout boards + central board: partition, links, per-board resources, latency (trigger.hardware.links).
+
+    Per-board resources come from the yosys estimate of the boards' own RTL when
+    ``benchmarks/board_estimate.py`` has cached one for these parameters and
+    part; otherwise from the top's parts scaled to a board (labelled so).
+    """
     from ..instrument import LSTInstrument
+    from .board_synth import cached_board_estimate
     from .links import partitioned_report
 
     top = top if top is not None else TopSpec()
@@ -405,8 +413,13 @@ def _partitioned(model, top, clock_mhz, core_latency, top_logic, core_resources)
     except Exception as err:  # noqa: BLE001  (no instrument files: the rest of the report still stands)
         log.warning("report: no link budget (instrument files not readable: %s)", err)
         return {"links": None, "partition": None, "boards": None, "latency_budget": None}
+    board_rtl = None
+    if top_parameters is not None and part is not None:
+        clip = model.input.clip
+        board_rtl = cached_board_estimate(top_parameters | {"CLIP": clip if clip is not None and clip < 255 else 255},
+                                          part)
     out = partitioned_report(top, model.input.clip, float(rate), instrument, clock_mhz, core_latency, top_logic,
-                             core_resources)
+                             core_resources, board_rtl)
     out["links"]["accept_rate_source"] = ("trigger.json operating_point.gate_rate_hz" if (op or {}).get("gate_rate_hz")
                                           else "default gate rate of the training (1e7 Hz), trigger.json has none")
     return out

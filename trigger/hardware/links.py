@@ -30,7 +30,8 @@ import numpy as np
 
 from .spec import TopSpec
 
-__all__ = ["CENTRAL_DEVICE", "DEVICES", "READOUT_DEVICE", "Device", "Link", "board_resources", "candidate_bits",
+__all__ = ["CENTRAL_DEVICE", "DEVICES", "READOUT_DEVICE", "Device", "Link", "board_resources", "board_rtl_resources",
+           "candidate_bits",
            "candidate_rates", "group_owners", "latency_budget", "link_budget", "module_boards", "partition",
            "partitioned_report"]
 
@@ -269,8 +270,43 @@ _BY_MODULES = ("trigger_hist_bank", "trigger_word_mux")
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram")
 
 
+def _device_block(res: dict, device: Device) -> dict:
+    res = {k: round(res.get(k, 0)) if k != "bram" else round(res.get(k, 0), 1) for k in RESOURCE_KEYS}
+    return res | {"device": device.name, "part": device.part,
+                  "fraction": {"lut": round(res["lut"] / device.lut, 3), "ff": round(res["ff"] / device.ff, 3),
+                               "dsp": round(res["dsp"] / device.dsp, 3),
+                               "bram": round(res["bram"] / device.bram36, 3)},
+                  "fits_70_percent_lut": res["lut"] <= 0.7 * device.lut, "device_source": device.source}
+
+
+def board_rtl_resources(board_rtl: dict, core: dict | None, boards: list[dict]) -> dict:
+    """Per-board resources from the yosys estimate of the boards' own RTL (:mod:`.board_synth`).
+
+    The readout figure is the board with the most modules (the others are
+    smaller); the central board's is its RTL plus the network core's own
+    estimate (``core``, the build's ``resources_core``) where there is one.
+    """
+    def depth(modules):
+        return {name: (m["logic_depth"] or {}) | {"meets_budget": m["meets_budget"]}
+                for name, m in modules.items() if m.get("logic_depth")}
+
+    readout, central = board_rtl["readout"], board_rtl["central"]
+    central_res = {k: central.get(k, 0) + (core or {}).get(k, 0) for k in RESOURCE_KEYS}
+    return {
+        "readout": _device_block(readout, READOUT_DEVICE) | {
+            "count": len(boards), "board": readout.get("board"), "max_logic_levels": depth(readout["modules"])},
+        "central": _device_block(central_res, CENTRAL_DEVICE) | {
+            "count": 1, "core_included": bool(core and core.get("lut")),
+            "max_logic_levels": depth(central["modules"])},
+        "source": board_rtl["source"] + ("; central board + the network core's own estimate" if core and core.get("lut")
+                                         else "; central board without the network core (not estimated in this "
+                                              "build)"),
+        "method": "rtl",
+    }
+
+
 def board_resources(top_logic: dict | None, core: dict | None, boards: list[dict], n_modules: int,
-                    n_groups: int) -> dict:
+                    n_groups: int, board_rtl: dict | None = None) -> dict:
     """Per-board resource estimates from the yosys estimate of the single-board top's parts.
 
     A readout board holds its sector's part of the group stage (groups it owns),
@@ -278,8 +314,11 @@ def board_resources(top_logic: dict | None, core: dict | None, boards: list[dict
     window, the output FIFO and registers; the central board the network core,
     one receive FIFO per readout board, the output FIFO and registers. Each part
     is the single-board top's (``resources_top_logic.slices``) scaled by that
-    share: an estimate until the two boards have RTL of their own.
+    share. With ``board_rtl`` (the cached yosys estimate of the boards' own RTL,
+    :func:`.board_synth.cached_board_estimate`) that estimate instead.
     """
+    if board_rtl:
+        return board_rtl_resources(board_rtl, core, boards)
     if not top_logic or not top_logic.get("slices") or core is None:
         return {"readout": None, "central": None,
                 "note": "needs the top's part estimate (trigger-synth build without --no-synth-top)"}
@@ -297,22 +336,18 @@ def board_resources(top_logic: dict | None, core: dict | None, boards: list[dict
                 # central: the output FIFO, a receive FIFO per readout board, the register block
                 central[k] += each.get(k, 0) * (1 + len(boards) if module == "trigger_fifo" else 1)
 
-    def block(res, device):
-        res = {k: round(v) if k != "bram" else round(v, 1) for k, v in res.items()}
-        return res | {"device": device.name, "part": device.part,
-                      "fraction": {"lut": round(res["lut"] / device.lut, 3), "ff": round(res["ff"] / device.ff, 3),
-                                   "dsp": round(res["dsp"] / device.dsp, 3),
-                                   "bram": round(res["bram"] / device.bram36, 3)},
-                      "fits_70_percent_lut": res["lut"] <= 0.7 * device.lut, "device_source": device.source}
-
-    return {"readout": block(readout, READOUT_DEVICE) | {"count": len(boards)},
-            "central": block(central, CENTRAL_DEVICE) | {"count": 1},
-            "source": "yosys synth_xilinx of trigger_top's parts, scaled by the busiest board's share of groups "
-                      f"({groups:.3f}) and of modules with its halo ({modules:.3f}); no board RTL yet"}
+    return {"readout": _device_block(readout, READOUT_DEVICE) | {"count": len(boards)},
+            "central": _device_block(central, CENTRAL_DEVICE) | {"count": 1},
+            "source": "SCALED ESTIMATE: yosys synth_xilinx of trigger_top's parts, scaled by the busiest board's "
+                      f"share of groups ({groups:.3f}) and of modules with its halo ({modules:.3f}); the boards' own "
+                      "RTL (hdl/trigger_readout_board.v, trigger_central_board.v) was not synthesized for this build "
+                      "(benchmarks/board_estimate.py does, and caches it)",
+            "method": "scaled"}
 
 
 def partitioned_report(top: TopSpec, clip: int | None, accept_rate_hz: float, instrument, clock_mhz: float,
-                       core_latency_clocks: int, top_logic: dict | None = None, core: dict | None = None) -> dict:
+                       core_latency_clocks: int, top_logic: dict | None = None, core: dict | None = None,
+                       board_rtl: dict | None = None) -> dict:
     """``report.json``'s ``partition``, ``links`` and ``latency_budget`` of a build, from the one spec."""
     boards = partition(instrument)
     links = link_budget(top, clip, accept_rate_hz, boards)
@@ -322,6 +357,6 @@ def partitioned_report(top: TopSpec, clip: int | None, accept_rate_hz: float, in
                       "rule": "azimuthal sectors of equal module count; a group belongs to the board with most of "
                               "its modules; its other modules are that board's halo"},
         "links": links,
-        "boards": board_resources(top_logic, core, boards, top.n_modules, top.n_groups),
+        "boards": board_resources(top_logic, core, boards, top.n_modules, top.n_groups, board_rtl),
         "latency_budget": latency_budget(readout_clocks, central_clocks, clock_mhz, links["bits_per_candidate"]["frame_bits"]),
     }
