@@ -7,21 +7,19 @@
 // balanced trees of about log6(PAYLOAD_W) = 3 LUT levels, instead of a chain through every payload bit
 // (38 to 44 LUT levels in yosys' netlist when the serial loop was written out).
 function automatic [8*PAYLOAD_W-1:0] crc8_masks(input integer unused);
-    integer i, k;
-    reg [PAYLOAD_W-1:0] m [0:7];
-    reg [PAYLOAD_W-1:0] fb;
+    integer i;
+    reg [PAYLOAD_W-1:0] m0, m1, m2, m3, m4, m5, m6, m7, fb, one;
     begin
-        for (k = 0; k < 8; k = k + 1)
-            m[k] = {PAYLOAD_W{1'b0}};
+        m0 = {PAYLOAD_W{1'b0}}; m1 = m0; m2 = m0; m3 = m0; m4 = m0; m5 = m0; m6 = m0; m7 = m0;
+        one = {{(PAYLOAD_W - 1){1'b0}}, 1'b1};
         for (i = 0; i < PAYLOAD_W + unused; i = i + 1) begin
-            fb = m[7];
-            fb[i] = ~fb[i];
-            for (k = 7; k > 0; k = k - 1)
-                m[k] = m[k - 1] ^ ((k == 1 || k == 2) ? fb : {PAYLOAD_W{1'b0}});
-            m[0] = fb;
+            fb = m7 ^ (one << i);  // the feedback: the register's top bit XOR payload bit i
+            m7 = m6; m6 = m5; m5 = m4; m4 = m3; m3 = m2;
+            m2 = m1 ^ fb;          // x^2 + x + 1
+            m1 = m0 ^ fb;
+            m0 = fb;
         end
-        for (k = 0; k < 8; k = k + 1)
-            crc8_masks[k * PAYLOAD_W +: PAYLOAD_W] = m[k];
+        crc8_masks = {m7, m6, m5, m4, m3, m2, m1, m0};
     end
 endfunction
 
