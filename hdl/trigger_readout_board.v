@@ -9,7 +9,7 @@
 //            bit per sample (a fixed-latency side band of the link: the
 //            central board ORs the boards' bits of the same beat)
 //      G4 -> K: camera group number, ROI clipped to min(count, CLIP) at
-//            ROI_BITS a count -> K2: CRC-8 of the payload -> frame FIFO
+//            ROI_BITS a count -> K2, K3: CRC-8 of the payload -> frame FIFO
 //         -> framer: FRAME_WORDS 64-bit words on m_link (AXI-Stream, tlast on
 //            the last word of a frame), back-pressure from the link
 //
@@ -177,14 +177,44 @@ module trigger_readout_board #(
         k_payload <= {roi_clipped, g4_time, GROUP_ID[g4_group * GROUP_ID_BITS +: GROUP_ID_BITS], FRAME_CANDIDATE};
     end
 
-    // ------------------------------------- K2: CRC-8 of the payload (an XOR tree per bit)
+    // ------------------------------------- K2, K3: CRC-8 of the payload in two register stages
+    // K2: each CRC bit's XOR over CRC_PARTS slices of the payload (about 72 bits each: 3 LUT levels);
+    // K3: the slices' results XORed (one LUT level) beside the payload. The CRC alone in one stage was
+    // 5 LUT levels in yosys.
 `include "trigger_crc8.vh"
-    reg                 k2_valid;
-    reg [FRAME_W-1:0]   k2_frame;
+    localparam integer CRC_PARTS = 4;
+    localparam integer CRC_SLICE = (PAYLOAD_W + CRC_PARTS - 1) / CRC_PARTS;
+    reg                      k2_valid;
+    reg [PAYLOAD_W-1:0]      k2_payload;
+    reg [8*CRC_PARTS-1:0]    k2_part;      // CRC bit c, slice p at [c*CRC_PARTS + p]
+    genvar gc, gp;
+    generate
+        for (gc = 0; gc < 8; gc = gc + 1) begin : crc_bit
+            for (gp = 0; gp < CRC_PARTS; gp = gp + 1) begin : slice
+                localparam integer LO = gp * CRC_SLICE;
+                localparam integer N = (LO + CRC_SLICE <= PAYLOAD_W) ? CRC_SLICE : PAYLOAD_W - LO;
+                always @(posedge clk)
+                    k2_part[gc * CRC_PARTS + gp] <= ^(k_payload[LO +: N] & CRC8_MASKS[gc * PAYLOAD_W + LO +: N]);
+            end
+        end
+    endgenerate
+    reg                 k3_valid;
+    reg [FRAME_W-1:0]   k3_frame;
+    reg [7:0]           k3_crc;
+    integer ci;
+    always @(*)
+        for (ci = 0; ci < 8; ci = ci + 1)
+            k3_crc[ci] = ^k2_part[ci * CRC_PARTS +: CRC_PARTS];
     always @(posedge clk) begin
-        if (!rst_n) k2_valid <= 1'b0;
-        else        k2_valid <= k_valid;
-        k2_frame <= {crc8(k_payload), {(FRAME_W - 8 - PAYLOAD_W){1'b0}}, k_payload};
+        if (!rst_n) begin
+            k2_valid <= 1'b0;
+            k3_valid <= 1'b0;
+        end else begin
+            k2_valid <= k_valid;
+            k3_valid <= k2_valid;
+        end
+        k2_payload <= k_payload;
+        k3_frame   <= {k3_crc, {(FRAME_W - 8 - PAYLOAD_W){1'b0}}, k2_payload};
     end
 
     // ----------------------------------------------------- frame FIFO and framer
@@ -195,7 +225,7 @@ module trigger_readout_board #(
     wire               word_last = word_idx == FRAME_WORDS[WIW-1:0] - 1'b1;
     wire               f_pop = !f_empty && m_link_tready && word_last;
     trigger_fifo #(.WIDTH(FRAME_W), .DEPTH(FRAME_DEPTH)) frames (
-        .clk(clk), .rst_n(rst_n), .push(k2_valid), .wr_data(k2_frame), .pop(f_pop),
+        .clk(clk), .rst_n(rst_n), .push(k3_valid), .wr_data(k3_frame), .pop(f_pop),
         .rd_data(f_head), .empty(f_empty), .full(f_full), .count(f_count));
 
     always @(posedge clk) begin
@@ -212,7 +242,7 @@ module trigger_readout_board #(
     assign m_link_tlast  = word_last;
     assign m_link_tvalid = !f_empty;
 
-    assign busy = fl_busy || free != FRAME_DEPTH[FCW-1:0] || k_valid || k2_valid || fire_valid;
+    assign busy = fl_busy || free != FRAME_DEPTH[FCW-1:0] || k_valid || k2_valid || k3_valid || fire_valid;
 
     // f_full cannot be reached (places are reserved); window and sample numbers stay on the board (the
     // central board works in time stamps)
