@@ -141,7 +141,7 @@ module trigger_top #(
     );
 
     // ------------------------------------------ first level: S0 .. R, picker, G1 .. G4 (trigger_first_level)
-    wire             r_asum_push;
+    wire             r_valid, r_asum_push;  // r_valid: a beat decided on (the readout boards' fire bits)
     wire [SPB-1:0]   r_asum_mask;
     wire [15:0]      r_window, r_sample;
     wire [31:0]      r_beat;
@@ -169,7 +169,7 @@ module trigger_top #(
         .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
         .nn_enable(nn_enable), .asum_enable(asum_enable), .gate_threshold(gate_threshold),
         .asum_threshold(asum_threshold), .credit(credit), .event_strobe(event_strobe),
-        .r_valid(), .r_asum_push(r_asum_push), .r_asum_mask(r_asum_mask), .r_window(r_window), .r_sample(r_sample),
+        .r_valid(r_valid), .r_asum_push(r_asum_push), .r_asum_mask(r_asum_mask), .r_window(r_window), .r_sample(r_sample),
         .r_beat(r_beat), .c_issue(c_issue), .c_drop(c_drop), .q_overflow(q_overflow), .q_lost(q_lost),
         .q_count(q_count), .g4_valid(g4_valid), .g4_roi(g4_roi), .g4_group(g4_group), .g4_window(g4_window),
         .g4_sample(g4_sample), .g4_time(g4_time), .busy(fl_busy));
@@ -228,7 +228,7 @@ module trigger_top #(
     assign status = {in_flight, queue_level, 12'd0, busy, sticky_asum_lost, sticky_stale, sticky_overflow};
 
     // beat bits above 29 wrap the time stamp
-    wire unused_ok = &{1'b0, asum_count, r_beat[31:30]};
+    wire unused_ok = &{1'b0, asum_count, r_beat[31:30], r_valid};
 
 endmodule
 
