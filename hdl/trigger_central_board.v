@@ -4,12 +4,14 @@
 //
 //   s_link[b] (64-bit words, one stream per readout board)
 //      -> receive FIFO b (trigger_fifo) -> D: frame assembly (FRAME_WORDS
-//         words up to tlast) -> V: CRC-8 (computed on the way in) and length
-//         check -> H: the board's
-//         frame, held for the merge
-//      -> M: merge, one candidate a clock (round robin over the boards),
-//         issued only when a result place is reserved (trigger_score's credit)
-//         ROI widened back to 8-bit counts (the network sees min(count, clip))
+//         words up to tlast) -> V: CRC-8 (two XOR levels on the way in, the
+//         rest and the comparison registered a clock later), length and type
+//         check -> H: the board's frame, held for the merge
+//      -> P: pick, one candidate a clock (round robin over the boards, from
+//         registers only), issued only when a result place is reserved
+//         (a registered count of trigger_score's free places) -> M: the picked board's frame (a one-hot
+//         AND-OR), ROI widened back to 8-bit counts (the network sees
+//         min(count, clip))
 //      -> trigger_score: trigger_nn, score > nn_threshold, network records
 //   fire_*[b] (a fixed-latency side band: the boards decide each beat on the
 //   same clock) -> F: OR over the boards -> analog-sum record (beats with a fire)
@@ -76,11 +78,12 @@ module trigger_central_board #(
     localparam integer FRAME_WORDS = (PAYLOAD_W + 8 + 63) / 64;
     localparam integer FRAME_W = FRAME_WORDS * 64;
     localparam integer WIW = $clog2(FRAME_WORDS + 1);
-    localparam integer BW = (N_BOARDS > 1) ? $clog2(N_BOARDS) : 1;
-    localparam [3:0]   FRAME_CANDIDATE = 4'd2;
+        localparam [3:0]   FRAME_CANDIDATE = 4'd2;
     localparam [3:0]   KIND_ASUM = 4'd1;
 
 `include "trigger_crc8.vh"
+    localparam integer CRC_PARTS = (PAYLOAD_W + 35) / 36;  // XORs of 36 payload bits
+    localparam integer CRC_W = CRC_PARTS * 36;
 
     // ---------------------------------------------- per board: receive, assemble, check, hold
     wire [N_BOARDS-1:0]         hold_valid;
@@ -108,19 +111,32 @@ module trigger_central_board #(
             trigger_fifo #(.WIDTH(65), .DEPTH(RX_DEPTH)) fifo (
                 .clk(clk), .rst_n(rst_n), .push(s_link_tvalid[gb]), .wr_data({s_link_tlast[gb], s_link_tdata[gb * 64 +: 64]}),
                 .pop(pop), .rd_data(head), .empty(empty), .full(full), .count(count));
-            // V moves to H when H is free or taken this clock (a bad frame is dropped there); D moves to V
-            // when V is free or moves
-            reg  [7:0] v_crc, v_calc;  // the frame's CRC byte, and the CRC of its payload (computed at D -> V)
-            wire frame_good = v_calc == v_crc && v_payload[3:0] == FRAME_CANDIDATE;
-            wire v_move = v_valid && (!h_valid || take[gb]);
+            // V moves to H when H is free (a frame taken from H leaves it empty for a clock, so that neither
+            // depends on the merge's pick); D moves to V when V is free or moves. The CRC of the payload is an
+            // explicit tree of 6-input XORs (yosys left the reduction a chain): two levels at D -> V (v_part,
+            // CRC_PARTS per CRC bit), the rest and the comparison in V, registered (v_good) a clock after the
+            // frame entered V (v_ready); a bad frame is dropped at V -> H.
+            reg  [7:0]             v_crc;    // the frame's CRC byte
+            reg  [8*CRC_PARTS-1:0] v_part;   // CRC bit c, part p at [c*CRC_PARTS + p]
+            reg                    v_ready, v_good;
+            reg  [7:0]             v_calc;
+            integer vc;
+            always @(*)
+                for (vc = 0; vc < 8; vc = vc + 1)
+                    v_calc[vc] = ^v_part[vc * CRC_PARTS +: CRC_PARTS];
+            wire frame_good = v_calc == v_crc && v_payload[3:0] == FRAME_CANDIDATE && v_ok;
+            wire v_move = v_valid && v_ready && !h_valid;
             wire v_free = !v_valid || v_move;
+            reg  bad;                        // a frame was dropped (registered before the count)
             always @(posedge clk) begin
                 if (!rst_n) begin
                     asm_words <= {WIW{1'b0}};
                     asm_done  <= 1'b0;
                     asm_long  <= 1'b0;
                     v_valid   <= 1'b0;
+                    v_ready   <= 1'b0;
                     h_valid   <= 1'b0;
+                    bad       <= 1'b0;
                 end else begin
                     if (pop) begin
                         if (asm_words < FRAME_WORDS[WIW-1:0])
@@ -138,58 +154,140 @@ module trigger_central_board #(
                     end
                     if (v_free)
                         v_valid <= asm_done;
+                    v_ready <= v_valid && !v_free;
                     if (v_move)
-                        h_valid <= v_ok && frame_good;
+                        h_valid <= v_good;
                     else if (take[gb])
                         h_valid <= 1'b0;
+                    bad <= v_move && !v_good;
                 end
                 if (v_free) begin
                     v_ok      <= !asm_long && asm_words == FRAME_WORDS[WIW-1:0];
                     v_payload <= asm_data[PAYLOAD_W-1:0];
                     v_crc     <= asm_data[FRAME_W-8 +: 8];
-                    v_calc    <= crc8(asm_data[PAYLOAD_W-1:0]);
                 end
+                v_good <= frame_good;
                 if (v_move)
                     h_payload <= v_payload;
             end
-            assign frame_bad[gb] = v_move && !(v_ok && frame_good);
+            genvar gc, gp;
+            for (gc = 0; gc < 8; gc = gc + 1) begin : crc_bit
+                wire [CRC_W-1:0]   x = {{(CRC_W - PAYLOAD_W){1'b0}},
+                                        asm_data[PAYLOAD_W-1:0] & CRC8_MASKS[gc * PAYLOAD_W +: PAYLOAD_W]};
+                wire [CRC_W/6-1:0] y;
+                for (gp = 0; gp < CRC_W / 6; gp = gp + 1) begin : l1
+                    assign y[gp] = ^x[gp * 6 +: 6];
+                end
+                for (gp = 0; gp < CRC_PARTS; gp = gp + 1) begin : l2
+                    always @(posedge clk)
+                        if (v_free) v_part[gc * CRC_PARTS + gp] <= ^y[gp * 6 +: 6];
+                end
+            end
+            assign frame_bad[gb] = bad;
             assign hold_valid[gb] = h_valid;
             assign hold_payload[gb * PAYLOAD_W +: PAYLOAD_W] = h_payload;
-            assign rx_busy[gb] = !empty || asm_words != {WIW{1'b0}} || asm_done || v_valid || h_valid;
+            assign rx_busy[gb] = !empty || asm_words != {WIW{1'b0}} || asm_done || v_valid || h_valid || bad;
             wire unused_rx = &{1'b0, count, asm_data[FRAME_W-1:PAYLOAD_W]};
         end
     endgenerate
 
-    // ---------------------------------------------- M: merge, one candidate a clock (round robin)
-    wire credit;
-    reg  [BW-1:0]  last_grant;
-    // boards after the last one served first, then the others: lowest set bit of each half
-    wire [N_BOARDS-1:0] after_last;
-    genvar ga;
+    // ------------------------- P: pick one held frame a clock (round robin), M: the picked frame's fields
+    // P decides from registers only (the held flags, the priority mask, credit) and registers the one-hot pick;
+    // the picked board's H empties at once (so it is not picked twice), and M selects its payload a clock later
+    // (H is refilled only from an empty H, so the payload is still there). The priority mask follows the
+    // registered pick (boards after the one picked last come first); the pick reserves the result place
+    // (`free`, the places trigger_score's credit counts) when it is made.
+    // result places not reserved (trigger_score's OUT_DEPTH - in_flight - count, kept here so that the pick
+    // starts at a register: go = a place is free and the network enabled)
+    localparam integer FW = $clog2(OUT_DEPTH) + 1;
+    wire                credit, nn_pop;
+    reg  [FW-1:0]       free;
+    reg                 go;
+    wire                any_pick = go && |hold_valid;
+    wire                free_1 = free == {{(FW - 1){1'b0}}, 1'b1};
+    wire                free_0 = free == {FW{1'b0}};
+    reg  [N_BOARDS-1:0] prio;          // boards after the last one picked
+    reg  [N_BOARDS-1:0] s_pick;        // P: the board picked last clock (one-hot)
+    reg                 s_valid;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            free <= OUT_DEPTH[FW-1:0];
+            go   <= 1'b0;
+        end else begin
+            free <= free - {{(FW - 1){1'b0}}, any_pick} + {{(FW - 1){1'b0}}, nn_pop};
+            // free after this clock >= 1
+            go   <= nn_enable && !((free_0 && !nn_pop) || (free_1 && any_pick && !nn_pop));
+        end
+    end
+    // the ORs the pick needs, over groups of three boards first (kept as nets: yosys' mapping otherwise made
+    // the ORs over the twelve boards a chain of six LUTs)
+    localparam integer NG3 = (N_BOARDS + 2) / 3;
+    wire [3*NG3-1:0] req_hi = {{(3 * NG3 - N_BOARDS){1'b0}}, hold_valid & prio};
+    wire [3*NG3-1:0] req_lo = {{(3 * NG3 - N_BOARDS){1'b0}}, hold_valid};
+    (* keep *) wire [NG3-1:0] hi_g, lo_g;
+    genvar g3;
     generate
-        for (ga = 0; ga < N_BOARDS; ga = ga + 1) begin : order
-            /* verilator lint_off UNSIGNED */
-            assign after_last[ga] = ga > last_grant;
-            /* verilator lint_on UNSIGNED */
+        for (g3 = 0; g3 < NG3; g3 = g3 + 1) begin : or3
+            assign hi_g[g3] = |req_hi[3 * g3 +: 3];
+            assign lo_g[g3] = |req_lo[3 * g3 +: 3];
         end
     endgenerate
-    wire [N_BOARDS-1:0] req = hold_valid & {N_BOARDS{credit && nn_enable}};
-    wire [N_BOARDS-1:0] req_hi = req & after_last;
-    wire [N_BOARDS-1:0] pick = (|req_hi) ? (req_hi & ~(req_hi - 1'b1)) : (req & ~(req - 1'b1));
+    (* keep *) wire any_hi = |hi_g;
+    (* keep *) wire [N_BOARDS-1:0] below_hi, below;   // a board below b asks (among the prio ones / at all)
+    reg  [N_BOARDS-1:0] pick;
+    genvar gq;
+    generate
+        for (gq = 0; gq < N_BOARDS; gq = gq + 1) begin : pick_b
+            if (gq == 0) begin : first
+                assign below_hi[gq] = 1'b0;
+                assign below[gq]    = 1'b0;
+            end else if (gq % 3 == 0) begin : group_start
+                assign below_hi[gq] = |hi_g[gq/3-1:0];
+                assign below[gq]    = |lo_g[gq/3-1:0];
+            end else if (gq < 3) begin : in_first_group
+                assign below_hi[gq] = |req_hi[gq-1:0];
+                assign below[gq]    = |req_lo[gq-1:0];
+            end else begin : in_group
+                assign below_hi[gq] = |hi_g[gq/3-1:0] || |req_hi[gq-1:3*(gq/3)];
+                assign below[gq]    = |lo_g[gq/3-1:0] || |req_lo[gq-1:3*(gq/3)];
+            end
+            always @(*)
+                pick[gq] = go && hold_valid[gq] && (any_hi ? (prio[gq] && !below_hi[gq]) : !below[gq]);
+        end
+    endgenerate
     assign take = pick;
-    reg  [BW-1:0] pick_index;
-    integer pi;
+    // the priority follows the pick two clocks later: the picked board's index (last_pick), then the boards
+    // after it (each a comparison with a constant), so that no prefix OR over the boards is in one clock
+    localparam integer BW = (N_BOARDS > 1) ? $clog2(N_BOARDS) : 1;
+    reg  [BW-1:0] s_index;
+    (* fsm_encoding = "none" *) reg [BW-1:0] last_pick;  // yosys made it one-hot, its compares an OR chain
+    reg           last_valid;
+    integer pn, pq;
     always @(*) begin
-        pick_index = {BW{1'b0}};
-        for (pi = 0; pi < N_BOARDS; pi = pi + 1)
-            if (pick[pi]) pick_index = pi[BW-1:0];
+        s_index = {BW{1'b0}};
+        for (pn = 0; pn < N_BOARDS; pn = pn + 1)
+            if (s_pick[pn]) s_index = s_index | pn[BW-1:0];
     end
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            last_valid <= 1'b0;
+            last_pick  <= {BW{1'b0}};
+            prio       <= {N_BOARDS{1'b0}};
+        end else begin
+            last_valid <= s_valid;
+            if (s_valid) last_pick <= s_index;
+            if (last_valid)
+                for (pq = 0; pq < N_BOARDS; pq = pq + 1)
+                    prio[pq] <= pq[BW-1:0] > last_pick;
+        end
+    end
+
     reg [PAYLOAD_W-1:0] picked;
     integer pj;
     always @(*) begin
         picked = {PAYLOAD_W{1'b0}};
         for (pj = 0; pj < N_BOARDS; pj = pj + 1)
-            picked = picked | (hold_payload[pj * PAYLOAD_W +: PAYLOAD_W] & {PAYLOAD_W{pick[pj]}});
+            picked = picked | (hold_payload[pj * PAYLOAD_W +: PAYLOAD_W] & {PAYLOAD_W{s_pick[pj]}});
     end
 
     reg                      m_valid;
@@ -199,11 +297,13 @@ module trigger_central_board #(
     integer mi;
     always @(posedge clk) begin
         if (!rst_n) begin
-            m_valid    <= 1'b0;
-            last_grant <= {BW{1'b1}};
+            s_valid <= 1'b0;
+            s_pick  <= {N_BOARDS{1'b0}};
+            m_valid <= 1'b0;
         end else begin
-            m_valid <= |pick;
-            if (|pick) last_grant <= pick_index;
+            s_valid <= |pick;
+            s_pick  <= pick;
+            m_valid <= s_valid;
         end
         m_group <= picked[OFF_GROUP +: GROUP_ID_BITS];
         m_time  <= picked[OFF_TIME +: 32];
@@ -212,7 +312,7 @@ module trigger_central_board #(
     end
 
     // ---------------------------------------------- network, threshold, records
-    wire         nn_empty, nn_pop, nn_pass_strobe, nn_result_strobe;
+    wire         nn_empty, nn_pass_strobe, nn_result_strobe;
     wire [127:0] nn_head;
     wire [7:0]   in_flight;
     trigger_score #(.NN_LATENCY(NN_LATENCY), .NN_OUT_W(NN_OUT_W), .NN_OUT_SIGNED(NN_OUT_SIGNED),
@@ -224,29 +324,42 @@ module trigger_central_board #(
         .result_strobe(nn_result_strobe), .in_flight(in_flight));
 
     // ---------------------------------------------- F: the analog sum, OR over the boards
+    // each board's agreement with board 0, in slices of the time stamp of 3 bits (one LUT each), is
+    // registered (d_off) before the OR into `misaligned`
     reg             f_valid;
     reg [SPB-1:0]   f_mask;
     reg [31:0]      f_time;
     reg [SPB-1:0]   any_mask;
-    reg             disagree;
+    localparam integer D_SL = 11;      // 3-bit slices of the 32-bit time stamp, and the valid bit
+    reg [N_BOARDS*(D_SL+1)-1:0] d_off;
+    integer fk;
+    reg [N_BOARDS-1:0] d_any;          // d_off's OR per board
+    reg [1:0]          fire_seen;      // fire bits one and two clocks ago (busy while d_off, d_any settle)
     integer fb;
     always @(*) begin
         any_mask = {SPB{1'b0}};
-        disagree = 1'b0;
-        for (fb = 0; fb < N_BOARDS; fb = fb + 1) begin
+        for (fb = 0; fb < N_BOARDS; fb = fb + 1)
             any_mask = any_mask | fire_mask[fb * SPB +: SPB];
-            if (fire_valid[fb] != fire_valid[0]
-                || (fire_valid[fb] && fire_time[fb * 32 +: 32] != fire_time[0 +: 32]))
-                disagree = 1'b1;
-        end
     end
     always @(posedge clk) begin
         if (!rst_n) begin
             f_valid    <= 1'b0;
             misaligned <= 1'b0;
+            d_off      <= {(N_BOARDS * (D_SL + 1)){1'b0}};
+            d_any      <= {N_BOARDS{1'b0}};
+            fire_seen  <= 2'b00;
         end else begin
             f_valid    <= fire_valid[0] && |any_mask && asum_enable;
-            misaligned <= misaligned || disagree;
+            misaligned <= misaligned || |d_any;
+            fire_seen  <= {fire_seen[0], |fire_valid};
+            for (fb = 0; fb < N_BOARDS; fb = fb + 1)
+                d_any[fb] <= |d_off[fb * (D_SL + 1) +: D_SL + 1];
+            for (fb = 0; fb < N_BOARDS; fb = fb + 1) begin
+                d_off[fb * (D_SL + 1) + D_SL] <= fire_valid[fb] != fire_valid[0];
+                for (fk = 0; fk < D_SL; fk = fk + 1)
+                    d_off[fb * (D_SL + 1) + fk] <= fire_valid[fb]
+                        && ({1'b0, fire_time[fb * 32 +: 32]} >> (3 * fk)) % 8 != ({1'b0, fire_time[0 +: 32]} >> (3 * fk)) % 8;
+            end
         end
         f_mask <= any_mask;
         f_time <= fire_time[0 +: 32];
@@ -277,9 +390,9 @@ module trigger_central_board #(
         .m_axis_tdata(m_axis_tdata), .m_axis_tlast(m_axis_tlast), .m_axis_tvalid(m_axis_tvalid),
         .m_axis_tready(m_axis_tready));
 
-    assign busy = |rx_busy || m_valid || in_flight != 8'd0 || !nn_empty || f_valid || !asum_empty || m_axis_tvalid;
+    assign busy = |rx_busy || s_valid || m_valid || |fire_seen || in_flight != 8'd0 || !nn_empty || f_valid || !asum_empty || m_axis_tvalid;
 
-    wire unused_ok = &{1'b0, asum_count, nn_pass_strobe, nn_result_strobe};
+    wire unused_ok = &{1'b0, asum_count, nn_pass_strobe, nn_result_strobe, credit, lo_g[NG3-1]};
 endmodule
 
 `default_nettype wire
