@@ -11,10 +11,9 @@
 //   queue     beats with candidates: mask, per-chunk any flags (the mask cut
 //             into 32-bit chunks, SPB x ceil(N_GROUPS/32) of them, a chunk never
 //             straddles two samples), where the beat is
-//   feeder    F: the held beat's lowest chunk flag, one-hot in a register
-//             (the next one found with a 60-bit carry chain beside it), its chunk
-//             through a one-hot AND-OR -> chunk FIFO; the next beat is popped
-//             when the last flag goes (the first flag split off before the queue)
+//   feeder    F: lowest set any flag of the held beat (60-bit carry chain),
+//             its chunk through a one-hot AND-OR -> chunk FIFO; the next beat is
+//             popped when the last flag goes
 //   serializer S: lowest set bit of the held chunk (32-bit carry chain) ->
 //             candidate (sample, group = chunk * 32 + bit); the next chunk is
 //             loaded when the last bit goes
@@ -123,33 +122,22 @@ module trigger_cand_picker #(
         end
     endgenerate
 
-    // the beat's lowest chunk flag (one-hot) and the others, worked out before the queue so that F starts
-    // each beat from registers
-    wire [N_CH-1:0] push_rest = push_any & (push_any - 1'b1);
-    wire [N_CH-1:0] push_low  = push_any ^ push_rest;
-    wire                            q_empty, q_full;
-    wire [CAND_W+2*N_CH+META_W-1:0] q_head;
-    wire                            q_pop;
-    wire [CAND_W-1:0]               q_mask;
-    wire [N_CH-1:0]                 q_low, q_rest;
-    wire [META_W-1:0]               q_meta;
-    assign {q_mask, q_low, q_rest, q_meta} = q_head;
-    trigger_fifo #(.WIDTH(CAND_W + 2 * N_CH + META_W), .DEPTH(QUEUE_DEPTH)) queue (
+    wire                          q_empty, q_full;
+    wire [CAND_W+N_CH+META_W-1:0] q_head;
+    wire                          q_pop;
+    trigger_fifo #(.WIDTH(CAND_W + N_CH + META_W), .DEPTH(QUEUE_DEPTH)) queue (
         .clk(clk), .rst_n(rst_n), .push(push),
-        .wr_data({push_mask, push_low, push_rest, push_beat, push_bank, push_addr, push_window, push_sample}),
+        .wr_data({push_mask, push_any, push_beat, push_bank, push_addr, push_window, push_sample}),
         .pop(q_pop), .rd_data(q_head), .empty(q_empty), .full(q_full), .count(queue_count));
     assign overflow = push && q_full;
 
     // ------------------------------------------------- F: one chunk a clock
-    // f_low: the flag of the chunk F sends this clock (one-hot, a register: the chunk's AND-OR starts at
-    // flip-flops), f_rest: the beat's flags after it. Both are zero while F is empty.
     reg              f_valid;
-    reg [N_CH-1:0]   f_low, f_rest;
+    reg [N_CH-1:0]   f_any;
     reg [META_W-1:0] f_meta;
 
-    wire [N_CH-1:0] f_rest2 = f_rest & (f_rest - 1'b1);  // f_rest without its lowest flag
-    wire [N_CH-1:0] f_next  = f_rest ^ f_rest2;           // f_rest's lowest flag alone
-    wire            f_last  = f_rest == {N_CH{1'b0}};     // the beat's last chunk
+    wire [N_CH-1:0] f_rest = f_any & (f_any - 1'b1);  // lowest flag cleared
+    wire [N_CH-1:0] f_low  = f_any ^ f_rest;          // lowest flag alone
     reg  [CHUNK-1:0] f_chunk;
     reg  [JW-1:0]    f_j;
     reg  [KW-1:0]    f_k;
@@ -169,22 +157,17 @@ module trigger_cand_picker #(
     wire [CHUNK+JW+KW+META_W-1:0] ch_head;
     wire [FCW-1:0] ch_count;
     wire f_adv = f_valid && !ch_full;
-    assign q_pop = !q_empty && (!f_valid || (f_adv && f_last));
+    assign q_pop = !q_empty && (!f_valid || (f_adv && f_rest == {N_CH{1'b0}}));
 
     always @(posedge clk) begin
         if (!rst_n) begin
             f_valid <= 1'b0;
-            f_low   <= {N_CH{1'b0}};
-            f_rest  <= {N_CH{1'b0}};
-        end else begin
-            // a beat is loaded only into an empty F or after its last chunk (f_rest and f_next zero)
-            f_valid <= q_pop || (f_adv ? !f_last : f_valid);
-            f_low   <= (f_adv ? f_next : f_low) | (q_low & {N_CH{q_pop}});
-            f_rest  <= (f_adv ? f_rest2 : f_rest) | (q_rest & {N_CH{q_pop}});
-        end
-        if (q_pop) begin
-            f_mask <= q_mask;
-            f_meta <= q_meta;
+        end else if (q_pop) begin
+            f_valid <= 1'b1;
+            {f_mask, f_any, f_meta} <= q_head;
+        end else if (f_adv) begin
+            f_any   <= f_rest;
+            f_valid <= f_rest != {N_CH{1'b0}};
         end
     end
 
