@@ -49,9 +49,9 @@ demo: $(STAMP)
 	$(TS) train --gamma $(DEMO_OUT)/train/gamma.dl1.h5 --output $(DEMO_OUT)/model --epochs 15 \
 		--n-nsb-examples 100000 --n-calibration 30000 --calibration-runs 2 --calibration-windows 1000 --no-progress --overwrite
 	$(TS) evaluate --model $(DEMO_OUT)/model --gamma $(DEMO_OUT)/test/gamma.dl1.h5 --proton $(DEMO_OUT)/test/proton.dl1.h5 \
-		--output $(DEMO_OUT)/evaluation --n-rate-samples 30000 --rate-runs 2 --rate-windows 1000 --overwrite
+		--output $(DEMO_OUT)/evaluation --n-rate-samples 30000 --rate-runs 2 --rate-precision 0 --rate-windows 1000 --overwrite
 	$(TS) evaluate --model $(SHIPPED_MODEL) --gamma $(DEMO_OUT)/test/gamma.dl1.h5 --proton $(DEMO_OUT)/test/proton.dl1.h5 \
-		--output $(DEMO_OUT)/evaluation-shipped --n-rate-samples 30000 --rate-runs 2 --rate-windows 1000 --overwrite
+		--output $(DEMO_OUT)/evaluation-shipped --n-rate-samples 30000 --rate-runs 2 --rate-precision 0 --rate-windows 1000 --overwrite
 	$(VERILATOR_ENV) $(TS) build $(DEMO_OUT)/model --out $(DEMO_OUT)/hardware --overwrite --no-synth-top
 	@$(MAKE) --no-print-directory -C testbench MODEL=$(abspath $(DEMO_OUT))/model HW=$(abspath $(DEMO_OUT))/hardware MAX_EVENTS=10 N_RANDOM=10
 	@cat $(DEMO_OUT)/hardware/summary.txt

@@ -186,6 +186,9 @@ def test_train_refuses_impossible_options(args, message, simulated, tmp_path, ca
         (["--rate", "-5"], "--rate must be a finite rate > 0 Hz"),
         (["--nsb-rate", "nan"], "--nsb-rate must be a finite rate > 0"),
         (["--rate-runs", "0"], "--rate-runs must be at least 1"),
+        (["--rate-precision", "1.5"], "--rate-precision must be a relative error in [0, 1)"),
+        (["--rate-precision", "nan"], "--rate-precision must be a relative error in [0, 1)"),
+        (["--rate-runs", "8", "--rate-max-runs", "4"], "--rate-max-runs must be at least --rate-runs (8)"),
         (["--seed", "-3"], "--seed must be >= 0"),
         (["--bins-per-decade", "0"], "--bins-per-decade must be at least 1"),
     ],
@@ -275,7 +278,8 @@ def test_evaluate_summary_is_strict_json_with_one_rate_run(trigger_model, simula
     # one subset-simulation run has no scatter: its error was a bare NaN in 26 places of summary.json
     out = tmp_path / "eval"
     code = main(["evaluate", "--model", str(trigger_model), "--gamma", str(simulated["gamma"]), "--output", str(out),
-                 "--n-rate-samples", "3000", "--rate-runs", "1", "--rate-windows", "200", "--no-real", "--no-progress"])
+                 "--n-rate-samples", "3000", "--rate-runs", "1", "--rate-precision", "0", "--rate-windows", "200", "--no-real",
+                 "--no-progress"])
     assert code == 0
     summary = strict_json((out / "summary.json").read_text())
     assert summary["nn"]["rate_error_hz"] is None

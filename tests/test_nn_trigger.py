@@ -12,8 +12,9 @@ from trigger.inputs import TriggerInput
 from trigger.nn.model import TriggerModelError, load_trigger, score_function
 from trigger.nn.roi import RoiGeometry
 from trigger.nn.trigger import analog_sum_first, nn_candidates, nn_first
-from trigger.operating_point import analog_sum_threshold, subset_rates
+from trigger.operating_point import analog_sum_threshold, relative_error, subset_rates
 from trigger.rates import NSBRateEstimator, brute_force_gated_rate
+from trigger.subset_simulation import SubsetRates
 
 DARK = 0.233591
 
@@ -97,6 +98,26 @@ def test_gated_rate_agrees_with_counting(loaded):
     assert np.all(np.abs(pulls) < 4) and np.all(np.abs(sus.rate_hz / counted - 1) < 0.35), (sus.rate_hz, counted)
 
 
+def test_subset_rates_add_runs_until_the_precision(loaded):
+    """The NN's rate to a chosen relative error: runs are added in pairs until it is reached or the cap, never past."""
+    model, config = loaded
+    geometry, score = RoiGeometry(**config["roi"]), score_function(model)
+    trigger_input = TriggerInput()
+    rng = np.random.default_rng(5)
+    _, _, pilot = brute_force_gated_rate(trigger_input, DARK, geometry, score, [np.inf], 150, rng)
+    thresholds = [np.quantile(pilot, 0.5)]
+    estimator = NSBRateEstimator(trigger_input, DARK)
+    options = dict(n_runs=2, n_per_level=300, thin=2, min_rate_hz=1e5, max_runs=6)
+    for precision in (0.5, 1e-4):
+        sus = subset_rates(estimator, geometry, score, thresholds, rng, precision=precision, **options)
+        n = len(sus.runs)
+        assert n in (2, 4, 6)
+        assert relative_error(sus) <= precision or n == 6
+        if n > 2:  # it went on only while the precision was not there
+            assert not relative_error(SubsetRates(sus.thresholds, sus.runs[:-2], sus.strata)) <= precision
+    assert n == 6  # 1e-4 is out of reach: stopped at the cap
+
+
 def test_model_folder_errors(tmp_path, trigger_model):
     with pytest.raises(TriggerModelError, match="does not exist"):
         load_trigger(tmp_path / "nowhere")
@@ -151,7 +172,7 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
     out = tmp_path / "evaluation"
     code = main([
         "evaluate", "--model", str(trigger_model), "--gamma", str(simulated["gamma"]), "--proton", str(simulated["proton"]),
-        "--output", str(out), "--n-rate-samples", "6000", "--rate-runs", "2", "--rate-windows", "200",
+        "--output", str(out), "--n-rate-samples", "6000", "--rate-runs", "2", "--rate-precision", "0", "--rate-windows", "200",
     ])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -166,6 +187,7 @@ def test_evaluate_writes_the_summary_contract(trigger_model, simulated, tmp_path
         assert all(e is None or 0 <= e <= 1 for e in s["efficiency"])
         assert np.isfinite(s["rate_hz"]) and s["rate_hz"] >= 0 and s["rate_error_hz"] >= 0
     assert len(summary["nn"]["rate_runs_hz"]) == 2
+    assert summary["nn"]["rate_precision"]["goal"] is None and summary["nn"]["rate_precision"]["runs"] == 2
     # a 3-epoch network may sit where no NSB sample reaches; the baseline's rate is always measured
     assert summary["analog_sum"]["rate_hz"] > 0
     assert sum(summary["analog_sum"]["n_showers"]) == 40
@@ -236,6 +258,9 @@ def test_evaluate_at_a_given_nn_threshold(trigger_model, simulated, tmp_path):
     assert summary["nn"]["threshold"] == 1e6
     assert summary["analog_sum"]["threshold"] == config["operating_point"]["analog_sum"]["threshold"]
     assert summary["nn"]["rate_hz"] == 0 and not any(summary["nn"]["efficiency"])
+    # no run sees a trigger: the rate is known exactly, so --rate-precision's default adds no runs
+    precision = summary["nn"]["rate_precision"]
+    assert precision["goal"] == 0.1 and precision["runs"] == 2 and precision["relative_error"] == 0 and precision["met"]
 
 
 def test_training_that_never_beats_chance_fails_and_saves_nothing(simulated, tmp_path, capsys):

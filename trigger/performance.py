@@ -9,6 +9,7 @@ real sim_telarray events get both decisions. Results are plain dictionaries
 
 import logging
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,9 +42,9 @@ from .io import convert_simtel
 from .nn.model import score_function
 from .nn.roi import RoiGeometry
 from .nn.trigger import analog_sum_first, nn_candidates, nn_first
-from .operating_point import analog_sum_threshold, nn_subset_threshold, subset_rates
+from .operating_point import analog_sum_threshold, nn_subset_threshold, relative_error, subset_rates
 from .rates import NSBRateEstimator
-from .subset_simulation import N_PER_LEVEL
+from .subset_simulation import N_PER_LEVEL, RATE_MAX_RUNS, RATE_MIN_RUNS, RATE_PRECISION
 
 __all__ = ["TriggerPair", "ShowerResult", "Evaluation", "evaluate", "evaluate_showers", "measure_rates",
            "telescope_decisions", "real_files", "real_events_check"]
@@ -82,13 +83,15 @@ def telescope_decisions(pair: TriggerPair, events: TriggerEvents) -> dict:
 
 
 def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng, nn_thresholds=None, as_thresholds=None,
-                  n_runs=4, n_per_level=N_PER_LEVEL) -> dict:
+                  n_runs=4, n_per_level=N_PER_LEVEL, precision=None, max_runs=None) -> dict:
     """Rates of both triggers at their thresholds and along threshold scans, on fresh NSB samples.
 
     The analog sum's and the gate's from ``n_samples`` importance samples;
     the NN's from ``n_runs`` independent subset simulations of
     ``n_per_level`` windows per level (their scatter is the error; each
-    run's rate at the threshold is in ``runs_hz``).
+    run's rate at the threshold is in ``runs_hz``), and with ``precision``
+    more runs, up to ``max_runs``, until the NN's rate at its threshold has
+    that relative standard error (``nn.precision`` says whether it got there).
     """
     upper = pair.threshold + 12
     samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, upper], n_components=8), rng,
@@ -97,12 +100,19 @@ def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng
     # the scan, the operating point and the gate in one pass over the samples
     as_rates, as_errors = estimator.analog_sum_rates(samples, np.append(as_scan, [pair.threshold, pair.geometry.gate]))
     nn_scan = np.linspace(pair.nn_threshold - 6, pair.nn_threshold + 6, 25) if nn_thresholds is None else np.asarray(nn_thresholds)
+    wall, cpu = time.perf_counter(), time.process_time()
     nn = subset_rates(estimator, pair.geometry, pair.score, np.append(nn_scan, pair.nn_threshold), rng, n_runs=n_runs,
-                      n_per_level=n_per_level, min_rate_hz=_subset_floor(as_rates[-2]))
+                      n_per_level=n_per_level, min_rate_hz=_subset_floor(as_rates[-2]), precision=precision, max_runs=max_runs)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     (base_rate, gate_rate), (base_err, gate_err) = as_rates[-2:], as_errors[-2:]
+    achieved = relative_error(nn)
     return {
         "analog_sum": {"rate_hz": float(base_rate), "rate_error_hz": float(base_err)},
-        "nn": {"rate_hz": float(nn.rate_hz[-1]), "rate_error_hz": float(nn.error_hz[-1]), "runs_hz": nn.per_run[:, -1].tolist()},
+        "nn": {"rate_hz": float(nn.rate_hz[-1]), "rate_error_hz": float(nn.error_hz[-1]), "runs_hz": nn.per_run[:, -1].tolist(),
+               "precision": {"goal": precision, "relative_error": achieved if np.isfinite(achieved) else None,
+                             "runs": len(nn.runs), "min_runs": n_runs, "max_runs": max(n_runs, max_runs or n_runs),
+                             "met": None if precision is None else bool(achieved <= precision),
+                             "wall_s": round(wall, 1), "cpu_s": round(cpu, 1)}},
         "gate": {"threshold": pair.geometry.gate, "rate_hz": float(gate_rate), "rate_error_hz": float(gate_err)},
         "scan": {
             "analog_sum": {"threshold": as_scan.tolist(), "rate_hz": as_rates[:-2].tolist(), "rate_error_hz": as_errors[:-2].tolist()},
@@ -347,8 +357,9 @@ def energy_bins(run: SimulationRun, bins_per_decade) -> np.ndarray:
 
 
 def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz=None, nn_threshold=None,
-             n_rate_samples=100_000, rate_runs=4, rate_windows=N_PER_LEVEL, bins_per_decade=5, seed=12345,
-             threshold_resamples=THRESHOLD_RESAMPLES, real=True, progress=False) -> Evaluation:
+             n_rate_samples=100_000, rate_runs=RATE_MIN_RUNS, rate_windows=N_PER_LEVEL, rate_precision=RATE_PRECISION,
+             rate_max_runs=RATE_MAX_RUNS, bins_per_decade=5, seed=12345, threshold_resamples=THRESHOLD_RESAMPLES, real=True,
+             progress=False) -> Evaluation:
     """Both triggers at equal accidental rate on independent NSB samples, then on gamma (and proton) showers.
 
     ``model`` and ``config`` are a trained trigger (:func:`trigger.nn.model.load_trigger`).
@@ -357,6 +368,9 @@ def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz
     replaces the NN's threshold (e.g. one whose rate was counted).
     ``threshold_resamples`` bootstrap resamples of the gamma showers give the
     energy thresholds' errors (seeded from ``seed``: the same run gives the same errors).
+    The NN's rate is measured to ``rate_precision`` (relative standard error;
+    None: ``rate_runs`` runs and no more), with ``rate_runs`` to ``rate_max_runs``
+    subset simulations.
     """
     point = config["operating_point"]
     nsb = point["nsb_rate_ghz"] if nsb_ghz is None else nsb_ghz
@@ -378,8 +392,11 @@ def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz
             bar.done()
         if nn_threshold is not None:
             pair = TriggerPair(asum, pair.threshold, model, geometry, nn_threshold)
-        bar.start(f"rates: {n_rate_samples} importance samples, {rate_runs} subset simulations")
-        rates = measure_rates(estimator, pair, n_rate_samples, rng, n_runs=rate_runs, n_per_level=rate_windows)
+        runs = f"{rate_runs} subset simulations" if rate_precision is None else \
+            f"{rate_runs}-{max(rate_runs, rate_max_runs)} subset simulations to ±{rate_precision:.0%}"
+        bar.start(f"rates: {n_rate_samples} importance samples, {runs}")
+        rates = measure_rates(estimator, pair, n_rate_samples, rng, n_runs=rate_runs, n_per_level=rate_windows,
+                              precision=rate_precision, max_runs=rate_max_runs)
         rates["analog_sum"]["threshold"], rates["nn"]["threshold"] = pair.threshold, pair.nn_threshold
         rates["nsb_rate_ghz"] = nsb
         bar.done()
@@ -424,6 +441,7 @@ def _gamma_comparison(showers: ShowerResult, pair: TriggerPair, rates, bins, ins
             "rate_hz": rates[name]["rate_hz"],
             "rate_error_hz": rates[name]["rate_error_hz"],
             **({"rate_runs_hz": rates[name]["runs_hz"]} if "runs_hz" in rates[name] else {}),
+            **({"rate_precision": rates[name]["precision"]} if "precision" in rates[name] else {}),
             "energy_bins_gev": summary["energy_bins_gev"],
             **per_trigger[name],
         }

@@ -57,7 +57,8 @@ from lstcommon.parallel import run_tasks
 
 from .rates import BIG_PE, DECISION_SAMPLE, SAMPLING_HZ, NSBRateEstimator, RateSamples, alias_table
 
-__all__ = ["Stratum", "Windows", "Level", "SubsetSimulation", "SubsetRates", "N_PER_LEVEL", "MIN_WINDOWS"]
+__all__ = ["Stratum", "Windows", "Level", "SubsetSimulation", "SubsetRates", "N_PER_LEVEL", "MIN_WINDOWS", "RATE_PRECISION",
+           "RATE_MIN_RUNS", "RATE_MAX_RUNS"]
 
 _NO_CANDIDATE = -1000.0  # Y of windows without a candidate: this plus the group sum's excess over the gate (counts)
 _EXCESS_RANGE = 400.0  # that excess is clipped to +-this, so that every non-candidate lies below every candidate
@@ -67,6 +68,10 @@ _LOWEST_SCORE = _NO_CANDIDATE + _EXCESS_RANGE + 50.0
 # about half the counted rate near 1 kHz, at 2000 it agreed: docs/trigger.md); 4 runs of 2000 take ~2 min of a core
 N_PER_LEVEL, THIN = 2000, 5
 MIN_WINDOWS = 100  # per level: at p0 = 0.1, 10 seeds
+# The NN's rate at its operating point to ±10 % (one standard error), so that thresholds at "equal rate" mean equal
+# rate: about 12 runs of N_PER_LEVEL windows for the shipped network. At least 8, so that the stop does not rest on
+# the scatter of two or three runs; at most 24.
+RATE_PRECISION, RATE_MIN_RUNS, RATE_MAX_RUNS = 0.10, 8, 24
 # a move's size: at scale s, each small-p.e. bin and noise sample is redrawn with probability s; with probability
 # min(1, 3 s) a big p.e. steps in time by up to 40 s fine bins (2 ns at the first levels' s = 0.2, under the pulse
 # width) or in its amplitude's quantile by s (its prior is uniform), or, decided on the first, the window's big

@@ -16,7 +16,7 @@ from ..instrument import LSTInstrument
 from ..nn.model import read_config
 from ..reports import format_evaluation
 from ..simulation.source import PRIMARY_ID
-from ..subset_simulation import MIN_WINDOWS, N_PER_LEVEL
+from ..subset_simulation import MIN_WINDOWS, N_PER_LEVEL, RATE_MAX_RUNS, RATE_MIN_RUNS, RATE_PRECISION
 
 __all__ = ["EvaluateTool"]
 
@@ -54,7 +54,14 @@ class EvaluateTool(CommandTool):
         None, allow_none=True, help="NN score threshold instead of the model's (e.g. one whose rate was counted: benchmarks/nn_rate_check.py)"
     ).tag(config=True)
     n_rate_samples = Int(100_000, help="Importance samples for the analog sum's and the gate's rates").tag(config=True)
-    rate_runs = Int(4, help="Independent subset simulations for the NN's rate (their scatter is the error)").tag(config=True)
+    rate_runs = Int(
+        RATE_MIN_RUNS, help="Independent subset simulations for the NN's rate (their scatter is the error); with "
+                            "--rate-precision the least number, more are added until the precision is reached"
+    ).tag(config=True)
+    rate_precision = Float(
+        RATE_PRECISION, help="Relative standard error the NN's rate is measured to (0: exactly --rate-runs runs)"
+    ).tag(config=True)
+    rate_max_runs = Int(RATE_MAX_RUNS, help="Most subset simulations --rate-precision may take").tag(config=True)
     rate_windows = Int(N_PER_LEVEL, help="NSB windows per level of each subset simulation").tag(config=True)
     real = Bool(True, help="Run both triggers on the real sim_telarray files of the data folder").tag(config=True)
     bins_per_decade = Int(5, help="Energy bins per decade for the efficiency").tag(config=True)
@@ -73,6 +80,8 @@ class EvaluateTool(CommandTool):
         "nn-threshold": "EvaluateTool.nn_threshold",
         "n-rate-samples": "EvaluateTool.n_rate_samples",
         "rate-runs": "EvaluateTool.rate_runs",
+        "rate-precision": "EvaluateTool.rate_precision",
+        "rate-max-runs": "EvaluateTool.rate_max_runs",
         "rate-windows": "EvaluateTool.rate_windows",
         "bins-per-decade": "EvaluateTool.bins_per_decade",
         "seed": "EvaluateTool.seed",
@@ -96,6 +105,9 @@ class EvaluateTool(CommandTool):
             ("--nn-threshold", self.nn_threshold, self.nn_threshold is None or np.isfinite(self.nn_threshold), "finite"),
             ("--n-rate-samples", self.n_rate_samples, self.n_rate_samples >= 1000, "at least 1000"),
             ("--rate-runs", self.rate_runs, self.rate_runs >= 1, "at least 1"),
+            ("--rate-precision", self.rate_precision, np.isfinite(self.rate_precision) and 0 <= self.rate_precision < 1,
+             "a relative error in [0, 1) (0: no more runs than --rate-runs)"),
+            ("--rate-max-runs", self.rate_max_runs, self.rate_max_runs >= self.rate_runs, f"at least --rate-runs ({self.rate_runs})"),
             ("--rate-windows", self.rate_windows, self.rate_windows >= MIN_WINDOWS, f"at least {MIN_WINDOWS}"),
             ("--bins-per-decade", self.bins_per_decade, self.bins_per_decade >= 1, "at least 1"),
             ("--seed", self.seed, self.seed >= 0, ">= 0"),
@@ -123,7 +135,7 @@ class EvaluateTool(CommandTool):
         self.result = evaluate(
             model, config, self.gamma, self.proton, target_hz=self.rate, nsb_ghz=self.nsb_rate,
             nn_threshold=self.nn_threshold, n_rate_samples=self.n_rate_samples, rate_runs=self.rate_runs,
-            rate_windows=self.rate_windows, bins_per_decade=self.bins_per_decade, seed=self.seed,
+            rate_windows=self.rate_windows, rate_precision=self.rate_precision or None, rate_max_runs=self.rate_max_runs, bins_per_decade=self.bins_per_decade, seed=self.seed,
             threshold_resamples=self.threshold_resamples, real=self.real, progress=self.progress,
         )
         self.result.summary["model"] = str(self.model)
