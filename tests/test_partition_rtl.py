@@ -7,6 +7,7 @@ from trigger.hardware.links import (
     board_resources,
     candidate_bits,
     group_owners,
+    link_pacing,
     module_boards,
     partition,
     partitioned_report,
@@ -56,6 +57,11 @@ def test_frame_layout_and_chain_parameters(tmp_path):
     spec = TriggerSpec.from_config({"input": {"bits": 8, "n_inputs": 48, "clip": 31}})
     assert chain_parameters(report, spec) == {"NN_LATENCY": 5, "NN_OUT_W": 19, "NN_OUT_SIGNED": 1, "CLIP": 31}
     assert chain_parameters(report, TriggerSpec.from_config({"input": {"bits": 8, "n_inputs": 48}}))["CLIP"] == 255
+    # the links' pacing follows the build's clock: 10.3125 Gb/s 64B/66B = 156.25 Mword/s, 5 words in 8 clocks at 250 MHz
+    paced = chain_parameters(report | {"clock_mhz": 250.0}, spec)
+    assert (paced["LINK_SLOTS"], paced["LINK_PERIOD"]) == (5, 8) and link_pacing(312.5) == (1, 2)
+    # a frame waits for the link's free slots: 5 words take 5 clocks from phase 0, 8 from phases 1 .. 5
+    assert [TopSpec.link_clocks(5, 5, 8, p) for p in range(8)] == [5, 8, 8, 8, 8, 8, 7, 6]
 
 
 def test_board_resources_from_the_board_rtl_or_labelled_scaled(instrument):

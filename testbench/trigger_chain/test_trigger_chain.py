@@ -10,6 +10,10 @@ and checked: length, frame type, CRC-8, group and time stamp, and the ROI
 contents against the model's ROI (``min(count, clip)`` of the group's three
 modules over samples k-N_BEFORE .. k+N_AFTER-1).
 
+The second test measures the chain's on-chip latency with idle links and
+asserts it equals ``TopSpec``'s count of the RTL's stages (the clocks the
+report's latency budget uses).
+
 Settings (environment, set by the Makefile): TB_MODEL, TB_HARDWARE, TB_EVENTS,
 TB_MAX_EVENTS, TB_N_RANDOM, TB_SEED, TB_STATS as for testbench/trigger_top.
 """
@@ -28,15 +32,16 @@ from cocotb.triggers import ClockCycles, FallingEdge
 from cocotb.utils import get_sim_time
 from golden import GoldenModel
 from stimulus import synthetic_events
-from stream import KIND_NN, SPB, Event, Score, Stream, beat_words, compare
+from stream import KIND_ASUM, KIND_NN, SPB, Event, Score, Stream, beat_words, compare
 
-from trigger.hardware.links import candidate_bits, group_owners
+from trigger.hardware.links import candidate_bits, group_owners, link_pacing
 from trigger.hardware.spec import TopSpec
+from trigger.instrument import N_MODULES
 
 log = logging.getLogger("cocotb.trigger_chain")
 
 SEED = int(os.environ.get("TB_SEED", "1"))
-LINK_CLOCKS_PER_WORD = 8 / 5  # trigger_chain_top's LINK_PERIOD / LINK_SLOTS
+CLOCK_NS = 4
 _golden = None
 
 
@@ -81,6 +86,39 @@ class LinkMonitor:
                     if last >> b & 1:
                         self.frames.append((b, self.words[b]))
                         self.words[b] = []
+
+
+class TimedStream(Stream):
+    """The stream, with the simulation time of each of its clocks (the falling edge it drives and samples at)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock_ns = {}
+
+    def _sample_outputs(self):
+        super()._sample_outputs()
+        self.clock_ns[self.result.clocks] = get_sim_time("ns")
+
+
+class OfferMonitor:
+    """When each readout board's link starts offering a frame (tvalid rising), and the links' slot counter then."""
+
+    def __init__(self, dut, n_boards):
+        self.dut = dut
+        self.n_boards = n_boards
+        self.offers = []  # (time ns at the falling edge, board, link_phase)
+        self.running = True
+
+    async def run(self):
+        dut = self.dut
+        before = 0
+        while self.running:
+            await FallingEdge(dut.clk)
+            valid = int(dut.link_tvalid.value)
+            for b in range(self.n_boards):
+                if valid >> b & 1 and not before >> b & 1:
+                    self.offers.append((get_sim_time("ns"), b, int(dut.link_phase.value)))
+            before = valid
 
 
 def check_frames(frames, layout, events, counts, g: GoldenModel, owners, score: Score, max_messages=10):
@@ -140,11 +178,17 @@ def by_window(records, events, n_samples):
     return sorted(out, key=lambda r: (r.kind != KIND_NN, r.window, r.time, r.group))
 
 
-def gap_for(expected, owners, rng, slack=6):
+def frame_clocks(g: GoldenModel, layout) -> float:
+    """Clocks one candidate frame takes on a link, on average (trigger_chain_top's pacing, links.link_pacing)."""
+    slots, period = link_pacing(float(g.report["clock_mhz"]))
+    return layout["frame_bits"] // 64 * period / slots
+
+
+def gap_for(expected, owners, rng, clocks_per_frame, slack=6):
     """Idle clocks after an event so that the busiest board's link carries its candidates before the next."""
     per_board = Counter(owners[g] for _, g, _, _ in expected.candidates)
     busiest = max(per_board.values(), default=0)
-    return int(busiest * 5 * LINK_CLOCKS_PER_WORD * 1.25) + int(rng.integers(0, slack))
+    return int(busiest * clocks_per_frame * 1.25) + int(rng.integers(0, slack))
 
 
 def record_stats(name, score: Score, sim_us, wall_s):
@@ -155,8 +199,8 @@ def record_stats(name, score: Score, sim_us, wall_s):
 
 
 async def setup(dut, g: GoldenModel):
-    cocotb.start_soon(Clock(dut.clk, 4, unit="ns").start())
-    stream = Stream(dut, np.random.default_rng(SEED))
+    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+    stream = TimedStream(dut, np.random.default_rng(SEED))
     regs = g.registers
     dut.nn_threshold.value = regs["nn_threshold"] & 0xFFFFFFFF
     dut.asum_threshold.value = regs["asum_threshold"] & 0xFFFFFFFF
@@ -190,7 +234,7 @@ async def chain_events_against_the_model(dut):
     counts = np.concatenate([c[..., :n_samples] for _, c in parts if c.shape[-1] >= n_samples])
     names = [f"{name}[{i}]" for name, c in parts if c.shape[-1] >= n_samples for i in range(len(c))]
     expected = g.expect(counts)
-    events = [Event(name, beat_words(c), gap_for(e, owners, rng))
+    events = [Event(name, beat_words(c), gap_for(e, owners, rng, frame_clocks(g, layout)))
               for name, c, e in zip(names, counts, expected, strict=True)]
     log.info("%d windows, %d candidates, %d analog-sum samples", len(events),
              sum(len(e.candidates) for e in expected), sum(len(e.asum_samples) for e in expected))
@@ -217,3 +261,100 @@ async def chain_events_against_the_model(dut):
     log.info("chain: %d events, %d windows, %d mismatches, %.0f s", score.events, score.windows, score.mismatches,
              time.perf_counter() - t_wall)
     assert score.mismatches == 0, f"{score.mismatches} mismatches (first: {score.messages[:3]})"
+
+
+def lone_candidate_windows(g: GoldenModel, owners, n_samples=40):
+    """One window per readout board: a pulse on the three modules of one of its groups, one sample long.
+
+    Its height is the lowest at which the model has that group's sum as the
+    window's only candidate and the analog sum firing (the groups sharing two
+    of its modules stay below the gate), so that the frame has the link, the
+    merge and the output to itself: the latency of an idle chain.
+    """
+    gm = np.asarray(g.analog_sum.group_modules)
+    heights = np.arange(1, 256)
+    windows = []
+    for b in range(int(owners.max()) + 1):
+        group = int(np.flatnonzero(owners == b)[0])
+        t = n_samples // 2 + b % SPB  # the candidate's place in its beat varies too
+        c = np.zeros((len(heights), N_MODULES, n_samples), dtype=np.uint8)
+        c[:, gm[group], t] = heights[:, None]
+        exp = g.expect(c)
+        ok = [i for i, e in enumerate(exp) if len(e.candidates) == 1 and e.candidates[0][1] == group and e.asum_samples]
+        assert ok, f"no pulse height makes group {group} the only candidate of board {b} with the analog sum firing"
+        windows.append((c[ok[0]], exp[ok[0]]))
+    return windows
+
+
+@cocotb.test()
+async def chain_latency_with_idle_links(dut):
+    """Clocks from the beat taken to the analog-sum and network records, links idle: TopSpec's count of the stages.
+
+    Records are taken every clock (m_axis_tready high) and each window's one
+    candidate finds the boards' queues, links and the merge empty. The
+    network path's clocks depend on where in the links' slot pattern
+    (LINK_SLOTS of every LINK_PERIOD clocks) its frame is first offered: the
+    bench reads that phase (link_phase) when the frame's link turns valid,
+    and checks, for every record, the readout board's clocks to that point
+    and the whole path against TopSpec at that phase. It holds for the pacing
+    links.link_pacing gives at the build's clock (the chain's LINK_SLOTS,
+    LINK_PERIOD, set from it by the Makefile).
+    """
+    t_wall, t_sim = time.perf_counter(), get_sim_time("us")
+    g = golden()
+    stream = await setup(dut, g)
+    stream.p_ready = 1.0
+    owners = group_owners(g.trigger_input.instrument)
+    n_boards = int(owners.max()) + 1
+    top = TopSpec(n_before=g.geometry.n_before, n_after=g.geometry.n_after)
+    layout = candidate_bits(top, g.spec.clip)
+    words = layout["frame_bits"] // 64
+    slots, period = link_pacing(float(g.report["clock_mhz"]))
+    core = int(g.report["latency_cycles"])
+    worst = top.chain_latency_clocks(core, words, slots, period)
+    windows = lone_candidate_windows(g, owners)
+    # a gap well past the worst latency empties the chain; gaps differing by a clock move the frames' link phase
+    events = [Event(f"lone candidate, board {b}", beat_words(c), 2 * worst + b) for b, (c, _) in enumerate(windows)]
+    expected = [e for _, e in windows]
+    offers = OfferMonitor(dut, n_boards)
+    cocotb.start_soon(offers.run())
+    await stream.send(events)
+    await stream.drain()
+    offers.running = False
+    n_samples = windows[0][0].shape[-1]
+    records = by_window(stream.result.records, events, n_samples)
+    score = compare(events, expected, records)
+
+    # one frame per window, in the windows' order, from the board that owns the window's group
+    offer = {}
+    for (t_ns, board, phase), event, e in zip(sorted(offers.offers), events, expected, strict=False):
+        sample, group = e.candidates[0][:2]
+        if board == owners[group]:
+            offer[event.first_beat * SPB + sample] = (t_ns, board, phase)
+    got, want = {}, {}
+    for r in records:
+        beat_clock = stream.beat_clock[r.time // SPB]
+        if r.kind == KIND_ASUM:
+            got[("asum", r.time)], want[("asum", r.time)] = r.clock - beat_clock, top.chain_asum_latency_clocks
+            continue
+        t_ns, board, phase = offer.get(r.time, (None, None, 0))
+        # the beat is taken at the rising edge after the stream's falling edge, the frame pushed at the one before
+        # the falling edge where its link is seen valid
+        readout = None if t_ns is None else round((t_ns - stream.clock_ns[beat_clock]) / CLOCK_NS) - 1
+        key = ("nn", r.time, phase)
+        got[key] = (readout, r.clock - beat_clock)
+        want[key] = (top.chain_readout_latency_clocks, top.chain_latency_clocks(core, words, slots, period, phase))
+    kinds = Counter(k[0] for k in got)
+    log.info("idle chain, beat taken to record taken: analog sum %s clocks; network %s clocks (readout board %s) at "
+             "link phases %s (%d-word frames, %d of %d slots; worst phase %d clocks)",
+             sorted({v for k, v in got.items() if k[0] == "asum"}),
+             sorted({v[1] for k, v in got.items() if k[0] == "nn"}),
+             sorted({v[0] for k, v in got.items() if k[0] == "nn"}),
+             sorted({k[2] for k in got if k[0] == "nn"}), words, slots, period, worst)
+    if kinds != {"asum": len(events), "nn": len(events)} or len(offers.offers) != len(events) or got != want:
+        score.mismatches += 1
+        log.error("MISMATCH latency in clocks (kind, time[, phase]) -> measured %s, expected %s; %d frames",
+                  {k: v for k, v in got.items() if want.get(k) != v},
+                  {k: v for k, v in want.items() if got.get(k) != v}, len(offers.offers))
+    record_stats("chain_latency_with_idle_links", score, get_sim_time("us") - t_sim, time.perf_counter() - t_wall)
+    assert score.mismatches == 0, f"{score.mismatches} mismatches (first: {score.messages[:3]}); latency {got} != {want}"

@@ -25,6 +25,7 @@ product tables (cited in :data:`DEVICES`); the assumed latencies are named in
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from .spec import TopSpec
 
 __all__ = ["CENTRAL_DEVICE", "DEVICES", "READOUT_DEVICE", "Device", "Link", "board_resources", "board_rtl_resources",
            "candidate_bits",
-           "candidate_rates", "group_owners", "latency_budget", "link_budget", "module_boards", "partition",
+           "candidate_rates", "group_owners", "latency_budget", "link_budget", "link_pacing", "module_boards", "partition",
            "partitioned_report"]
 
 
@@ -65,12 +66,31 @@ DEVICES = {
 READOUT_DEVICE = DEVICES["xcku5p"]
 CENTRAL_DEVICE = DEVICES["xczu7ev"]
 N_READOUT_BOARDS = 12
-LINK_ENCODING = 64 / 66  # Aurora 64B/66B
+LINK_ENCODING_RATIO = Fraction(64, 66)  # Aurora 64B/66B
+LINK_ENCODING = float(LINK_ENCODING_RATIO)
 LINK_LINE_RATE_GBPS = 10.3125  # readout -> central: one lane at the 10GBASE-R rate, within GTH (16.3) and GTY
 MODULE_LINE_RATE_GBPS = 25.78125  # module streams into the readout boards and between neighbours (25GBASE-R rate, GTY)
 FRAME_WORD_BITS = 64
 FRAME_TYPE_BITS = 4  # candidate frames are type 2 (trigger_readout_board.v)
 CRC_BITS = 8
+
+
+def link_pacing(clock_mhz: float) -> tuple[int, int]:
+    """A readout -> central link's payload rate in 64-bit words per clock, as ``(slots, period)``: ``slots``
+    words every ``period`` clocks (trigger_chain_top's LINK_SLOTS, LINK_PERIOD; 5 of 8 at 250 MHz).
+
+    The chain simulates the link at this rate so that its frames take the
+    clocks they would on a 64B/66B lane; a rate that is not an exact small
+    fraction of the clock is rounded down (the link is never faster than the lane).
+    """
+    exact = Fraction(LINK_LINE_RATE_GBPS) * 1000 * LINK_ENCODING_RATIO / FRAME_WORD_BITS / Fraction(clock_mhz)
+    rate = exact.limit_denominator(255)  # trigger_chain_top's slot counter is 8 bits
+    if rate > exact:
+        rate = Fraction(math.floor(exact * rate.denominator), rate.denominator)
+    if not 0 < rate <= 1:
+        raise ValueError(f"a {LINK_LINE_RATE_GBPS} Gb/s link at a {clock_mhz} MHz clock moves {float(exact):.3f} "
+                         "words a clock; the chain's link moves at most one")
+    return rate.numerator, rate.denominator
 
 
 def module_positions(instrument) -> np.ndarray:

@@ -284,12 +284,19 @@ def chain_parameters(report: dict, spec) -> dict:
 
     The ROI travels on the links at the width the network sees
     (:func:`.links.candidate_bits`): ``CLIP`` is ``trigger.json``'s
-    ``input.clip``, or none.
+    ``input.clip``, or none. The links move words at the lane's payload rate
+    at the build's clock (:func:`.links.link_pacing`; a report without a
+    clock keeps the chain's defaults).
     """
+    from .links import link_pacing
     from .top import core_parameters
 
     clip = spec.clip if spec.clip is not None and spec.clip < NO_CLIP else NO_CLIP
-    return core_parameters(report) | {"CLIP": int(clip)}
+    params = core_parameters(report) | {"CLIP": int(clip)}
+    if report.get("clock_mhz"):
+        slots, period = link_pacing(float(report["clock_mhz"]))
+        params |= {"LINK_SLOTS": slots, "LINK_PERIOD": period}
+    return params
 
 
 def main(argv=None):

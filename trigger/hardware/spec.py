@@ -79,17 +79,73 @@ class TopSpec:
     PICKER_CLOCKS = 7
     GATHER_CLOCKS = 5
 
+    # The split between the two below was checked only as their sum (the single top's bench) until the chain's
+    # bench measured the readout board's part on its own: R is 2 clocks before the analog-sum record (its FIFO,
+    # the output register), and trigger_score registers the candidate's time stamp and group beside the core's
+    # first stage (nn_meta[0]), so the ROI at G4 is 17 clocks after the beat and its record core + 3 after that.
     @property
     def readout_latency_clocks(self) -> int:
-        """Beat taken to its candidate's ROI at the network's input (what a readout board does)."""
-        return self.ASUM_LATENCY_CLOCKS - 1 + self.PICKER_CLOCKS + self.GATHER_CLOCKS
+        """Beat taken to its candidate's ROI at G4, the network's input (what a readout board does)."""
+        return self.ASUM_LATENCY_CLOCKS - 2 + self.PICKER_CLOCKS + self.GATHER_CLOCKS
 
     def central_latency_clocks(self, core_latency: int) -> int:
-        """ROI at the network's input to the record out: the core, the result FIFO and output register."""
-        return core_latency + 2
+        """ROI at the network's input to the record out: trigger_score's input register, the core, the result
+        FIFO and the output register."""
+        return core_latency + 3
 
     def nn_latency_clocks(self, core_latency: int) -> int:
         return self.readout_latency_clocks + self.central_latency_clocks(core_latency)
+
+    # The partitioned trigger (hdl/trigger_chain_top.v) puts the links between the single top's G4 and its network,
+    # and a side band between its R and the analog-sum FIFO; the clocks they add, stage by stage, are checked by
+    # testbench/trigger_chain's idle-link test. Readout board: K, K2, K3, the frame FIFO (the frame offered on the
+    # link the clock after). Central board, after the last word crossed the link: the receive FIFO (popped into
+    # the assembly register, D), V, the registered CRC compare, H, P, M (then trigger_score as in the single top).
+    # Fire bits: the board's fire register and the central board's OR (F).
+    FRAME_CLOCKS = 4
+    RECEIVE_CLOCKS = 6
+    FIRE_SIDEBAND_CLOCKS = 2
+
+    @property
+    def chain_asum_latency_clocks(self) -> int:
+        """Beat taken to its analog-sum record on the central board's m_axis (nothing else at the output)."""
+        return self.ASUM_LATENCY_CLOCKS + self.FIRE_SIDEBAND_CLOCKS
+
+    @property
+    def chain_readout_latency_clocks(self) -> int:
+        """Beat taken to its candidate's frame offered on the readout board's link."""
+        return self.readout_latency_clocks + self.FRAME_CLOCKS
+
+    @staticmethod
+    def link_clocks(words: int, slots: int, period: int, phase: int) -> int:
+        """Clocks for a frame of ``words`` to cross a link that moves a word in the first ``slots`` of every
+        ``period`` clocks (trigger_chain_top's LINK_SLOTS, LINK_PERIOD), offered first at slot counter ``phase``.
+
+        The phase matters because a frame waits for the link's free slots: a
+        5-word frame at 5 of 8 takes 5 clocks from phase 0 and 8 from phases 1 .. 5.
+        """
+        if not 0 < slots <= period or words < 1:
+            raise ValueError(f"a link of {slots} slots in {period} clocks cannot carry {words} words")
+        clocks = moved = 0
+        while moved < words:
+            moved += (phase + clocks) % period < slots
+            clocks += 1
+        return clocks
+
+    def chain_central_latency_clocks(self, core_latency: int) -> int:
+        """The frame's last word across the link to the network's record on the central board's m_axis."""
+        return self.RECEIVE_CLOCKS + self.central_latency_clocks(core_latency)
+
+    def chain_latency_clocks(self, core_latency: int, words: int, slots: int, period: int,
+                             phase: int | None = None) -> int:
+        """Beat taken to its network record at the chain's output, with idle links and nothing queued.
+
+        ``phase`` is the link's slot counter when the frame is first offered;
+        without it, the worst phase (the latency budget's figure).
+        """
+        link = (max(self.link_clocks(words, slots, period, p) for p in range(period)) if phase is None
+                else self.link_clocks(words, slots, period, phase))
+        return self.chain_readout_latency_clocks + link + self.chain_central_latency_clocks(core_latency)
 
     def verilog_parameters(self) -> dict:
         """``trigger_top`` parameters that follow the trained trigger (the others keep their defaults)."""
