@@ -7,6 +7,7 @@ from trigger.hardware.links import (
     board_resources,
     candidate_bits,
     group_owners,
+    latency_budget,
     link_pacing,
     module_boards,
     partition,
@@ -89,3 +90,15 @@ def test_link_words_per_candidate_match_the_rtl_formula(clip):
     roi_bits = 8 if clip is None else int(np.ceil(np.log2(clip + 1)))
     payload_w = 4 + 9 + 32 + top.n_nn_inputs * roi_bits  # trigger_readout_board.v's PAYLOAD_W
     assert bits["payload_w"] == payload_w and bits["frame_bits"] == (payload_w + 8 + 63) // 64 * 64
+
+
+def test_latency_budget_counts_the_partitioned_trigger():
+    """The budget's on-chip rows are the chain's clocks, those testbench/trigger_chain asserts with idle links."""
+    top = TopSpec()
+    lat = latency_budget(top, 5, 250.0, candidate_bits(top, clip=31)["frame_bits"])
+    # chain_latency_with_idle_links measured these for the testbench core (NN_LATENCY 5, 5-word frames, 5 of 8)
+    assert lat["on_chip_clocks"] == {"readout_board": 21, "link_serialisation": 8, "central_board": 14,
+                                     "network_path": 43, "network_path_best_phase": 40, "analog_sum_path": 9}
+    assert lat["on_chip_ns"] == 172.0 and lat["end_to_end_ns"] == pytest.approx(sum(lat["parts_ns"].values()))
+    assert not set(lat["simulated"]) & set(lat["assumed"])
+    assert set(lat["simulated"]) | set(lat["assumed"]) == set(lat["parts_ns"])

@@ -265,23 +265,43 @@ ASSUMED_LATENCY_NS = {
     "fibre, module to readout board (5 m at 5 ns/m)": 25.0,
     "readout board transceiver RX, elastic buffer and alignment": 80.0,
     "readout to central link: TX + fibre (5 m) + RX + alignment (Aurora 64B/66B)": 180.0,
-    "candidate frame serialisation at the link rate": None,  # computed from the frame size
 }
+SERIALISATION = "candidate frame serialisation at the link rate"
+READOUT_PART = "readout board first level (group sums, gate, ROI gather), on chip"
+CENTRAL_PART = "central board network and decision, on chip"
 
 
-def latency_budget(on_chip_readout_clocks: int, on_chip_central_clocks: int, clock_mhz: float,
-                   frame_bits: int) -> dict:
-    """Photon to decision: named assumptions plus the clocks measured on chip (cocotb: beat in to record out)."""
+def latency_budget(top: TopSpec, core_latency_clocks: int, clock_mhz: float, frame_bits: int) -> dict:
+    """Photon to decision: named assumptions plus the partitioned trigger's clocks on chip.
+
+    The on-chip clocks are those of ``hdl/trigger_chain_top.v`` (readout
+    board, the frame's words at the link's pacing, central board), from
+    :class:`~trigger.hardware.spec.TopSpec` and asserted by its cocotb bench
+    with idle links; the frame's serialisation counts the worst phase of
+    the link's slots (a frame offered just after a free slot waits longest).
+    """
     period = 1000.0 / clock_mhz
+    slots, link_period = link_pacing(clock_mhz)
+    words = frame_bits // FRAME_WORD_BITS
+    link = max(top.link_clocks(words, slots, link_period, p) for p in range(link_period))
+    clocks = {"readout_board": top.chain_readout_latency_clocks, "link_serialisation": link,
+              "central_board": top.chain_central_latency_clocks(core_latency_clocks)}
+    network = top.chain_latency_clocks(core_latency_clocks, words, slots, link_period)
     parts = dict(ASSUMED_LATENCY_NS)
-    parts["candidate frame serialisation at the link rate"] = round(frame_bits / (LINK_LINE_RATE_GBPS * LINK_ENCODING), 1)
-    parts["readout board first level (group sums, gate, ROI gather), on chip"] = round(on_chip_readout_clocks * period, 1)
-    parts["central board network and decision, on chip"] = round(on_chip_central_clocks * period, 1)
+    parts[READOUT_PART] = round(clocks["readout_board"] * period, 1)
+    parts[SERIALISATION] = round(link * period, 1)
+    parts[CENTRAL_PART] = round(clocks["central_board"] * period, 1)
     total = sum(parts.values())
-    return {"parts_ns": parts, "on_chip_ns": round((on_chip_readout_clocks + on_chip_central_clocks) * period, 1),
-            "end_to_end_ns": round(total, 1),
-            "assumed": [k for k in ASSUMED_LATENCY_NS],
-            "note": "on-chip parts from the cocotb run of trigger_top (beat taken to record out); others assumed"}
+    return {"parts_ns": parts, "on_chip_ns": round(network * period, 1), "end_to_end_ns": round(total, 1),
+            "assumed": list(ASSUMED_LATENCY_NS), "simulated": [READOUT_PART, SERIALISATION, CENTRAL_PART],
+            "on_chip_clocks": clocks | {"network_path": network,
+                                        "network_path_best_phase": top.chain_latency_clocks(
+                                            core_latency_clocks, words, slots, link_period, phase=0),
+                                        "analog_sum_path": top.chain_asum_latency_clocks},
+            "link_pacing": {"words": words, "slots": slots, "period": link_period},
+            "note": "on-chip parts: the partitioned trigger (trigger_chain_top, cocotb: beat taken to record out, "
+                    "links idle; the frame's serialisation at the worst phase of the link's "
+                    f"{slots} of {link_period} slots); others assumed"}
 
 
 # which share of a readout board's camera sector each part of trigger_top scales with
@@ -371,12 +391,12 @@ def partitioned_report(top: TopSpec, clip: int | None, accept_rate_hz: float, in
     """``report.json``'s ``partition``, ``links`` and ``latency_budget`` of a build, from the one spec."""
     boards = partition(instrument)
     links = link_budget(top, clip, accept_rate_hz, boards)
-    readout_clocks, central_clocks = top.readout_latency_clocks, top.central_latency_clocks(core_latency_clocks)
     return {
         "partition": {"readout_boards": boards, "central_boards": 1,
                       "rule": "azimuthal sectors of equal module count; a group belongs to the board with most of "
                               "its modules; its other modules are that board's halo"},
         "links": links,
         "boards": board_resources(top_logic, core, boards, top.n_modules, top.n_groups, board_rtl),
-        "latency_budget": latency_budget(readout_clocks, central_clocks, clock_mhz, links["bits_per_candidate"]["frame_bits"]),
+        "latency_budget": latency_budget(top, core_latency_clocks, clock_mhz,
+                                         links["bits_per_candidate"]["frame_bits"]),
     }
