@@ -9,10 +9,12 @@
 // The links are 64-bit word streams (AXI-Stream tvalid/tready) paced at the
 // payload rate of one 10.3125 Gb/s 64B/66B lane: LINK_SLOTS words every
 // LINK_PERIOD clocks of 250 MHz (5 of 8: 10.3125 * 64/66 / 64 bit = 156.25
-// Mword/s = 0.625 a clock). Serialisation and fibre latency are not modelled
-// (they are named in the latency budget, trigger.hardware.links). The fire
-// bits go straight from the boards to the central board, all boards deciding a
-// beat on the same clock (a fixed-latency side band of the links).
+// Mword/s = 0.625 a clock; the Makefile sets both from
+// trigger.hardware.links.link_pacing). A frame's words at this pace are its
+// serialisation in the latency budget; transceiver and fibre latency are not
+// modelled (they are named there as assumptions). The fire bits go straight
+// from the boards to the central board, all boards deciding a beat on the
+// same clock (a fixed-latency side band of the links).
 //
 // Registers are ports here (no AXI4-Lite): the thresholds in the units of
 // trigger_top's registers (trigger.hardware.spec.TriggerSpec.registers).
