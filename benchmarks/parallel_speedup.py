@@ -195,6 +195,8 @@ def main():
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     meta = run_metadata()
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = Path(tmp)
         result = {"metadata": meta, "simulate": simulate(args, work)}
