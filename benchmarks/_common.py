@@ -91,3 +91,8 @@ def metadata_markdown(meta: dict) -> list[str]:
         ),
     ]
     return lines
+
+
+def or_na(default: str = "{:.3g}"):
+    """A formatter for report tables: ``value`` in ``fmt`` (``default`` unless given), "n/a" where it is None."""
+    return lambda value, fmt=default: "n/a" if value is None else fmt.format(value)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import metadata_markdown, run_metadata  # noqa: E402
+from _common import metadata_markdown, or_na, run_metadata  # noqa: E402
 from trigger_performance import run, simulate_sets, training_set  # noqa: E402
 
 from lstcommon.files import dumps_json, write_text_atomic  # noqa: E402
@@ -116,7 +116,7 @@ def main():
 
 
 def report(result, args) -> str:
-    fmt = lambda v, f="{:.2f}": "n/a" if v is None else f.format(v)  # noqa: E731
+    fmt = or_na("{:.2f}")
     lo, hi = result["gain_range_gev"]
     lines = [
         "# NN trigger design choices on a validation set",

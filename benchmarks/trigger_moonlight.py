@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import metadata_markdown, run_metadata  # noqa: E402
+from _common import metadata_markdown, or_na, run_metadata  # noqa: E402
 from trigger_performance import run  # noqa: E402
 
 from lstcommon.files import write_json  # noqa: E402
@@ -143,7 +143,7 @@ def main():
 
 
 def report(result) -> str:
-    num = lambda v, f="{:.3g}": "n/a" if v is None else f.format(v)  # noqa: E731
+    num = or_na("{:.3g}")
     lines = [
         "# Both triggers under moonlight",
         "",

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import metadata_markdown, run_metadata  # noqa: E402
+from _common import metadata_markdown, or_na, run_metadata  # noqa: E402
 
 from lstcommon.files import write_json  # noqa: E402
 from trigger.cli import main as trigger_synth  # noqa: E402
@@ -125,7 +125,7 @@ def main():
 def report(result, args) -> str:
     s, m = result["summary"], result["model"]
     a, n = s["analog_sum"], s["nn"]
-    fmt = lambda v, f="{:.1f}": "n/a" if v is None else f.format(v)  # noqa: E731
+    fmt = or_na("{:.1f}")
     lines = [
         "# NN trigger versus the analog-sum baseline (full-size run)",
         "",

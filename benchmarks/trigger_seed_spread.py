@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import metadata_markdown, run_metadata  # noqa: E402
+from _common import metadata_markdown, or_na, run_metadata  # noqa: E402
 from trigger_performance import run, simulate_sets, training_set  # noqa: E402
 
 from lstcommon.files import write_json  # noqa: E402
@@ -117,7 +117,7 @@ def main():
 
 
 def report(result, args) -> str:
-    fmt = lambda v, f="{:.3f}": "n/a" if v is None else f.format(v)  # noqa: E731
+    fmt = or_na("{:.3f}")
     lines = [
         "# The trigger recipe over training seeds",
         "",
