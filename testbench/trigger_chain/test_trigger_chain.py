@@ -35,7 +35,6 @@ from stimulus import synthetic_events
 from stream import KIND_ASUM, KIND_NN, SPB, Event, Score, Stream, beat_words, compare
 
 from trigger.hardware.links import candidate_bits, group_owners, link_pacing
-from trigger.hardware.spec import TopSpec
 from trigger.instrument import N_MODULES
 
 log = logging.getLogger("cocotb.trigger_chain")
@@ -123,7 +122,7 @@ class OfferMonitor:
 
 def check_frames(frames, layout, events, counts, g: GoldenModel, owners, score: Score, max_messages=10):
     """Every frame: length, type, CRC, and its candidate (group, time, ROI) one the model expects, on its board."""
-    top = TopSpec(n_before=g.geometry.n_before, n_after=g.geometry.n_after)
+    top = g.spec.top
     clip = g.spec.clip
     gm = np.asarray(g.analog_sum.group_modules)
     starts = {e.first_beat * SPB: i for i, e in enumerate(events)}
@@ -178,6 +177,12 @@ def by_window(records, events, n_samples):
     return sorted(out, key=lambda r: (r.kind != KIND_NN, r.window, r.time, r.group))
 
 
+def board_owners(g: GoldenModel):
+    """The readout board of every group (``links.group_owners``) and the number of boards."""
+    owners = group_owners(g.trigger_input.instrument)
+    return owners, int(owners.max()) + 1
+
+
 def frame_clocks(g: GoldenModel, layout) -> float:
     """Clocks one candidate frame takes on a link, on average (trigger_chain_top's pacing, links.link_pacing)."""
     slots, period = link_pacing(float(g.report["clock_mhz"]))
@@ -221,9 +226,8 @@ async def chain_events_against_the_model(dut):
     g = golden()
     stream = await setup(dut, g)
     stream.p_ready = 0.9
-    owners = group_owners(g.trigger_input.instrument)
-    n_boards = int(owners.max()) + 1
-    layout = candidate_bits(TopSpec(n_before=g.geometry.n_before, n_after=g.geometry.n_after), g.spec.clip)
+    owners, n_boards = board_owners(g)
+    layout = candidate_bits(g.spec.top, g.spec.clip)
     rng = np.random.default_rng(SEED)
     files = [f for f in os.environ.get("TB_EVENTS", "").split(",") if f]
     max_events = int(os.environ.get("TB_MAX_EVENTS", "40"))
@@ -304,9 +308,8 @@ async def chain_latency_with_idle_links(dut):
     g = golden()
     stream = await setup(dut, g)
     stream.p_ready = 1.0
-    owners = group_owners(g.trigger_input.instrument)
-    n_boards = int(owners.max()) + 1
-    top = TopSpec(n_before=g.geometry.n_before, n_after=g.geometry.n_after)
+    owners, n_boards = board_owners(g)
+    top = g.spec.top
     layout = candidate_bits(top, g.spec.clip)
     words = layout["frame_bits"] // 64
     slots, period = link_pacing(float(g.report["clock_mhz"]))
