@@ -13,7 +13,7 @@ import contextlib
 import signal
 import threading
 
-__all__ = ["Terminated", "interrupts_raise", "raise_pending"]
+__all__ = ["Terminated", "interrupt_behind", "interrupts_raise", "raise_pending"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -36,6 +36,16 @@ def raise_pending():
     """Raise a Ctrl-C or SIGTERM received in this block that something caught and dropped."""
     if _pending:
         raise _exception(_pending[0])
+
+
+def interrupt_behind(err: BaseException) -> BaseException:
+    """The Ctrl-C or SIGTERM that ``err`` stands for, or ``err`` itself.
+
+    A compiled function (numba's dispatcher) that the signal interrupts re-raises
+    it as ``SystemError: ... returned a result with an exception set``; once a
+    signal is recorded, any exception is the signal's consequence, not a bug.
+    """
+    return _exception(_pending[0]) if _pending and not isinstance(err, KeyboardInterrupt) else err
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from traitlets.config import Application
 from traitlets.config.loader import ArgumentError, KVArgParseConfigLoader, _KVArgParser
 
 from .errors import UserError, one_line
-from .signals import Terminated, interrupts_raise, raise_pending
+from .signals import Terminated, interrupt_behind, interrupts_raise, raise_pending
 
 __all__ = ["CommandTool", "Terminated", "USER_ERRORS"]
 
@@ -63,6 +63,21 @@ class CommandTool(Tool):
         if self.extra_args:
             raise ToolConfigurationError(f"unexpected arguments {self.extra_args}{f'; {usage}' if usage else ''}")
 
+    def _ending(self, err: BaseException) -> tuple[str, int]:
+        """Provenance status and exit code for a command that raised ``err``, reported as the module docstring says."""
+        if isinstance(err, USER_ERRORS):
+            print(f"{self.name}: error: {_message(err)}", file=sys.stderr)
+            return "error", 2
+        if isinstance(err, KeyboardInterrupt):
+            what, code = ("terminated", 143) if isinstance(err, Terminated) else ("interrupted", 130)
+            print(f"{self.name}: {what}; outputs in progress were removed", file=sys.stderr)
+            return "interrupted", code
+        if isinstance(err, SystemExit):  # --help, --version, or a tool's own exit()
+            code = err.code or 0
+            return ("error" if code else "completed"), code
+        self.log.exception("Caught unexpected exception: %s", err)
+        return "error", getattr(err, "exit_code", 1)
+
     def run(self, argv=None, raises=False):
         status, exit_status, failure = "completed", 0, None
         with self._exit_stack, interrupts_raise():
@@ -80,22 +95,11 @@ class CommandTool(Tool):
                 if not self.show_config:
                     self.finish()
                 raise_pending()  # a signal some library swallowed still ends the command as interrupted
-            except USER_ERRORS as err:
-                failure, status, exit_status = err, "error", 2
-                print(f"{self.name}: error: {_message(err)}", file=sys.stderr)
-            except Terminated as err:
-                failure, status, exit_status = err, "interrupted", 143
-                print(f"{self.name}: terminated; outputs in progress were removed", file=sys.stderr)
-            except KeyboardInterrupt as err:
-                failure, status, exit_status = err, "interrupted", 130
-                print(f"{self.name}: interrupted; outputs in progress were removed", file=sys.stderr)
-            except SystemExit as err:  # --help, --version, or a tool's own exit()
-                exit_status = err.code or 0
-                if exit_status:
-                    failure, status = err, "error"
-            except Exception as err:
-                failure, status, exit_status = err, "error", getattr(err, "exit_code", 1)
-                self.log.exception("Caught unexpected exception: %s", err)
+            except (Exception, KeyboardInterrupt, SystemExit) as err:
+                failure = interrupt_behind(err)
+                status, exit_status = self._ending(failure)
+                if status == "completed":  # --help, --version
+                    failure = None
             if raises and failure is not None and not isinstance(failure, SystemExit):
                 raise failure
         Provenance().finish_activity(activity_name=self.name, status=status, exit_code=exit_status)

@@ -225,3 +225,33 @@ def _swallow_and_commit(signals, writers, signum, exception):
                         pass
                     write(tmp)
             assert type(raised.value).__name__ == exception
+
+
+@pytest.mark.parametrize("signum, code, word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_signal_a_compiled_function_rewraps_ends_as_interrupted(signum, code, word, capsys):
+    """numba's dispatcher re-raises a signal that lands in compiled code as ``SystemError`` (seen in CI, ctapipe's
+    ``lts_linear_regression``): the command must still end as interrupted, not as a crash with exit 1."""
+    import os
+    import signal
+
+    from lstcommon.tool import CommandTool
+
+    class Rewraps(CommandTool):
+        name = "rewraps"
+
+        def start(self):
+            try:
+                os.kill(os.getpid(), getattr(signal, signum))
+            except KeyboardInterrupt:
+                raise SystemError("CPUDispatcher(...) returned a result with an exception set") from None
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            Rewraps().run([])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    err = capsys.readouterr().err
+    assert ended.value.code == code
+    assert err.strip().endswith(f"rewraps: {word}; outputs in progress were removed")
+    assert "Traceback" not in err and "unexpected exception" not in err
