@@ -1,6 +1,6 @@
 // Board wrapper of the trigger top for a Zynq UltraScale+ with AXI DMA.
 //
-// The top takes one 8480-bit beat (4 samples x 265 modules x 8 bits) per
+// The top takes one 8480-bit beat (4 samples x N_MODULES = 265 modules x 8 bits) per
 // clock; AXI DMA streams are at most 1024 bits wide. This wrapper assembles
 // beats from a DMA_W-bit stream and turns the top's records into DMA packets.
 // It is what the Vivado block design instantiates and what the simulated board
@@ -8,7 +8,7 @@
 //
 // Input packing (s_axis, DMA_W bits, little-endian: byte 0 in tdata[7:0]):
 // a beat record is WORDS = ceil((BEAT_W + 8) / DMA_W) words; its bytes are
-//   0 .. BEAT_W/8-1   the top's beat (sample j of module m at byte j*265 + m)
+//   0 .. BEAT_W/8-1   the top's beat (sample j of module m at byte j*N_MODULES + m)
 //   BEAT_W/8          flags: bit 0 first beat of a window (the top's tuser),
 //                     bit 1 last beat of a window (tlast), bit 7 end of batch
 //   the rest          zero
@@ -82,7 +82,12 @@ module trigger_board_top #(
     input  wire             s_axil_rready
 );
 
-    localparam integer BEAT_W = SPB * 265 * 8;  // the top's s_axis width (265 modules)
+    // only N_MODULES is used here: the rest of the table is trigger_top's
+    /* verilator lint_off UNUSEDPARAM */
+`include "trigger_groups.vh"
+    /* verilator lint_on UNUSEDPARAM */
+
+    localparam integer BEAT_W = SPB * N_MODULES * 8;  // the top's s_axis width
     localparam integer WORDS = (BEAT_W + 8 + DMA_W - 1) / DMA_W;
     localparam integer REC_W = WORDS * DMA_W;
     localparam integer ACC_W = REC_W - DMA_W;    // the words before the last one
@@ -156,7 +161,8 @@ module trigger_board_top #(
     trigger_top #(
         .SPB(SPB), .N_BEFORE(N_BEFORE), .N_AFTER(N_AFTER), .HIST_DEPTH(HIST_DEPTH), .QUEUE_DEPTH(QUEUE_DEPTH),
         .OUT_DEPTH(OUT_DEPTH),
-        .NN_LATENCY(NN_LATENCY), .NN_OUT_W(NN_OUT_W), .NN_OUT_SIGNED(NN_OUT_SIGNED), .VERSION(VERSION)
+        .NN_LATENCY(NN_LATENCY), .NN_OUT_W(NN_OUT_W), .NN_OUT_SIGNED(NN_OUT_SIGNED), .VERSION(VERSION),
+        .N_CAMERA_MODULES(N_MODULES)
     ) top (
         .clk(aclk), .rst_n(aresetn),
         .s_axis_tdata(beat_data), .s_axis_tuser(beat_first), .s_axis_tlast(beat_last),

@@ -74,12 +74,13 @@ module trigger_top #(
     parameter integer NN_LATENCY = 4,       // register stages of trigger_nn (report.json latency_cycles)
     parameter integer NN_OUT_W = 23,        // width of trigger_nn's model_out
     parameter integer NN_OUT_SIGNED = 1,    // output_kif[0] of report.json
-    parameter [31:0]  VERSION = 32'h0001_0000
+    parameter [31:0]  VERSION = 32'h0001_0000,
+    parameter integer N_CAMERA_MODULES = 265  // the port width; checked against trigger_groups.vh
 ) (
     input  wire         clk,
     input  wire         rst_n,
 
-    input  wire [SPB*265*8-1:0] s_axis_tdata,
+    input  wire [SPB*N_CAMERA_MODULES*8-1:0] s_axis_tdata,
     input  wire [0:0]   s_axis_tuser,
     input  wire         s_axis_tlast,
     input  wire         s_axis_tvalid,
@@ -111,6 +112,12 @@ module trigger_top #(
 
 
 `include "trigger_groups.vh"
+
+    generate
+        if (N_CAMERA_MODULES != N_MODULES) begin : camera_check
+            trigger_top_camera_modules_do_not_match_the_group_table unsupported_parameters ();
+        end
+    endgenerate
 
     localparam integer BITS = 8;
     localparam integer WINDOW = N_BEFORE + N_AFTER;

@@ -72,7 +72,7 @@ def main(argv=None):
     trigger_input = TriggerInput.from_description(config["input"])
     files = [f for f in args.events.split(",") if f]
     pool = [read_trigger_events(f, trigger_input, max_tel_events=args.max_events).counts for f in files]
-    pool = np.concatenate(pool) if pool else np.zeros((0, 265, 40), np.uint8)
+    pool = np.concatenate(pool) if pool else np.zeros((0, spec.top.n_modules, 0), np.uint8)
     rng = np.random.default_rng(args.seed)
     events = windows = mismatches = 0
     clocks = 0

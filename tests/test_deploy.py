@@ -39,6 +39,7 @@ from trigger.hardware.tool import BuildTool
 from trigger.hardware.top import register_values
 from trigger.inputs import TriggerInput
 from trigger.nn.model import load_trigger, score_function
+from trigger.sizes import N_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,7 +110,7 @@ def test_decisions_match_the_model_at_the_operating_point(device, trained, windo
     assert counters["window_count"] == len(decisions.candidates)
     assert counters["nn_count"] == int(decisions.candidates["passed"].sum())
     assert counters["drop_count"] == counters["cand_drop_count"] == 0
-    assert decisions.batches[0].beats == windows.size // (265 * 4)
+    assert decisions.batches[0].beats == windows.size // (N_MODULES * 4)
 
 
 def test_decisions_match_with_both_outcomes_and_small_batches(device, trained, windows):
@@ -189,7 +190,7 @@ def test_reset_values_and_counter_clear(board_build, library):
         assert regs["nn_threshold"] == 0x7FFFFFFF and regs["asum_threshold"] == 0xFFFFFFFF
         assert regs["control"] == 0 and all(v == 0 for v in regs.counters().values())
         dev.configure(nn_threshold=0, asum_threshold=0, gate_threshold=0)
-        dev.run(np.full((2, 265, 40), 60, np.uint8))
+        dev.run(np.full((2, N_MODULES, 40), 60, np.uint8))
         assert regs["event_count"] == 2 and regs["asum_count"] > 0
         dev.configure(nn_threshold=0, asum_threshold=0, gate_threshold=0)  # clears the counters
         assert regs["event_count"] == 0 and regs["asum_count"] == 0
@@ -201,7 +202,7 @@ def test_status_busy_covers_the_beat_waiting_in_the_wrapper(board_build, library
     try:
         fmt = board.format
         buf = board.allocate(fmt.beat_bytes)
-        pack_windows(np.zeros((1, 265, 4), np.uint8), fmt, out=buf)
+        pack_windows(np.zeros((1, N_MODULES, 4), np.uint8), fmt, out=buf)
         board.send(buf, fmt.beat_bytes)
         while not board.send_done():  # stops at the clock that takes the last word
             pass
@@ -259,14 +260,14 @@ def test_buffers_too_large_are_refused(device, board_build, library, windows):
 
 
 def test_bad_input_names_the_problem(device):
-    with pytest.raises(ValueError, match=r"\(n_windows, 265, n_samples\)"):
+    with pytest.raises(ValueError, match=rf"\(n_windows, {N_MODULES}, n_samples\)"):
         device.run(np.zeros((3, 264, 40), np.uint8))
     with pytest.raises(ValueError, match="whole beats of 4 samples, got 38"):
-        device.run(np.zeros((3, 265, 38), np.uint8))
+        device.run(np.zeros((3, N_MODULES, 38), np.uint8))
     with pytest.raises(ValueError, match="within 0..255"):
-        device.run(np.full((1, 265, 40), 256, np.int32))
+        device.run(np.full((1, N_MODULES, 40), 256, np.int32))
     with pytest.raises(ValueError, match="integer counts"):
-        device.run(np.zeros((1, 265, 40), np.float32))
+        device.run(np.zeros((1, N_MODULES, 40), np.float32))
 
 
 def test_closed_device_refuses_everything(board_build, library):
@@ -279,19 +280,19 @@ def test_closed_device_refuses_everything(board_build, library):
     with pytest.raises(DeviceClosedError):
         dev.registers["scratch"] = 1
     with pytest.raises(DeviceClosedError):
-        dev.run(np.zeros((1, 265, 40), np.uint8))
+        dev.run(np.zeros((1, N_MODULES, 40), np.uint8))
     with pytest.raises(DeviceClosedError):
         dev.configure(0, 0, 0)
 
 
 def test_packing_is_the_wrappers_byte_layout():
     rng = np.random.default_rng(1)
-    counts = rng.integers(0, 256, (2, 265, 8), dtype=np.uint8)
+    counts = rng.integers(0, 256, (2, N_MODULES, 8), dtype=np.uint8)
     fmt = BoardFormat(64)
     raw = pack_windows(counts, fmt).reshape(2, 2, fmt.beat_bytes)
     assert fmt.words_per_beat == 133 and fmt.beat_bytes == 1064
-    # sample j of module m of beat b at byte j*265 + m; flags after the 1060 beat bytes
-    assert raw[1, 1, 3 * 265 + 17] == counts[1, 17, 4 + 3]
+    # sample j of module m of beat b at byte j*N_MODULES + m; flags after the 1060 beat bytes
+    assert raw[1, 1, 3 * N_MODULES + 17] == counts[1, 17, 4 + 3]
     assert raw[0, 0, 1060] == 1 and raw[0, 1, 1060] == 2 and not raw[..., 1061:].any()
 
 

@@ -29,6 +29,7 @@ from trigger.hardware.report import REQUIRED_KEYS
 from trigger.hardware.stimulus import check_inputs, compare, corner_cases
 from trigger.hardware.synth import summarize_cells, yosys_family
 from trigger.hardware.tool import BuildTool
+from trigger.sizes import N_MODULES
 
 N_CHECK = 300
 
@@ -77,7 +78,7 @@ def test_report_has_timing_links_and_latency_budget(built):
     assert 0 < up["utilisation"] < 1 and up["gbps_per_link"] > 1.0  # the analog-sum bits alone are 1.024 Gbit/s
     assert links["bits_per_candidate"]["frame_bits"] % 64 == 0 and links["transceivers"]["fits"]
     assert sum(b["groups"] for b in report["partition"]["readout_boards"]) == 474
-    assert sum(b["modules"] for b in report["partition"]["readout_boards"]) == 265
+    assert sum(b["modules"] for b in report["partition"]["readout_boards"]) == N_MODULES
     lat = report["latency_budget"]
     assert lat["end_to_end_ns"] > lat["on_chip_ns"] > 0 and lat["assumed"]
     # per-board resources need the top's part estimate, which this build skipped (--no-synth-top)

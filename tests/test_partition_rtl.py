@@ -23,6 +23,7 @@ from trigger.hardware.partition_rtl import (
 )
 from trigger.hardware.spec import TopSpec, TriggerSpec
 from trigger.hardware.top import HDL_DIR
+from trigger.sizes import N_GROUPS, N_MODULES
 
 
 def test_generated_board_tables_in_hdl_are_current(instrument):
@@ -72,12 +73,12 @@ def test_board_resources_from_the_board_rtl_or_labelled_scaled(instrument):
     rtl = {"source": "yosys", "readout": {"lut": 20000, "ff": 30000, "dsp": 0, "bram": 5, "board": 1,
                                           "modules": {"trigger_first_level": module}},
            "central": {"lut": 3000, "ff": 2000, "dsp": 0, "bram": 0, "modules": {"trigger_central_board": module}}}
-    out = board_resources(None, {"lut": 5000, "ff": 1000, "dsp": 0, "bram": 0}, boards, 265, 474, rtl)
+    out = board_resources(None, {"lut": 5000, "ff": 1000, "dsp": 0, "bram": 0}, boards, N_MODULES, N_GROUPS, rtl)
     assert out["method"] == "rtl" and out["readout"]["lut"] == 20000 and out["central"]["lut"] == 8000
     assert out["readout"]["fits_70_percent_lut"] and out["readout"]["max_logic_levels"]["trigger_first_level"]["lut"] == 3
     slices = [{"module": "trigger_group_cmp", "count": 1896, "scale": 1, "each": {"lut": 22, "ff": 10}},
               {"module": "trigger_regs", "count": 1, "scale": 1, "each": {"lut": 300, "ff": 350}}]
-    scaled = board_resources({"slices": slices}, {"lut": 0}, boards, 265, 474)
+    scaled = board_resources({"slices": slices}, {"lut": 0}, boards, N_MODULES, N_GROUPS)
     assert scaled["method"] == "scaled" and scaled["source"].startswith("SCALED ESTIMATE")
     report = partitioned_report(TopSpec(), 31, 1e7, instrument, 250.0, 5, board_rtl=rtl)
     assert report["boards"]["method"] == "rtl"

@@ -7,6 +7,7 @@ from trigger.analog_sum import AnalogSumTrigger, array_trigger, compare_with_sim
 from trigger.inputs import TriggerInput
 from trigger.nn.roi import RoiGeometry, extract_rois, gate_candidates
 from trigger.rates import DECISION_SAMPLE, NSBRateEstimator, brute_force_rate, tilt_keys, tilt_values
+from trigger.sizes import N_MODULES
 
 DARK = 0.233591
 
@@ -22,7 +23,7 @@ def test_module_sums_and_quantization(trigger_input, instrument):
     waveforms[0, pixels, 5] = 1.0  # 7 p.e. per sample in module 17
     waveforms[1, :, :] = 100.0  # saturates every module
     counts = trigger_input(waveforms)
-    assert counts.shape == (2, 265, 40) and counts.dtype == np.uint8
+    assert counts.shape == (2, N_MODULES, 40) and counts.dtype == np.uint8
     assert counts[0, 17, 5] == trigger_input.pedestal + 7 * 4
     assert np.count_nonzero(counts[0] != trigger_input.pedestal) == 1
     assert np.all(counts[1] == 255)
@@ -48,7 +49,7 @@ def test_trigger_input_settings_are_checked():
 
 def test_group_sums_are_integer_and_bit_exact(instrument):
     rng = np.random.default_rng(0)
-    counts = rng.integers(0, 256, size=(3, 265, 40), dtype=np.uint8)
+    counts = rng.integers(0, 256, size=(3, N_MODULES, 40), dtype=np.uint8)
     trigger = AnalogSumTrigger(instrument=instrument, threshold=600)
     sums = trigger.group_sums(counts)
     g = 123
@@ -81,7 +82,7 @@ def test_array_trigger_two_of_four_within_120ns():
 
 
 def test_gate_candidates_and_rois(instrument):
-    counts = np.full((1, 265, 40), 16, dtype=np.uint8)
+    counts = np.full((1, N_MODULES, 40), 16, dtype=np.uint8)
     counts[0, 40, 20:23] = [60, 90, 50]
     trigger = AnalogSumTrigger(instrument=instrument)
     geometry = RoiGeometry(gate=100)

@@ -16,6 +16,7 @@ from ctapipe.core import Component
 from ctapipe.core.traits import Int
 
 from .instrument import LSTInstrument
+from .sizes import N_MODULES
 
 __all__ = ["AnalogSumTrigger", "array_trigger", "compare_with_simtel_traces", "read_aux_traces"]
 
@@ -33,8 +34,8 @@ class AnalogSumTrigger(Component):
     def group_sums(self, counts) -> np.ndarray:
         """Trigger input (..., 265, n_samples) -> group sums (..., 474, n_samples), int32."""
         counts = np.asarray(counts)
-        if counts.ndim < 2 or counts.shape[-2] != 265:
-            raise ValueError(f"expected trigger input of shape (..., 265, n_samples), got {counts.shape}")
+        if counts.ndim < 2 or counts.shape[-2] != N_MODULES:
+            raise ValueError(f"expected trigger input of shape (..., {N_MODULES}, n_samples), got {counts.shape}")
         if not np.issubdtype(counts.dtype, np.integer):
             raise TypeError(f"trigger input must be integer counts, got {counts.dtype}")
         return counts[..., self.group_modules, :].astype(np.int32).sum(axis=-2)

@@ -18,6 +18,7 @@ from ctapipe.core.traits import Float, Int
 from lstcommon import UserError
 
 from .instrument import LSTInstrument
+from .sizes import N_MODULES
 
 __all__ = ["TriggerInput", "TriggerInputError"]
 
@@ -53,7 +54,7 @@ class TriggerInput(Component):
 
     def describe(self) -> dict:
         """Everything needed to rebuild the input, saved with every model."""
-        return {"bits": self.bits, "gain": self.gain, "pedestal": self.pedestal, "n_modules": 265, "sampling_ghz": 1.024}
+        return {"bits": self.bits, "gain": self.gain, "pedestal": self.pedestal, "n_modules": N_MODULES, "sampling_ghz": 1.024}
 
     @classmethod
     def from_description(cls, description, **kwargs):

@@ -27,6 +27,7 @@ from ctapipe.instrument import (
 from lstcommon import UserError
 
 from .paths import data_dir, data_file
+from .sizes import N_GROUPS, N_MODULES, N_PIXELS
 
 __all__ = [
     "ArrayTrigger",
@@ -35,9 +36,6 @@ __all__ = [
     "parse_simtel_config",
 ]
 
-N_PIXELS = 1855
-N_MODULES = 265
-N_GROUPS = 474
 
 CAMGEOM = "instrument/LSTCam.camgeom.fits.gz"
 CAMREADOUT = "instrument/LSTCam.camreadout.fits.gz"

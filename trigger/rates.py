@@ -44,6 +44,7 @@ from .analog_sum import AnalogSumTrigger
 from .inputs import TriggerInput
 from .nn.roi import gather_rois
 from .simulation.camera import FINE_BIN_NS, CameraResponse
+from .sizes import N_MODULES
 
 __all__ = ["ModuleNoise", "RateSamples", "NSBRateEstimator", "brute_force_rate", "brute_force_gated_rate",
            "plain_nsb_windows", "gated_live_time", "PIECES_PER_WORKER"]
@@ -445,7 +446,7 @@ def plain_nsb_windows(trigger_input: TriggerInput, nsb_rate, n_windows, rng, cam
     done = 0
     while done < n_windows:
         n = min(chunk, n_windows - done)
-        sums, _ = noise.sample((n, 265), rng)
+        sums, _ = noise.sample((n, N_MODULES), rng)
         yield trigger_input.quantize(sums)
         done += n
 

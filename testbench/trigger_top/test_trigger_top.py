@@ -269,7 +269,7 @@ async def reset_mid_stream(dut):
     assert score.mismatches == 0, f"{score.mismatches} mismatches (first: {score.messages[:3]})"
 
 
-def endless_window(rng, n_samples, pulse_at, n_modules=265, pedestal=16):
+def endless_window(rng, n_samples, pulse_at, n_modules, pedestal=16):
     """One long window: a flat pedestal with a few shower-like pulses starting at the samples in ``pulse_at``.
 
     Each pulse lights a handful of neighbouring modules for a few samples, so
@@ -307,7 +307,7 @@ async def endless_window_past_65536_samples(dut):
     # a pulse's candidates must be scored before its ROIs leave the history (SPAN * HIST_DEPTH beats): apart
     pulses = [0, 40, 1000, wrap - 200, wrap - 12, wrap + 1, wrap + 140, n_samples - 30]
     pulses = sorted({t for t in pulses if 0 <= t < n_samples} | {int(t) for t in rng.integers(0, wrap - 400, 4)})
-    counts = endless_window(rng, n_samples, pulses)[None]
+    counts = endless_window(rng, n_samples, pulses, g.spec.top.n_modules)[None]
     expected = g.expect(counts)
     near_wrap = [s for s in expected[0].asum_samples if wrap <= s < wrap + g.geometry.n_before] + \
         [s for s, *_ in expected[0].candidates if wrap <= s < wrap + g.geometry.n_before]

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..sizes import N_MODULES
+
 __all__ = ["KIND_ASUM", "KIND_END", "KIND_NN", "RECORD_DTYPE", "BoardFormat", "Decisions", "EndRecord",
            "check_windows", "decode_records", "decisions", "pack_windows"]
 
-N_MODULES = 265
 SPB = 4
 BEAT_BYTES = SPB * N_MODULES
 FLAG_FIRST, FLAG_LAST, FLAG_END = 0x01, 0x02, 0x80

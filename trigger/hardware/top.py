@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..sizes import N_MODULES
+
 __all__ = [
     "HDL_DIR", "TOP", "TOP_SOURCES", "TOP_INLINE", "GROUP_TABLE", "core_parameters", "group_table_verilog", "register_values",
     "top_sources", "module_colours", "pair_cover", "verilator_parameters", "write_top_sources", "core_stub", "budget", "LUT_BUDGET", "estimate_top_logic", "slice_plan",
@@ -35,7 +37,7 @@ TOP_SOURCES = ("trigger_top.v", "trigger_first_level.v", "trigger_score.v", "tri
 # of trigger_top, not as parts of their own
 TOP_INLINE = ("trigger_first_level.v", "trigger_score.v", "trigger_record_mux.v")
 GROUP_TABLE = "trigger_groups.vh"
-MODULE_BITS = 9  # 265 modules
+MODULE_BITS = (N_MODULES - 1).bit_length()  # a module number
 N_COLOURS = 3
 
 
