@@ -125,6 +125,7 @@ def test_outputs_are_complete_and_consistent(built):
     assert (out / "synth" / "yosys.log").is_file() and (out / "synth" / "stat.json").is_file()
     for script in ("vivado_rtl.tcl", "vitis_hls.tcl"):
         assert "xczu7ev-ffvc1156-2-e" in (out / "vendor" / script).read_text()
+    assert "vivado_readout_board.tcl" in (out / "vendor" / "README.txt").read_text()
     assert not [p.name for p in out.iterdir() if ".partial-" in p.name or ".old-" in p.name]
     summary = (out / "summary.txt").read_text()
     assert summary.strip() == format_report(report)
@@ -289,6 +290,31 @@ def test_build_carries_the_hand_written_top(built):
     assert top["parameters"]["NN_LATENCY"] == report["latency_cycles"]
     assert report["resources_core"] == report["resources"]  # --no-synth-top: the core alone
     assert report["resources_top_logic"] is None and report["budget"] is None
+
+
+def test_build_carries_both_boards_with_their_vivado_scripts(built):
+    """rtl/boards/ holds each board's RTL and the build's vendor/ a Vivado run per board; Verilator elaborates
+    each board from the build's own files with the script's generics (the central board with the build's core)."""
+    from trigger.hardware.links import CENTRAL_DEVICE, READOUT_DEVICE
+
+    out, report, _ = built
+    boards = report["top"]["boards"]
+    assert json.loads((out / "rtl" / "boards" / "boards.json").read_text()) == boards
+    assert sorted(p.name for p in (out / "rtl" / "boards").iterdir()) == boards["files"]
+    assert boards["runs"]["readout"]["part"] == READOUT_DEVICE.part
+    assert boards["runs"]["central"]["part"] == CENTRAL_DEVICE.part
+    assert boards["runs"]["central"]["parameters"]["NN_LATENCY"] == report["latency_cycles"]
+    core = sorted((out / "rtl" / "src").glob("*.v")) + sorted((out / "rtl" / "src" / "static").glob("*.v"))
+    for name, run in boards["runs"].items():
+        script = (out / "vendor" / f"vivado_{name}_board.tcl").read_text()
+        assert f"set top {run['top']}" in script and f"set part {{{run['part']}}}" in script
+        assert all(f"-generic {k}={v}" in script for k, v in run["parameters"].items())
+        sources = [out / "rtl" / "boards" / n for n in run["sources"]] + (core if run["core"] else [])
+        lint = subprocess.run(["verilator", "--lint-only", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+                               f"-I{out / 'rtl' / 'boards'}", "--top-module", run["top"],
+                               *(f"-G{k}={v}" for k, v in run["parameters"].items()), *map(str, sources)],
+                              check=False, capture_output=True, text=True, timeout=600)
+        assert lint.returncode == 0, (name, lint.stderr[-3000:])
 
 
 def test_group_table_in_hdl_is_current(instrument):

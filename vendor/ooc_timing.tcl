@@ -3,11 +3,12 @@
 #
 #   vivado -mode batch -source vendor/ooc_timing.tcl -tclargs BUILD_DIR PART [CLOCK_MHZ] [TOP]
 #
-# BUILD_DIR is a `trigger-synth build` folder (rtl/hdl: the hand-written top and top.json; rtl/src: the
-# generated network core). PART: xcku5p-ffvb676-2-e for a readout board, xczu7ev-ffvc1156-2-e for the
-# central board (docs/hardware.md, Partitioned trigger). Until the two boards have tops of their own,
-# both runs implement trigger_top, so that the readout-board parts (group stage, history, picker, ROI
-# window) and the central-board parts (network core, FIFOs) are timed on each device.
+# BUILD_DIR is a `trigger-synth build` folder (rtl/hdl: the hand-written single top and top.json; rtl/src:
+# the generated network core); this script times that single top (or TOP) on PART. The partitioned
+# trigger's two boards each have their own script in the build, made for that trained trigger and the
+# board's device (vendor/vivado_readout_board.tcl and vendor/vivado_central_board.tcl, sources in
+# rtl/boards/); use those for the readout board (xcku5p-ffvb676-2-e) and the central board
+# (xczu7ev-ffvc1156-2-e).
 # Writes BUILD_DIR/vendor/ooc_<part>/: timing_summary.rpt, logic_levels.rpt, utilization.rpt.
 
 set build [file normalize [lindex $argv 0]]

@@ -30,7 +30,7 @@ from pathlib import Path
 from .partition_rtl import BOARDS_SOURCE, CHAIN_SOURCES, PARTITION_HEADER
 from .top import HDL_DIR, with_defaults
 
-__all__ = ["board_key", "cached_board_estimate", "estimate_boards", "readout_board_to_estimate"]
+__all__ = ["board_key", "cached_board_estimate", "estimate_boards", "readout_board_to_estimate", "write_board_sources"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,48 @@ def cached_board_estimate(parameters: dict, part: str, hdl_dir: Path | None = No
         return json.loads(path.read_text()) if path.is_file() else None
     except (OSError, ValueError, KeyError):
         return None
+
+
+def _partition_parameters(hdl_dir: Path) -> dict:
+    """``N_BOARDS`` and ``GROUP_ID_BITS`` of the generated partition header, as the chain top passes them on."""
+    text = (hdl_dir / PARTITION_HEADER).read_text()
+    return {k: int(re.search(rf"localparam integer {k} = (\d+);", text).group(1)) for k in ("N_BOARDS", "GROUP_ID_BITS")}
+
+
+def write_board_sources(out_dir: Path, parameters: dict, hdl_dir: Path | None = None) -> dict:
+    """Copy both boards' RTL into ``out_dir`` and say how each board is built for this trained trigger.
+
+    Per board (``readout``: the one with the most modules,
+    :func:`readout_board_to_estimate`; ``central``): its top, part
+    (:data:`.links.READOUT_DEVICE`, :data:`.links.CENTRAL_DEVICE`), sources
+    and parameters (``parameters`` as for :func:`estimate_boards`), and
+    whether it needs the network core (the build's ``rtl/src``). Also written
+    to ``out_dir/boards.json``; the build's Vivado scripts are made from it
+    (:func:`.vendor.write_vendor_scripts`).
+    """
+    from lstcommon.files import dumps_json
+
+    from .links import CENTRAL_DEVICE, READOUT_DEVICE
+
+    hdl_dir = Path(hdl_dir) if hdl_dir else HDL_DIR
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in sorted({*READOUT_SOURCES, *CENTRAL_SOURCES, *INCLUDES, PARTITION_HEADER}):
+        shutil.copy2(hdl_dir / name, out_dir / name)
+    board = readout_board_to_estimate(hdl_dir)
+    runs = {
+        "readout": {"top": f"trigger_readout_board_{board}", "part": READOUT_DEVICE.part, "core": False,
+                    "sources": [n for n in READOUT_SOURCES if n.endswith(".v")],
+                    "parameters": {k: int(parameters[k]) for k in READOUT_PARAMETERS if k in parameters}},
+        "central": {"top": "trigger_central_board", "part": CENTRAL_DEVICE.part, "core": True,
+                    "sources": [n for n in CENTRAL_SOURCES if n.endswith(".v")],
+                    "parameters": _partition_parameters(hdl_dir)
+                    | {k: int(parameters[k]) for k in CENTRAL_PARAMETERS if k in parameters}},
+    }
+    info = {"dir": f"rtl/{out_dir.name}", "files": sorted([*(p.name for p in out_dir.iterdir()), "boards.json"]),
+            "runs": runs}
+    (out_dir / "boards.json").write_text(dumps_json(info))
+    return info
 
 
 def _base_name(module: str) -> str:

@@ -32,6 +32,7 @@ from lstcommon.signals import raise_pending
 
 from ..deploy.packing import BoardFormat
 from .board import board_spec, write_board_project
+from .board_synth import write_board_sources
 from .errors import BitExactError, BuildError, HardwareError, InputError, OutputExistsError
 from .hls import write_hls_project
 from .model import TriggerModel, load_trigger_model
@@ -288,6 +289,7 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
                      "ports": {"model_inp": int(sum(sum(k) for k in rtl.input_kif)),
                                "model_out": int(sum(sum(k) for k in rtl.output_kif))}}
         top_info = write_top_sources(rtl.project_dir / "hdl", rtl_ports, rtl.latency_cycles, top)
+        top_info["boards"] = write_board_sources(rtl.project_dir / "boards", _board_parameters(model, top_info["parameters"]))
         log.info("rtl: hand-written top %s with %s in rtl/hdl/", top_info["top"],
                  ", ".join(f"{k}={v}" for k, v in top_info["parameters"].items()))
         np.save(work / "checks" / "da4ml_trace.npy", rtl.trace_outputs)
@@ -322,7 +324,7 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
     board_info = None
     with _step("vendor", timings):
         with atomic_folder(work / "vendor") as tmp:
-            vendor_files = write_vendor_scripts(tmp, part, clock_mhz, rtl.top)
+            vendor_files = write_vendor_scripts(tmp, part, clock_mhz, rtl.top, top_info["boards"])
         if board is not None:
             with atomic_folder(work / "board") as tmp:
                 board_info = write_board_project(tmp, board, part, clock_mhz, top_info["parameters"],
@@ -392,6 +394,12 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
 DEFAULT_ACCEPT_RATE_HZ = 1e7  # the training's gate rate (TriggerTraining.gate_rate) when trigger.json has none
 
 
+def _board_parameters(model, top_parameters: dict) -> dict:
+    """The boards' parameters: the top's, and the clip of the counts the links carry (255: none)."""
+    clip = model.input.clip
+    return top_parameters | {"CLIP": clip if clip is not None and clip < 255 else 255}
+
+
 def _partitioned(model, top, clock_mhz, core_latency, top_logic, core_resources, top_parameters=None,
                  part=None) -> dict:
     """Readout boards + central board: partition, links, per-board resources, latency (trigger.hardware.links).
@@ -415,9 +423,7 @@ def _partitioned(model, top, clock_mhz, core_latency, top_logic, core_resources,
         return {"links": None, "partition": None, "boards": None, "latency_budget": None}
     board_rtl = None
     if top_parameters is not None and part is not None:
-        clip = model.input.clip
-        board_rtl = cached_board_estimate(top_parameters | {"CLIP": clip if clip is not None and clip < 255 else 255},
-                                          part)
+        board_rtl = cached_board_estimate(_board_parameters(model, top_parameters), part)
     out = partitioned_report(top, model.input.clip, float(rate), instrument, clock_mhz, core_latency, top_logic,
                              core_resources, board_rtl)
     out["links"]["accept_rate_source"] = ("trigger.json operating_point.gate_rate_hz" if (op or {}).get("gate_rate_hz")
