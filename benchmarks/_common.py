@@ -39,11 +39,16 @@ def git(*args) -> str:
     return out.stdout.rstrip("\n")  # keep leading spaces: `git status --porcelain` columns depend on them
 
 
+# what the results depend on: the packages, the RTL the estimates and simulations read, the benchmarks
+RESULT_SOURCES = ("trigger", "lstcommon", "reconstruction", "hdl", "testbench", "benchmarks")
+
+
 def git_state() -> dict:
     """HEAD commit and the tracked files of the package that differ from it (they change the results)."""
     commit = git("rev-parse", "HEAD").strip() or "unknown"
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "trigger", "benchmarks").splitlines() if line]
-    diff = git("diff", "HEAD", "--", "trigger", "benchmarks")
+    dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no", "--", *RESULT_SOURCES).splitlines()
+             if line]
+    diff = git("diff", "HEAD", "--", *RESULT_SOURCES)
     return {"commit": commit, "uncommitted": dirty, "diff_sha1": hashlib.sha1(diff.encode()).hexdigest()[:12] if diff else None}
 
 
@@ -85,9 +90,10 @@ def metadata_markdown(meta: dict) -> list[str]:
         f"- git commit: `{meta['git_commit']}`"
         + (
             f" with uncommitted changes in {', '.join(f'`{p}`' for p in dirty)}"
-            + (f" (sha1 of `git diff HEAD -- trigger benchmarks`: {meta['uncommitted_diff_sha1']})" if meta["uncommitted_diff_sha1"] else "")
+            + (f" (sha1 of `git diff HEAD -- {' '.join(RESULT_SOURCES)}`: {meta['uncommitted_diff_sha1']})"
+               if meta["uncommitted_diff_sha1"] else "")
             if dirty
-            else " (clean tree for trigger/ and benchmarks/)"
+            else f" (clean tree for {', '.join(f'{d}/' for d in RESULT_SOURCES)})"
         ),
     ]
     return lines

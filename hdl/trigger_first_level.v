@@ -31,6 +31,9 @@ module trigger_first_level #(
     parameter integer HIST_BLOCK_BANKS = 1, // history banks in block RAM (the others in LUT-RAM)
     parameter integer QUEUE_DEPTH = 16,     // beats with candidates waiting (power of two)
     parameter integer BITS = 8,
+    // bits a count in the history and the ROI: counts saturate at 2**HIST_BITS - 1 on the way into the
+    // history (a readout board keeps only what the network sees, min(count, clip); the single top all 8)
+    parameter integer HIST_BITS = BITS,
     // the group table, trigger_groups.vh's format (see there)
     parameter integer N_MODULES = 265,
     parameter integer N_GROUPS = 474,
@@ -53,7 +56,7 @@ module trigger_first_level #(
     parameter [N_GROUPS*MODULE_BITS-1:0] GROUP_THIRD = 0,
     // derived (not to be set)
     parameter integer GW = $clog2(N_GROUPS),
-    parameter integer NN_IN_W = 3 * (N_BEFORE + N_AFTER) * BITS,
+    parameter integer NN_IN_W = 3 * (N_BEFORE + N_AFTER) * HIST_BITS,
     parameter integer CNT_W = $clog2(SPB * N_GROUPS + 1),
     parameter integer QCW = $clog2(QUEUE_DEPTH) + 1
 ) (
@@ -96,6 +99,7 @@ module trigger_first_level #(
     output wire                        busy           // a beat or candidate is somewhere in here
 );
     localparam integer BEAT_W = SPB * N_MODULES * BITS;
+    localparam integer HIST_W = SPB * N_MODULES * HIST_BITS;  // a beat in the history
     localparam integer WINDOW = N_BEFORE + N_AFTER;
     // beats a window of WINDOW samples can touch, whatever its offset in a beat;
     // one history bank per such beat, so each bank is read once per candidate
@@ -217,17 +221,30 @@ module trigger_first_level #(
     // beats of one ROI are in different banks, so every bank needs one write
     // and one read port, and the history holds SPAN*HIST_DEPTH beats.
     reg [HAW-1:0]    g1_bank_addr [0:SPAN-1];
-    // the banks' read registers, bank r at [r*BEAT_W +: BEAT_W]; vectors, not
+    // the banks' read registers, bank r at [r*HIST_W +: HIST_W]; vectors, not
     // arrays: yosys turns a wire array into a memory, and thousands of part
     // selects of one made elaborating the top take many minutes
-    wire [SPAN*BEAT_W-1:0] g2_bank_data;
+    wire [SPAN*HIST_W-1:0] g2_bank_data;
+    wire [HIST_W-1:0]      hist_wdata;
 
-    genvar gb;
+    genvar gb, gs;
     generate
+        if (HIST_BITS > BITS) begin : hist_bits_check
+            trigger_first_level_history_wider_than_the_input unsupported_parameters ();
+        end
+        if (HIST_BITS == BITS) begin : full
+            assign hist_wdata = s_axis_tdata;
+        end else begin : saturate
+            // one LUT a bit: the count's high bits ORed with its own bit
+            for (gs = 0; gs < SPB * N_MODULES; gs = gs + 1) begin : count
+                wire [BITS-1:0] c = s_axis_tdata[gs * BITS +: BITS];
+                assign hist_wdata[gs * HIST_BITS +: HIST_BITS] = (|c[BITS-1:HIST_BITS]) ? {HIST_BITS{1'b1}} : c[HIST_BITS-1:0];
+            end
+        end
         for (gb = 0; gb < SPAN; gb = gb + 1) begin : bank
-            trigger_hist_bank #(.WIDTH(BEAT_W), .DEPTH(HIST_DEPTH), .BLOCK((gb < HIST_BLOCK_BANKS) ? 1 : 0)) ram (
-                .clk(clk), .we(beat && wr_bank == gb[RW-1:0]), .waddr(wr_addr), .wdata(s_axis_tdata),
-                .raddr(g1_bank_addr[gb]), .rdata(g2_bank_data[gb * BEAT_W +: BEAT_W]));
+            trigger_hist_bank #(.WIDTH(HIST_W), .DEPTH(HIST_DEPTH), .BLOCK((gb < HIST_BLOCK_BANKS) ? 1 : 0)) ram (
+                .clk(clk), .we(beat && wr_bank == gb[RW-1:0]), .waddr(wr_addr), .wdata(hist_wdata),
+                .raddr(g1_bank_addr[gb]), .rdata(g2_bank_data[gb * HIST_W +: HIST_W]));
         end
     endgenerate
 
@@ -521,7 +538,7 @@ module trigger_first_level #(
         for (gi = 0; gi < N_GROUPS; gi = gi + 1)
             group_rom[gi] = {GROUP_SLOT_COLOUR[3 * 2 * gi +: 3 * 2], GROUP_CINDEX[N_COLOURS * CINDEX_BITS * gi +: N_COLOURS * CINDEX_BITS]};
     wire [ROM_W-1:0] g1_rom = group_rom[g1_group];
-    localparam integer WORD_W = SPB * BITS;  // one module's SPB samples of one beat
+    localparam integer WORD_W = SPB * HIST_BITS;  // one module's SPB samples of one beat
     wire [N_COLOURS*SPAN*WORD_W-1:0] colour_words;  // word (colour c, bank r) at (c*SPAN + r)*WORD_W
 
     // the three classes one after the other
@@ -538,7 +555,8 @@ module trigger_first_level #(
                     localparam integer M = {{(32 - MODULE_BITS){1'b0}},
                                             COLOUR_MODULES[(COLOUR_BASE + gk) * MODULE_BITS +: MODULE_BITS]};
                     for (gj = 0; gj < SPB; gj = gj + 1) begin : smp
-                        assign words[(gk * SPB + gj) * BITS +: BITS] = g2_bank_data[gr * BEAT_W + (gj * N_MODULES + M) * BITS +: BITS];
+                        assign words[(gk * SPB + gj) * HIST_BITS +: HIST_BITS] =
+                            g2_bank_data[gr * HIST_W + (gj * N_MODULES + M) * HIST_BITS +: HIST_BITS];
                     end
                 end
                 trigger_word_mux #(.N(NC), .W(WORD_W), .SW(CINDEX_BITS)) select (
@@ -571,7 +589,7 @@ module trigger_first_level #(
     end
 
     // ------------------------- G3, G4: the ROI in the network's order (trigger_roi_window)
-    trigger_roi_window #(.SPB(SPB), .SPAN(SPAN), .WINDOW(WINDOW), .N_COLOURS(N_COLOURS), .BITS(BITS)) window (
+    trigger_roi_window #(.SPB(SPB), .SPAN(SPAN), .WINDOW(WINDOW), .N_COLOURS(N_COLOURS), .BITS(HIST_BITS)) window (
         .clk(clk), .colour_words(colour_words),
         .slot_colour(g2b_slot_colour), .offset(g2b_offset), .first_bank(g2b_first_bank), .roi(g4_roi));
     always @(posedge clk) begin

@@ -9,7 +9,8 @@
 //            bit per sample (a fixed-latency side band of the link: the
 //            central board ORs the boards' bits of the same beat)
 //      G4 -> K: camera group number, ROI clipped to min(count, CLIP) at
-//            ROI_BITS a count -> K2, K3: CRC-8 of the payload -> frame FIFO
+//            ROI_BITS a count (the history already keeps ROI_BITS a count,
+//            saturated: 5 instead of 8 bits at the trained clip of 31) -> K2, K3: CRC-8 of the payload -> frame FIFO
 //         -> framer: FRAME_WORDS 64-bit words on m_link (AXI-Stream, tlast on
 //            the last word of a frame), back-pressure from the link
 //
@@ -98,11 +99,11 @@ module trigger_readout_board #(
     localparam integer BITS = 8;
     localparam integer WINDOW = N_BEFORE + N_AFTER;
     localparam integer NN_INPUTS = 3 * WINDOW;
-    localparam integer NN_IN_W = NN_INPUTS * BITS;
     localparam integer GW = $clog2(N_GROUPS);
     localparam integer CNT_W = $clog2(SPB * N_GROUPS + 1);
     localparam integer ROI_BITS = (CLIP >= 255) ? BITS : $clog2(CLIP + 1);
-    localparam [BITS-1:0] CLIP_COUNT = (CLIP >= 255) ? {BITS{1'b1}} : CLIP[BITS-1:0];
+    localparam integer NN_IN_W = NN_INPUTS * ROI_BITS;  // the history keeps ROI_BITS a count (saturated)
+    localparam [ROI_BITS-1:0] CLIP_COUNT = (CLIP >= 255) ? {ROI_BITS{1'b1}} : CLIP[ROI_BITS-1:0];
     localparam [3:0]   FRAME_CANDIDATE = 4'd2;
     localparam integer OFF_GROUP = 4;
     localparam integer OFF_TIME = OFF_GROUP + GROUP_ID_BITS;
@@ -132,7 +133,7 @@ module trigger_readout_board #(
     trigger_first_level #(
         .SPB(SPB), .N_BEFORE(N_BEFORE), .N_AFTER(N_AFTER), .HIST_DEPTH(HIST_DEPTH),
         .HIST_BLOCK_BANKS(HIST_BLOCK_BANKS), .QUEUE_DEPTH(QUEUE_DEPTH), .BITS(BITS),
-        .N_MODULES(N_MODULES), .N_GROUPS(N_GROUPS), .MODULE_BITS(MODULE_BITS), .N_COLOURS(N_COLOURS),
+        .HIST_BITS(ROI_BITS), .N_MODULES(N_MODULES), .N_GROUPS(N_GROUPS), .MODULE_BITS(MODULE_BITS), .N_COLOURS(N_COLOURS),
         .CINDEX_BITS(CINDEX_BITS), .COLOUR_SIZE_0(COLOUR_SIZE_0), .COLOUR_SIZE_1(COLOUR_SIZE_1),
         .COLOUR_SIZE_2(COLOUR_SIZE_2), .N_PAIRS(N_PAIRS), .PAIR_BITS(PAIR_BITS), .GROUP_TABLE(GROUP_TABLE),
         .COLOUR_MODULES_0(COLOUR_MODULES_0), .COLOUR_MODULES_1(COLOUR_MODULES_1),
@@ -165,10 +166,16 @@ module trigger_readout_board #(
     reg  [PAYLOAD_W-1:0]        k_payload;
     wire [NN_INPUTS*ROI_BITS-1:0] roi_clipped;
     genvar gi;
+    // min(min(count, 2**ROI_BITS - 1), CLIP) = min(count, CLIP): the history's saturation is exact, and
+    // all that is left to do when CLIP is 2**ROI_BITS - 1 (the trained 31, or no clip)
     generate
-        for (gi = 0; gi < NN_INPUTS; gi = gi + 1) begin : clip
-            wire [BITS-1:0] c = g4_roi[gi * BITS +: BITS];
-            assign roi_clipped[gi * ROI_BITS +: ROI_BITS] = (c > CLIP_COUNT) ? CLIP_COUNT[ROI_BITS-1:0] : c[ROI_BITS-1:0];
+        if (CLIP >= 255 || CLIP + 1 == (1 << ROI_BITS)) begin : saturated
+            assign roi_clipped = g4_roi;
+        end else begin : clipped
+            for (gi = 0; gi < NN_INPUTS; gi = gi + 1) begin : clip
+                wire [ROI_BITS-1:0] c = g4_roi[gi * ROI_BITS +: ROI_BITS];
+                assign roi_clipped[gi * ROI_BITS +: ROI_BITS] = (c > CLIP_COUNT) ? CLIP_COUNT : c;
+            end
         end
     endgenerate
     always @(posedge clk) begin

@@ -307,6 +307,8 @@ def latency_budget(top: TopSpec, core_latency_clocks: int, clock_mhz: float, fra
 # which share of a readout board's camera sector each part of trigger_top scales with
 _BY_GROUPS = ("trigger_pair_sum", "trigger_group_cmp", "trigger_cand_picker")
 _BY_MODULES = ("trigger_hist_bank", "trigger_word_mux")
+# parts whose width is the history's bits a count (a readout board keeps what the network sees, min(count, clip))
+_BY_HISTORY_BITS = ("trigger_hist_bank", "trigger_word_mux", "trigger_roi_window")
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram")
 
 
@@ -346,7 +348,7 @@ def board_rtl_resources(board_rtl: dict, core: dict | None, boards: list[dict]) 
 
 
 def board_resources(top_logic: dict | None, core: dict | None, boards: list[dict], n_modules: int,
-                    n_groups: int, board_rtl: dict | None = None) -> dict:
+                    n_groups: int, board_rtl: dict | None = None, history_bits_share: float = 1.0) -> dict:
     """Per-board resource estimates from the yosys estimate of the single-board top's parts.
 
     A readout board holds its sector's part of the group stage (groups it owns),
@@ -354,7 +356,8 @@ def board_resources(top_logic: dict | None, core: dict | None, boards: list[dict
     window, the output FIFO and registers; the central board the network core,
     one receive FIFO per readout board, the output FIFO and registers. Each part
     is the single-board top's (``resources_top_logic.slices``) scaled by that
-    share. With ``board_rtl`` (the cached yosys estimate of the boards' own RTL,
+    share, and the history, its selects and the ROI window by
+    ``history_bits_share`` (the board's bits a count over the top's 8). With ``board_rtl`` (the cached yosys estimate of the boards' own RTL,
     :func:`.board_synth.cached_board_estimate`) that estimate instead.
     """
     if board_rtl:
@@ -370,6 +373,7 @@ def board_resources(top_logic: dict | None, core: dict | None, boards: list[dict
         each, times = part["each"], part["count"] * part["scale"]
         module = part["module"]
         share = groups if module in _BY_GROUPS else modules if module in _BY_MODULES else 1.0
+        share *= history_bits_share if module in _BY_HISTORY_BITS else 1.0
         for k in RESOURCE_KEYS:
             readout[k] += each.get(k, 0) * times * share
             if module in ("trigger_fifo", "trigger_regs"):
@@ -379,7 +383,8 @@ def board_resources(top_logic: dict | None, core: dict | None, boards: list[dict
     return {"readout": _device_block(readout, READOUT_DEVICE) | {"count": len(boards)},
             "central": _device_block(central, CENTRAL_DEVICE) | {"count": 1},
             "source": "SCALED ESTIMATE: yosys synth_xilinx of trigger_top's parts, scaled by the busiest board's "
-                      f"share of groups ({groups:.3f}) and of modules with its halo ({modules:.3f}); the boards' own "
+                      f"share of groups ({groups:.3f}) and of modules with its halo ({modules:.3f}), the history's parts "
+                      f"by its bits a count ({history_bits_share:.3f}); the boards' own "
                       "RTL (hdl/trigger_readout_board.v, trigger_central_board.v) was not synthesized for this build "
                       "(benchmarks/board_estimate.py does, and caches it)",
             "method": "scaled"}
@@ -396,7 +401,8 @@ def partitioned_report(top: TopSpec, clip: int | None, accept_rate_hz: float, in
                       "rule": "azimuthal sectors of equal module count; a group belongs to the board with most of "
                               "its modules; its other modules are that board's halo"},
         "links": links,
-        "boards": board_resources(top_logic, core, boards, top.n_modules, top.n_groups, board_rtl),
+        "boards": board_resources(top_logic, core, boards, top.n_modules, top.n_groups, board_rtl,
+                                  links["bits_per_candidate"]["bits_per_count"] / top.bits),
         "latency_budget": latency_budget(top, core_latency_clocks, clock_mhz,
                                          links["bits_per_candidate"]["frame_bits"]),
     }
