@@ -36,6 +36,7 @@ from .board_synth import write_board_sources
 from .errors import BitExactError, BuildError, HardwareError, InputError, OutputExistsError
 from .hls import write_hls_project
 from .model import TriggerModel, load_trigger_model
+from .partition_rtl import board_clip
 from .report import format_report
 from .rtl import verilator_version, write_verilog
 from .spec import TopSpec
@@ -395,9 +396,8 @@ DEFAULT_ACCEPT_RATE_HZ = 1e7  # the training's gate rate (TriggerTraining.gate_r
 
 
 def _board_parameters(model, top_parameters: dict) -> dict:
-    """The boards' parameters: the top's, and the clip of the counts the links carry (255: none)."""
-    clip = model.input.clip
-    return top_parameters | {"CLIP": clip if clip is not None and clip < 255 else 255}
+    """The boards' parameters: the top's, and the clip of the counts the links carry."""
+    return top_parameters | {"CLIP": board_clip(model.input.clip)}
 
 
 def _partitioned(model, top, clock_mhz, core_latency, top_logic, core_resources, top_parameters=None,

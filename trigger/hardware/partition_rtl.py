@@ -28,7 +28,7 @@ import numpy as np
 from .links import N_READOUT_BOARDS, group_owners
 from .top import HDL_DIR, MODULE_BITS, _append_words, group_table_verilog
 
-__all__ = ["BOARDS_SOURCE", "CHAIN_SOURCES", "PARTITION_HEADER", "BoardTable", "board_tables", "partition_header_verilog",
+__all__ = ["BOARDS_SOURCE", "CHAIN_SOURCES", "PARTITION_HEADER", "BoardTable", "board_clip", "board_tables", "partition_header_verilog",
            "chain_parameters", "readout_boards_verilog", "write_partition_rtl"]
 
 log = logging.getLogger(__name__)
@@ -279,6 +279,11 @@ CHAIN_SOURCES = ("trigger_chain_top.v", BOARDS_SOURCE, "trigger_readout_board.v"
 NO_CLIP = 255  # trigger_readout_board's CLIP when the network sees the full 8-bit counts
 
 
+def board_clip(clip: int | None) -> int:
+    """The boards' ``CLIP`` parameter for ``trigger.json``'s ``input.clip`` (None or >= 255: no clip)."""
+    return int(clip) if clip is not None and clip < NO_CLIP else NO_CLIP
+
+
 def chain_parameters(report: dict, spec) -> dict:
     """``trigger_chain_top`` parameters for a build's core (``report.json``) and its trained trigger (``TriggerSpec``).
 
@@ -291,8 +296,7 @@ def chain_parameters(report: dict, spec) -> dict:
     from .links import link_pacing
     from .top import core_parameters
 
-    clip = spec.clip if spec.clip is not None and spec.clip < NO_CLIP else NO_CLIP
-    params = core_parameters(report) | {"CLIP": int(clip)}
+    params = core_parameters(report) | {"CLIP": board_clip(spec.clip)}
     if report.get("clock_mhz"):
         slots, period = link_pacing(float(report["clock_mhz"]))
         params |= {"LINK_SLOTS": slots, "LINK_PERIOD": period}
