@@ -1,6 +1,6 @@
 // Board wrapper of the trigger top for a Zynq UltraScale+ with AXI DMA.
 //
-// The top takes one 8480-bit beat (4 samples x N_MODULES = 265 modules x 8 bits) per
+// The top takes one 8480-bit beat (4 samples x N_MODULES modules x 8 bits) per
 // clock; AXI DMA streams are at most 1024 bits wide. This wrapper assembles
 // beats from a DMA_W-bit stream and turns the top's records into DMA packets.
 // It is what the Vivado block design instantiates and what the simulated board

@@ -525,7 +525,7 @@ module trigger_first_level #(
     reg [5:0]      g2b_slot_colour;
 
     // The group's module of colour c is word g2_cindex[c] of colour class c in
-    // each bank's beat (a 90-to-1 selection instead of 265-to-1); the slot
+    // each bank's beat (a 90-to-1 selection instead of N_MODULES-to-1); the slot
     // (module order) is that module's colour, both looked up during the bank read.
     reg [CINDEX_BITS-1:0] g2_cindex [0:N_COLOURS-1];
     reg [1:0]             g2_slot_colour [0:2];

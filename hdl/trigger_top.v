@@ -1,7 +1,7 @@
 // Streaming trigger top of one LST camera: the analog-sum baseline and the
 // second-level network side by side, on the digital trigger input.
 //
-// Input (AXI-Stream s_axis): one beat = SPB consecutive samples of all 265
+// Input (AXI-Stream s_axis): one beat = SPB consecutive samples of all N_MODULES
 // module sums, 8-bit counts (trigger/inputs.py). Sample j of module m is
 // s_axis_tdata[(j*N_MODULES + m)*8 +: 8]. tuser[0] marks the first beat of an
 // event window, tlast its last beat; beats outside a window (before the first

@@ -7,7 +7,7 @@
 
 // One of N words selected by sel (the words of one colour class of modules:
 // the module graph of the groups is 3-colourable, so each of a group's three
-// modules comes from its own class of about 88 instead of all 265), in two
+// modules comes from its own class of about 88 instead of all N_MODULES), in two
 // registered steps of at most 3 LUT levels each at 250 MHz: 8-to-1 within
 // groups of eight words by sel's low bits (registered, with the high bits),
 // then one of the groups (combinational: the caller registers it after its own

@@ -32,7 +32,7 @@ class AnalogSumTrigger(Component):
         self.group_modules = self.instrument.group_modules
 
     def group_sums(self, counts) -> np.ndarray:
-        """Trigger input (..., 265, n_samples) -> group sums (..., 474, n_samples), int32."""
+        """Trigger input (..., N_MODULES, n_samples) -> group sums (..., 474, n_samples), int32."""
         counts = np.asarray(counts)
         if counts.ndim < 2 or counts.shape[-2] != N_MODULES:
             raise ValueError(f"expected trigger input of shape (..., {N_MODULES}, n_samples), got {counts.shape}")

@@ -38,7 +38,7 @@ PARTICLE_NAMES = {0: "gammas", 101: "protons", -1: "NSB-only windows"}
 
 @dataclass
 class TriggerEvents:
-    """Per telescope event: trigger input counts (n, 265, n_samples) and truth."""
+    """Per telescope event: trigger input counts (n, N_MODULES, n_samples) and truth."""
 
     counts: np.ndarray
     obs_id: np.ndarray

@@ -61,7 +61,7 @@ class TriggerInput(Component):
         return cls(bits=description["bits"], gain=description["gain"], pedestal=description["pedestal"], **kwargs)
 
     def module_sums(self, waveforms) -> np.ndarray:
-        """Sum R1 waveforms (..., 1855, n_samples) over the 7 pixels of each module: (..., 265, n_samples)."""
+        """Sum R1 waveforms (..., 1855, n_samples) over the 7 pixels of each module: (..., N_MODULES, n_samples)."""
         waveforms = np.asarray(waveforms)
         if waveforms.ndim < 2 or waveforms.shape[-2] != 1855:
             raise ValueError(f"expected waveforms of shape (..., 1855, n_samples), got {waveforms.shape}")
@@ -78,7 +78,7 @@ class TriggerInput(Component):
         return np.clip(counts, 0, self.max_count).astype(self.dtype)
 
     def __call__(self, waveforms) -> np.ndarray:
-        """R1 waveforms (..., 1855, n_samples) -> trigger input (..., 265, n_samples) counts."""
+        """R1 waveforms (..., 1855, n_samples) -> trigger input (..., N_MODULES, n_samples) counts."""
         return self.quantize(self.module_sums(waveforms))
 
     def to_pe(self, counts) -> np.ndarray:

@@ -440,7 +440,7 @@ HISTORY_SAMPLES = 12  # plain windows: from this sample on, the simulated NSB hi
 
 
 def plain_nsb_windows(trigger_input: TriggerInput, nsb_rate, n_windows, rng, camera=None, chunk=64):
-    """Quantized counts (n, 265, n_samples) of plain (untilted) NSB camera windows, ``chunk`` at a time."""
+    """Quantized counts (n, N_MODULES, n_samples) of plain (untilted) NSB camera windows, ``chunk`` at a time."""
     camera = camera if camera is not None else CameraResponse(trigger_input.instrument, nsb_rate)
     noise = ModuleNoise(camera)
     done = 0

@@ -50,7 +50,7 @@ class GoldenModel:
         self.score = score_function(self.model)
 
     def read(self, path, max_events=None) -> np.ndarray:
-        """Trigger input counts (n, 265, n_samples) of the telescope events of a project file."""
+        """Trigger input counts (n, N_MODULES, n_samples) of the telescope events of a project file."""
         return read_trigger_events(path, self.trigger_input, max_tel_events=max_events).counts
 
     def expect(self, counts) -> list[Expected]:

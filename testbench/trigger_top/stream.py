@@ -20,7 +20,7 @@ KIND_ASUM, KIND_NN = 1, 2
 
 
 def beat_words(counts) -> list[int]:
-    """One event (265, n_samples) uint8 -> its beats as integers: sample j of module m at bits (j*265 + m)*8."""
+    """One event (N_MODULES, n_samples) uint8 -> its beats as integers: sample j of module m at bits (j*N_MODULES + m)*8."""
     counts = np.asarray(counts, dtype=np.uint8)
     n_samples = counts.shape[-1]
     if n_samples % SPB:

@@ -167,7 +167,7 @@ class TriggerDevice:
         return min(MAX_WINDOWS_PER_BATCH, self._transport.max_transfer_bytes // per_window)
 
     def run(self, counts, windows_per_batch: int | None = None) -> Decisions:
-        """Send trigger-input windows (n, 265, n_samples) through the trigger; decisions per window.
+        """Send trigger-input windows (n, N_MODULES, n_samples) through the trigger; decisions per window.
 
         Windows go in batches of ``windows_per_batch`` (default: the most one
         DMA transfer holds); asking for more than a transfer can hold is a

@@ -3,8 +3,8 @@
 The formats are those of ``hdl/trigger_board_top.v`` (its header has the
 bit-level description):
 
-- input: each beat (4 samples x 265 module counts, sample ``j`` of module
-  ``m`` at byte ``j*265 + m``) is a record of ``words_per_beat`` DMA words: the
+- input: each beat (4 samples x N_MODULES module counts, sample ``j`` of module
+  ``m`` at byte ``j*N_MODULES + m``) is a record of ``words_per_beat`` DMA words: the
   1060 beat bytes, one flags byte (bit 0 first beat of a window, bit 1 last
   beat, bit 7 end of batch) and zero padding;
 - output: the top's records (docs/hardware.md) in packets of ``packet``
@@ -65,7 +65,7 @@ class BoardFormat:
 
 
 def check_windows(counts) -> np.ndarray:
-    """Trigger-input windows as (n, 265, n_samples) uint8; bad input is a ``ValueError`` naming the problem."""
+    """Trigger-input windows as (n, N_MODULES, n_samples) uint8; bad input is a ``ValueError`` naming the problem."""
     arr = np.asarray(counts)
     if arr.ndim == 2:
         arr = arr[None]
@@ -84,7 +84,7 @@ def check_windows(counts) -> np.ndarray:
 
 
 def pack_windows(counts, fmt: BoardFormat, out=None) -> np.ndarray:
-    """The beat records of ``counts`` (n, 265, n_samples) as bytes, one window after the other.
+    """The beat records of ``counts`` (n, N_MODULES, n_samples) as bytes, one window after the other.
 
     ``out`` (a DMA buffer of at least that many bytes, any dtype) is filled in
     place and returned as a byte view; without it a new array is made.
@@ -99,7 +99,7 @@ def pack_windows(counts, fmt: BoardFormat, out=None) -> np.ndarray:
     if view.size < size:
         raise ValueError(f"buffer of {view.size} bytes is too small for {n} windows ({size} bytes)")
     records = view[:size].reshape(n, n_beats, fmt.beat_bytes)
-    # (n, 265, beats, 4) -> (n, beats, 4, 265): sample-major within a beat, module-minor
+    # (n, N_MODULES, beats, 4) -> (n, beats, 4, N_MODULES): sample-major within a beat, module-minor
     records[..., :BEAT_BYTES] = counts.reshape(n, N_MODULES, n_beats, SPB).transpose(0, 2, 3, 1).reshape(
         n, n_beats, BEAT_BYTES)
     records[..., BEAT_BYTES:] = 0

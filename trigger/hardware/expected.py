@@ -46,7 +46,7 @@ class ExpectedDecisions:
 
 def expected_decisions(counts, spec: TriggerSpec, score, output_kif, analog_sum: AnalogSumTrigger | None = None
                        ) -> ExpectedDecisions:
-    """What the top decides on ``counts`` (n, 265, n_samples) with the registers of ``spec`` and ``output_kif``.
+    """What the top decides on ``counts`` (n, N_MODULES, n_samples) with the registers of ``spec`` and ``output_kif``.
 
     ``score``: the network's score function (Keras, ``trigger.nn.model.score_function``).
     Raises ``AssertionError`` when a Keras score is not on the output grid of

@@ -94,7 +94,7 @@ def link_pacing(clock_mhz: float) -> tuple[int, int]:
 
 
 def module_positions(instrument) -> np.ndarray:
-    """(265, 2) mean pixel position of each module, metres on the camera."""
+    """(N_MODULES, 2) mean pixel position of each module, metres on the camera."""
     geom = instrument.geometry
     pix = instrument.module_pixels
     return np.stack([np.asarray(geom.pix_x.value)[pix].mean(axis=1), np.asarray(geom.pix_y.value)[pix].mean(axis=1)],

@@ -26,7 +26,7 @@ from .errors import ModelError
 __all__ = ["TopSpec", "TriggerSpec", "TOP_BITS", "SAMPLE_FIELD_BITS", "RECORD_BITS"]
 
 TOP_BITS = 8              # width of one module count on the top's input stream (trigger_top.v's BITS)
-SAMPLES_PER_BEAT = 4      # trigger_top.v's SPB: 4 x 265 x 8 bit per clock at 250 MHz = 1.024 GS/s
+SAMPLES_PER_BEAT = 4      # trigger_top.v's SPB: 4 x N_MODULES x 8 bit per clock at 250 MHz = 1.024 GS/s
 SAMPLE_FIELD_BITS = 16    # the records' sample-in-window field (it wraps in longer windows)
 RECORD_BITS = 128
 MAX_LOOKAHEAD_BEATS = 2   # the hold stage looks one beat ahead: the ROI may end at most 2 beats on

@@ -62,5 +62,5 @@ def gather_rois(counts, event, modules, sample, geometry: RoiGeometry) -> np.nda
 
 
 def extract_rois(counts, event, group, sample, geometry: RoiGeometry, group_modules) -> np.ndarray:
-    """ROIs (m, 3 * window) of the candidates, integer counts, from trigger input (n, 265, n_samples)."""
+    """ROIs (m, 3 * window) of the candidates, integer counts, from trigger input (n, N_MODULES, n_samples)."""
     return gather_rois(counts, event, group_modules[group], sample, geometry)

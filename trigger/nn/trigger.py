@@ -44,7 +44,7 @@ def analog_sum_first(trigger: AnalogSumTrigger, counts, threshold, decision_rang
 
 
 def nn_candidates(trigger: AnalogSumTrigger, counts, geometry: RoiGeometry, score, chunk=512) -> Candidates:
-    """Gate candidates, ROIs and scores of telescope events ``counts`` (n, 265, n_samples)."""
+    """Gate candidates, ROIs and scores of telescope events ``counts`` (n, N_MODULES, n_samples)."""
     parts = []
     decision_range = geometry.decision_range(counts.shape[-1])
     for start in range(0, len(counts), chunk):
