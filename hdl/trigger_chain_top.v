@@ -83,7 +83,8 @@ module trigger_chain_top #(
 
     trigger_readout_boards #(
         .SPB(SPB), .N_BEFORE(N_BEFORE), .N_AFTER(N_AFTER), .HIST_DEPTH(HIST_DEPTH),
-        .HIST_BLOCK_BANKS(HIST_BLOCK_BANKS), .QUEUE_DEPTH(QUEUE_DEPTH), .CLIP(CLIP), .FRAME_DEPTH(FRAME_DEPTH)
+        .HIST_BLOCK_BANKS(HIST_BLOCK_BANKS), .QUEUE_DEPTH(QUEUE_DEPTH), .CLIP(CLIP), .FRAME_DEPTH(FRAME_DEPTH),
+        .N_CAMERA_MODULES(N_CAMERA_MODULES)
     ) boards (
         .clk(clk), .rst_n(rst_n),
         .s_axis_tdata(s_axis_tdata), .s_axis_tuser(s_axis_tuser), .s_axis_tlast(s_axis_tlast),

@@ -1578,11 +1578,12 @@ module trigger_readout_boards #(
     parameter integer HIST_BLOCK_BANKS = 1,
     parameter integer QUEUE_DEPTH = 16,
     parameter integer CLIP = 255,
-    parameter integer FRAME_DEPTH = 16
+    parameter integer FRAME_DEPTH = 16,
+    parameter integer N_CAMERA_MODULES = 265
 ) (
     input  wire                       clk,
     input  wire                       rst_n,
-    input  wire [SPB*265*8-1:0]      s_axis_tdata,
+    input  wire [SPB*N_CAMERA_MODULES*8-1:0] s_axis_tdata,
     input  wire [0:0]                 s_axis_tuser,
     input  wire                       s_axis_tlast,
     input  wire                       s_axis_tvalid,
@@ -1616,7 +1617,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_0
             for (k = 0; k < 36; k = k + 1) begin : module_
                 assign data_0[(j * 36 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_0[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_0[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1643,7 +1644,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_1
             for (k = 0; k < 37; k = k + 1) begin : module_
                 assign data_1[(j * 37 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_1[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_1[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1669,7 +1670,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_2
             for (k = 0; k < 33; k = k + 1) begin : module_
                 assign data_2[(j * 33 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_2[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_2[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1695,7 +1696,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_3
             for (k = 0; k < 36; k = k + 1) begin : module_
                 assign data_3[(j * 36 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_3[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_3[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1721,7 +1722,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_4
             for (k = 0; k < 33; k = k + 1) begin : module_
                 assign data_4[(j * 33 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_4[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_4[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1747,7 +1748,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_5
             for (k = 0; k < 36; k = k + 1) begin : module_
                 assign data_5[(j * 36 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_5[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_5[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1773,7 +1774,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_6
             for (k = 0; k < 33; k = k + 1) begin : module_
                 assign data_6[(j * 33 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_6[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_6[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1799,7 +1800,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_7
             for (k = 0; k < 35; k = k + 1) begin : module_
                 assign data_7[(j * 35 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_7[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_7[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1825,7 +1826,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_8
             for (k = 0; k < 33; k = k + 1) begin : module_
                 assign data_8[(j * 33 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_8[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_8[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1851,7 +1852,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_9
             for (k = 0; k < 36; k = k + 1) begin : module_
                 assign data_9[(j * 36 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_9[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_9[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1877,7 +1878,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_10
             for (k = 0; k < 33; k = k + 1) begin : module_
                 assign data_10[(j * 33 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_10[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_10[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
@@ -1903,7 +1904,7 @@ module trigger_readout_boards #(
         for (j = 0; j < SPB; j = j + 1) begin : fibre_11
             for (k = 0; k < 34; k = k + 1) begin : module_
                 assign data_11[(j * 34 + k) * 8 +: 8] =
-                    s_axis_tdata[(j * 265 + MODULES_11[k * 9 +: 9]) * 8 +: 8];
+                    s_axis_tdata[(j * N_CAMERA_MODULES + {{23{1'b0}}, MODULES_11[k * 9 +: 9]}) * 8 +: 8];
             end
         end
     endgenerate
