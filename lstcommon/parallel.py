@@ -108,6 +108,18 @@ def check_engine_options(workers: int | None, scheduler: str | None, option_work
     return check_scheduler(configured, "Dask's scheduler-address") if configured else None
 
 
+# A local cluster has no dashboard to show what its workers' statistical profiler and fast monitors collect;
+# at their defaults (a sample every 10 ms, a tick every 20 ms, memory every 100 ms) they preempted each task's
+# thread 3,000 times a minute and cost the NSB counting 5 % of its speed-up on 2 cores (docs/parallel_speedup.md).
+# Each worker takes this configuration from its nanny when it starts.
+_LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
 @contextlib.contextmanager
 def engine(workers: int | None = None, scheduler: str | None = None, processes=True):
     """A Dask ``Client``: on the cluster whose scheduler is at ``scheduler`` (or Dask's configured one), or on a
@@ -115,6 +127,7 @@ def engine(workers: int | None = None, scheduler: str | None = None, processes=T
 
     Single-threaded workers: the tasks are numpy-heavy Python, and one process per core sidesteps the GIL.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     address = scheduler or configured_scheduler()
@@ -122,7 +135,7 @@ def engine(workers: int | None = None, scheduler: str | None = None, processes=T
         with Client(address, timeout="30s", set_as_default=False) as client:
             yield client
         return
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), dask.config.set(_LOCAL_CLUSTER_CONFIG):
         # without a dashboard the scheduler still serves its health page, on 8787 or, when taken, another port
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         cluster = LocalCluster(n_workers=workers or local_cores(), threads_per_worker=1, processes=processes,

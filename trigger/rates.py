@@ -437,6 +437,10 @@ def alias_table(p) -> tuple[np.ndarray, np.ndarray]:
 
 
 HISTORY_SAMPLES = 12  # plain windows: from this sample on, the simulated NSB history is complete
+# Plain windows are drawn this many at a time: the 2 million photo-electrons of 64 windows and their
+# indices (100 MB) stream through memory, those of 8 stay in a core's cache. 1.4x faster on one core,
+# and two workers no longer compete for memory bandwidth (docs/parallel_speedup.md).
+SAMPLE_WINDOWS = 8
 
 
 def plain_nsb_windows(trigger_input: TriggerInput, nsb_rate, n_windows, rng, camera=None, chunk=64):
@@ -446,7 +450,8 @@ def plain_nsb_windows(trigger_input: TriggerInput, nsb_rate, n_windows, rng, cam
     done = 0
     while done < n_windows:
         n = min(chunk, n_windows - done)
-        sums, _ = noise.sample((n, N_MODULES), rng)
+        sums = np.concatenate([noise.sample((min(SAMPLE_WINDOWS, n - i), N_MODULES), rng)[0]
+                               for i in range(0, n, SAMPLE_WINDOWS)])
         yield trigger_input.quantize(sums)
         done += n
 
