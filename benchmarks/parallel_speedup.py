@@ -1,20 +1,25 @@
 #!/usr/bin/env python
 """Speed-up of the Dask engine on this machine: ``simulate`` and NSB counting with 1 and 2 workers.
 
-Each is timed as a user runs it, start-up included:
+Each is timed as a user runs it, a command in a fresh process, start-up included:
 
-(a) ``trigger-synth simulate`` of one gamma run, in this process (``--workers 1``)
+(a) ``trigger-synth simulate`` of one gamma run, in one process (``--workers 1``)
     and in shards on a new LocalCluster of 2 worker processes (``--workers 2``:
-    cluster start, shards, merge); the two files are checked to be equal, table
-    by table;
+    cluster start, shards, merge); the files are checked to be equal, table by
+    table;
 (b) counting the gated NN trigger's rising edges in plain NSB camera windows
-    (:func:`trigger.rates.brute_force_gated_rate`), in this process and as
+    (:func:`trigger.rates.brute_force_gated_rate`), in one process and as
     pieces on a new 2-worker LocalCluster (cluster start and each worker's
     model loading included).
 
-The machine's load average before and after each timing is recorded: other
-work on the same cores lowers the speed-up. Writes OUTPUT/parallel_speedup.md
-and .json.
+The one-process runs go twice: as they come (numpy's BLAS may use a second
+thread) and with ``OMP/OPENBLAS/MKL_NUM_THREADS=1``, what Dask sets in each of
+its workers: the engine's scaling is 2 workers against that. Every run is a
+process of its own, so that none inherits the memory and the threads an
+earlier one left (run in this process after the one-process runs, the same
+2-worker count of 400,000 windows took 254.6 s instead of 218.7 s). The machine's load average before and after
+each timing is recorded: other work on the same cores lowers the speed-up.
+Writes OUTPUT/parallel_speedup.md and .json.
 
     CTAPIPE_SVC_PATH=../shared/data/instrument LST_TRIGGER_DATA=../shared/data \\
         python benchmarks/parallel_speedup.py --model MODEL --output docs/
@@ -24,7 +29,10 @@ small one is trained first on the simulated gammas.
 """
 
 import argparse
+import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 import tables
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
@@ -48,12 +55,21 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def timed(function):
-    """``function()`` with its wall time, this process's CPU time (all its threads) and the load around it."""
-    before, t0, c0 = load(), time.perf_counter(), time.process_time()
-    result = function()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return result, {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load_before": before, "load_after": load()}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # as Dask's nanny
+
+
+def timed_process(argv, threads=None) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run ``argv`` in a new process: its wall time, its CPU time and its worker processes' (user + system of
+    the children it waited for) and the load around it. ``threads=1``: numpy's BLAS on one thread."""
+    env = {**os.environ, **(ONE_THREAD if threads == 1 else {})}
+    before, t0, c0 = load(), time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([str(a) for a in argv], env=env, stdout=subprocess.PIPE, text=True)
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, cpu = time.perf_counter() - t0, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+    return done, {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load_before": before, "load_after": load()}
+
+
+TRIGGER_SYNTH = [sys.executable, "-c", "import sys; from trigger.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
 def same_tables(a, b) -> bool:
@@ -77,14 +93,11 @@ def simulate(args, work) -> dict:
     run = ["simulate", "-p", "gamma", "-n", args.n_events, "--energy-min", "10 GeV", "--energy-max", "1 TeV",
            "--seed", args.seed, "--overwrite", "--no-progress"]
     out = {}
-    # "1-thread": the one-process command with numpy's BLAS held to one thread, which is what each Dask worker
-    # gets (Dask sets OMP/OPENBLAS/MKL_NUM_THREADS=1 in its workers): the engine's scaling is 2 workers against it
     for name, workers, threads in (("1", 1, None), ("1-thread", 1, 1), ("2", 2, None)):
         command = [str(a) for a in [*run, "--workers", workers, "-o", work / f"sim{name}"]]
-        with threadpool_limits(limits=threads):
-            code, out[name] = timed(lambda command=command: trigger_synth(command))
-        if code != 0:
-            raise SystemExit(f"trigger-synth {' '.join(command)} failed with exit code {code}")
+        done, out[name] = timed_process([*TRIGGER_SYNTH, *command], threads)
+        if done.returncode != 0:
+            raise SystemExit(f"trigger-synth {' '.join(command)} failed with exit code {done.returncode}")
         out[name]["command"] = "trigger-synth " + " ".join(command).replace(str(work), "WORK")
     identical = all(same_tables(work / "sim1/gamma.dl1.h5", work / f"sim{name}/gamma.dl1.h5")
                     for name in ("1-thread", "2"))
@@ -105,7 +118,8 @@ def train_small_model(work) -> Path:
     return folder
 
 
-def count(args, model) -> dict:
+def count_in_this_process(model, n_windows, seed, workers) -> dict:
+    """One counting run (``--count-run``, a process of its own): with 2 workers on a new cluster."""
     from trigger.inputs import TriggerInput
     from trigger.nn.model import read_config
     from trigger.nn.roi import RoiGeometry
@@ -118,25 +132,27 @@ def count(args, model) -> dict:
     thresholds = [config["operating_point"]["nn"]["threshold"]]
 
     def counted(client):
-        rates, _, scores = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, args.n_windows,
-                                                  np.random.default_rng(args.seed), client=client)
-        return float(rates[0]), len(scores)
+        rates, _, scores = brute_force_gated_rate(trigger_input, nsb, geometry, score, thresholds, n_windows,
+                                                  np.random.default_rng(seed), client=client)
+        return {"rate_hz": float(rates[0]), "candidates": len(scores), "threshold": thresholds[0]}
 
-    def on_cluster():
-        with engine(2) as client:
-            return counted(client)
+    if workers == 1:
+        return counted(None)
+    with engine(workers) as client:
+        return counted(client)
 
-    score(np.zeros((1, geometry.n_inputs)))  # this process's model is loaded before the clock starts, as a worker's is not
-    (rate1, cand1), one = timed(lambda: counted(None))
-    with threadpool_limits(limits=1):
-        (rate1t, cand1t), one_thread = timed(lambda: counted(None))
-    (rate2, cand2), two = timed(on_cluster)
-    return {"windows": args.n_windows, "model": str(model), "threshold": thresholds[0],
-            "runs": {"1": {**one, "rate_hz": rate1, "candidates": cand1},
-                     "1-thread": {**one_thread, "rate_hz": rate1t, "candidates": cand1t},
-                     "2": {**two, "rate_hz": rate2, "candidates": cand2}},
-            "speedup": round(one["wall_s"] / two["wall_s"], 2),
-            "speedup_one_thread": round(one_thread["wall_s"] / two["wall_s"], 2)}
+
+def count(args, model) -> dict:
+    runs = {}
+    for name, workers, threads in (("1", 1, None), ("1-thread", 1, 1), ("2", 2, None)):
+        done, timing = timed_process([sys.executable, __file__, "--count-run", workers, "--model", model,
+                                      "--n-windows", args.n_windows, "--seed", args.seed], threads)
+        if done.returncode != 0:
+            raise SystemExit(f"the counting run with {workers} worker(s) failed with exit code {done.returncode}")
+        runs[name] = {**timing, **json.loads(done.stdout.strip().splitlines()[-1])}
+    return {"windows": args.n_windows, "model": str(model), "threshold": runs["1"]["threshold"], "runs": runs,
+            "speedup": round(runs["1"]["wall_s"] / runs["2"]["wall_s"], 2),
+            "speedup_one_thread": round(runs["1-thread"]["wall_s"] / runs["2"]["wall_s"], 2)}
 
 
 def report(result) -> str:
@@ -149,7 +165,8 @@ def report(result) -> str:
         *metadata_markdown(result["metadata"]),
         f"- goal: a speed-up of at least {GOAL} with 2 workers on 2 cores",
         "",
-        "| task | run | wall [s] | CPU of this process [s] | speed-up of 2 workers | load average before / after |",
+        "| task | run | wall [s] | CPU of the command and its workers [s] | speed-up of 2 workers "
+        "| load average before / after |",
         "|---|---|---|---|---|---|",
     ]
     rows = [(f"`simulate` {sim['events']} gammas (10 GeV - 1 TeV)", sim, (("1", "one process, numpy's threads"),
@@ -167,15 +184,16 @@ def report(result) -> str:
     identical = "identical table by table" if sim["files_identical"] else "NOT identical (a bug)"
     lines += [
         "",
-        "- CPU of this process: user + system time of the command's own process, all its threads (`time.process_time`);"
-        " above the wall time, the one-process run already used more than one core. The Dask workers' CPU is"
-        " not in it.",
+        "- wall: the command's process from start to exit (interpreter, imports, work); every run a process of"
+        " its own. CPU: user + system time of that process and of the Dask worker processes it started"
+        " (`RUSAGE_CHILDREN`); above the wall time in a one-process run, numpy already used a second core.",
         f"- `simulate`: wall time of the whole command (2 workers: LocalCluster start, the events in 8 shards, "
         f"merge); the three files are {identical}. Commands: `{sim['runs']['1']['command']}` (the second run the"
-        f" same under `threadpoolctl.threadpool_limits(1)`: numpy's BLAS on one thread, as in a Dask worker) and "
+        f" same with `OMP/OPENBLAS/MKL_NUM_THREADS=1`: numpy's BLAS on one thread, as in a Dask worker) and "
         f"`{sim['runs']['2']['command']}`.",
         f"- NSB counting: `trigger.rates.brute_force_gated_rate` at the model's threshold {cnt['threshold']} "
-        f"(`{cnt['model']}`); 2 workers: LocalCluster start, 8 pieces, each worker loading TensorFlow and the model. "
+        f"(`{cnt['model']}`), each run `python benchmarks/parallel_speedup.py --count-run N`; 2 workers: LocalCluster "
+        "start, 8 pieces, each worker loading TensorFlow and the model. "
         "The one-process runs count the same windows (the same generator seed) and the 2-worker run others (one "
         f"generator spawned per piece): {cnt['runs']['1']['rate_hz']:.4g}, {cnt['runs']['1-thread']['rate_hz']:.4g} "
         f"and {cnt['runs']['2']['rate_hz']:.4g} Hz.",
@@ -193,7 +211,11 @@ def main():
     parser.add_argument("--n-events", type=int, default=1200, help="gamma showers simulated")
     parser.add_argument("--n-windows", type=int, default=50_000, help="NSB camera windows counted")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--count-run", type=int, metavar="WORKERS", help=argparse.SUPPRESS)  # one timed count
     args = parser.parse_args()
+    if args.count_run:
+        print(json.dumps(count_in_this_process(args.model, args.n_windows, args.seed, args.count_run)))
+        return
     meta = run_metadata()
     if args.work is not None:
         args.work.mkdir(parents=True, exist_ok=True)
