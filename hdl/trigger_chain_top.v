@@ -59,6 +59,9 @@ module trigger_chain_top #(
     input  wire [31:0]                        nn_threshold,
     input  wire [31:0]                        asum_threshold,
     input  wire [31:0]                        gate_threshold,
+    // bit b: link b's lane loses this clock's slot (lane alignment, clock-compensation idles): its word
+    // waits for the next slot, as a transceiver's user interface holds tready low (links beyond 64: none)
+    input  wire [63:0]                        link_stall,
 
     output wire [15:0]                        crc_errors,
     output wire [15:0]                        asum_lost,
@@ -71,6 +74,9 @@ module trigger_chain_top #(
     generate
         if (N_CAMERA_MODULES != CAMERA_MODULES) begin : camera_check
             trigger_chain_top_camera_modules_do_not_match_the_partition unsupported_parameters ();
+        end
+        if (N_BOARDS > 64) begin : stall_width_check
+            trigger_chain_top_link_stall_has_64_bits unsupported_parameters ();
         end
     endgenerate
 
@@ -103,8 +109,9 @@ module trigger_chain_top #(
         else                                         link_phase <= link_phase + 8'd1;
     end
     wire slot = link_phase < LINK_SLOTS[7:0];
-    assign link_tready = rx_ready & {N_BOARDS{slot}};
-    wire [N_BOARDS-1:0] rx_valid = link_tvalid & {N_BOARDS{slot}};
+    wire [N_BOARDS-1:0] link_open = {N_BOARDS{slot}} & ~link_stall[N_BOARDS-1:0];
+    assign link_tready = rx_ready & link_open;
+    wire [N_BOARDS-1:0] rx_valid = link_tvalid & link_open;
 
     wire central_busy;
     trigger_central_board #(
@@ -138,7 +145,7 @@ module trigger_chain_top #(
     // a word on link b this clock (the testbench's link monitor)
     wire [N_BOARDS-1:0] link_xfer = link_tvalid & link_tready;
 
-    wire unused_ok = &{1'b0, busy, link_xfer, board_overflow, BOARD_MAX_MODULES[0], BOARD_MAX_GROUPS[0]};
+    wire unused_ok = &{1'b0, link_stall, busy, link_xfer, board_overflow, BOARD_MAX_MODULES[0], BOARD_MAX_GROUPS[0]};
 endmodule
 
 `default_nettype wire

@@ -8,7 +8,9 @@ candidates meet at the merge in arrival order). Every candidate frame on every
 link is also decoded with the layout of ``trigger.hardware.links.candidate_bits``
 and checked: length, frame type, CRC-8, group and time stamp, and the ROI
 contents against the model's ROI (``min(count, clip)`` of the group's three
-modules over samples k-N_BEFORE .. k+N_AFTER-1).
+modules over samples k-N_BEFORE .. k+N_AFTER-1). The links lose a fifth of
+their slots at random (``link_stall``), so frames arrive with holes and the
+boards' queues see back-pressure; the output's tready drops too.
 
 The second test measures the chain's on-chip latency with idle links and
 asserts it equals ``TopSpec``'s count of the RTL's stages (the clocks the
@@ -32,7 +34,7 @@ from cocotb.triggers import ClockCycles, FallingEdge
 from cocotb.utils import get_sim_time
 from golden import GoldenModel
 from stimulus import synthetic_events
-from stream import KIND_ASUM, KIND_NN, SPB, Event, Score, Stream, beat_words, compare
+from stream import KIND_ASUM, KIND_NN, SPB, Event, Score, Stream, beat_words, compare, latencies
 
 from trigger.hardware.links import candidate_bits, group_owners, link_pacing
 from trigger.instrument import N_MODULES
@@ -40,6 +42,7 @@ from trigger.instrument import N_MODULES
 log = logging.getLogger("cocotb.trigger_chain")
 
 SEED = int(os.environ.get("TB_SEED", "1"))
+LINK_STALL_P = 0.2  # the events test: each link loses a fifth of its slots, at random
 CLOCK_NS = 4
 _golden = None
 
@@ -183,6 +186,29 @@ def board_owners(g: GoldenModel):
     return owners, int(owners.max()) + 1
 
 
+class LinkStaller:
+    """Takes slots from the links at random (trigger_chain_top's ``link_stall``), as a lane's alignment and
+    clock-compensation idles do: a frame's words then arrive with holes of any length, and a board's queue and
+    the central board's receive FIFO see back-pressure. Counts the words a stall held back."""
+
+    def __init__(self, dut, n_boards, rng, p, slots):
+        self.dut, self.n_boards, self.rng, self.p, self.slots = dut, n_boards, rng, p, slots
+        self.held = 0
+        self.running = True
+
+    async def run(self):
+        dut = self.dut
+        weights = 1 << np.arange(self.n_boards, dtype=np.uint64)
+        while self.running:
+            await FallingEdge(dut.clk)
+            # a word offered in a slot its lane lost waited (the links' slots: link_phase < LINK_SLOTS)
+            if int(dut.link_phase.value) < self.slots:
+                self.held += bin(int(dut.link_tvalid.value) & int(dut.link_stall.value)).count("1")
+            stall = self.rng.random(self.n_boards) < self.p
+            dut.link_stall.value = int(np.sum(weights[stall]))
+        dut.link_stall.value = 0
+
+
 def frame_clocks(g: GoldenModel, layout) -> float:
     """Clocks one candidate frame takes on a link, on average (trigger_chain_top's pacing, links.link_pacing)."""
     slots, period = link_pacing(float(g.report["clock_mhz"]))
@@ -212,6 +238,7 @@ async def setup(dut, g: GoldenModel):
     dut.gate_threshold.value = regs["gate_threshold"] & 0xFFFFFFFF
     dut.nn_enable.value = 1
     dut.asum_enable.value = 1
+    dut.link_stall.value = 0
     dut.rst_n.value = 0
     await ClockCycles(dut.clk, 4)
     await FallingEdge(dut.clk)
@@ -238,16 +265,21 @@ async def chain_events_against_the_model(dut):
     counts = np.concatenate([c[..., :n_samples] for _, c in parts if c.shape[-1] >= n_samples])
     names = [f"{name}[{i}]" for name, c in parts if c.shape[-1] >= n_samples for i in range(len(c))]
     expected = g.expect(counts)
-    events = [Event(name, beat_words(c), gap_for(e, owners, rng, frame_clocks(g, layout)))
+    # the links lose LINK_STALL_P of their slots: the gaps between events leave room for that
+    clocks_per_frame = frame_clocks(g, layout) / (1 - LINK_STALL_P)
+    events = [Event(name, beat_words(c), gap_for(e, owners, rng, clocks_per_frame))
               for name, c, e in zip(names, counts, expected, strict=True)]
     log.info("%d windows, %d candidates, %d analog-sum samples", len(events),
              sum(len(e.candidates) for e in expected), sum(len(e.asum_samples) for e in expected))
 
     monitor = LinkMonitor(dut, n_boards)
+    staller = LinkStaller(dut, n_boards, np.random.default_rng(SEED + 1), LINK_STALL_P,
+                          link_pacing(float(g.report["clock_mhz"]))[0])
     cocotb.start_soon(monitor.run())
+    cocotb.start_soon(staller.run())
     await stream.send(events)
     await stream.drain()
-    monitor.running = False
+    monitor.running = staller.running = False
     records = by_window(stream.result.records, events, n_samples)
     score = compare(events, expected, records)
     n_frames = check_frames(monitor.frames, layout, events, counts, g, owners, score)
@@ -259,6 +291,11 @@ async def chain_events_against_the_model(dut):
         if int(getattr(dut, name).value):
             score.mismatches += 1
             log.error("MISMATCH %s = %d after the run", name, int(getattr(dut, name).value))
+    if staller.held == 0:
+        score.mismatches += 1
+        log.error("MISMATCH the link stalls held back no word: the run did not test them")
+    log.info("%d link words held back by a lost slot; latency under this load, clocks from the beat taken to "
+             "the record taken (min, max): %s", staller.held, latencies(stream, stream.result.records))
     frames_per_board = Counter(b for b, _ in monitor.frames)
     log.info("frames per board: %s; %d clocks", dict(sorted(frames_per_board.items())), stream.result.clocks)
     record_stats("chain_events_against_the_model", score, get_sim_time("us") - t_sim, time.perf_counter() - t_wall)
