@@ -150,12 +150,14 @@ def n_workers(client) -> int:
 
 
 def run_tasks(client, function: Callable, items: Sequence, *, describe: Callable[[int], str] | None = None,
-              weights: Sequence[float] | None = None, progress=False, desc="", unit="task", name="task") -> list:
+              weights: Sequence[float] | None = None, progress=False, desc="", unit="task", name="task",
+              on_result: Callable[[int, object], None] | None = None) -> list:
     """``[function(item) for item in items]``, each a task on ``client`` (or in this process when it is None).
 
     The results come back in the order of ``items``. ``weights`` (e.g. events per task) drive the progress bar
     over all tasks; ``describe(i)`` says what task ``i`` covered, for the error of a task that raises. On the
-    first failure the tasks not yet run are cancelled and :class:`TaskFailed` is raised.
+    first failure the tasks not yet run are cancelled and :class:`TaskFailed` is raised. ``on_result(i, result)``
+    is called here as each task finishes (in the order they finish), while the others still run.
     """
     items = list(items)
     n = len(items)
@@ -167,6 +169,8 @@ def run_tasks(client, function: Callable, items: Sequence, *, describe: Callable
         if client is None:
             for i, item in enumerate(items):
                 results[i] = _call(function, item, what, i)
+                if on_result is not None:
+                    on_result(i, results[i])
                 bar.update(weights[i])
             return results
         from distributed import as_completed
@@ -182,6 +186,8 @@ def run_tasks(client, function: Callable, items: Sequence, *, describe: Callable
                 if future.status != "finished":
                     _raise_failed(future.exception(), what, i)
                 results[i] = future.result()
+                if on_result is not None:
+                    on_result(i, results[i])
                 bar.update(weights[i])
         finally:
             client.cancel([f for f in futures if not f.done()])

@@ -172,3 +172,38 @@ def test_tasks_in_this_process_report_their_index():
 
     with pytest.raises(TaskInputError, match="task 1 of 1 failed: item 7 is bad"):
         run_tasks(None, refuse, [7])
+
+
+def test_each_shard_merges_once_those_before_it_are_written(tmp_path, monkeypatch):
+    """The merge of shard k runs as soon as shards 0..k are written, while later shards are still to come."""
+    import astropy.units as u
+
+    import trigger.parallel as tp
+    from trigger.io import process_events
+
+    steps = []
+    write, merge = tp.write_shard, tp.ShardMerger._merge
+    monkeypatch.setattr(tp, "write_shard", lambda task: (steps.append(("write", task.shard.index)), write(task))[1])
+    monkeypatch.setattr(tp.ShardMerger, "_merge", lambda self, i: (steps.append(("merge", i)), merge(self, i))[1])
+    settings = dict(particle="gamma", seed=4, n_events=6, energy_min=300 * u.GeV, max_impact=200 * u.m)
+    run = tp.simulate_sharded(tp.ToyEventSource(**settings), tmp_path / "sharded.h5", client=None, n_shards=3,
+                              progress=False)
+    assert steps == [("write", 0), ("merge", 0), ("write", 1), ("merge", 1), ("write", 2), ("merge", 2)]
+    assert run.events == 6 and run.shards == 3
+    process_events(tp.ToyEventSource(**settings), tmp_path / "one.h5", progress=False)
+    _assert_same_tables(tmp_path / "one.h5", tmp_path / "sharded.h5")
+
+
+def test_a_merger_waits_for_the_shards_before(tmp_path):
+    """Shards written out of order merge in order; one never written is reported when the merger closes."""
+    import trigger.parallel as tp
+
+    merger = tp.ShardMerger([tmp_path / f"s{i}.h5" for i in range(3)], tmp_path / "out.h5")
+    merged = []
+    merger._merge = merged.append
+    merger.shard_written(1)
+    assert merged == []
+    merger.shard_written(0)
+    assert merged == [0, 1]
+    with pytest.raises(tp.ShardMergeError, match="shard 3 of 3 was never written"):
+        merger.close()
