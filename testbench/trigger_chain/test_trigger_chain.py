@@ -30,7 +30,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 from golden import GoldenModel
 from stimulus import synthetic_events
@@ -200,12 +200,16 @@ class LinkStaller:
         dut = self.dut
         weights = 1 << np.arange(self.n_boards, dtype=np.uint64)
         while self.running:
-            await FallingEdge(dut.clk)
-            # a word offered in a slot its lane lost waited (the links' slots: link_phase < LINK_SLOTS)
-            if int(dut.link_phase.value) < self.slots:
-                self.held += bin(int(dut.link_tvalid.value) & int(dut.link_stall.value)).count("1")
+            # driven just after the rising edge, so that the link monitor, sampling at the falling edge, sees
+            # the transfers the next rising edge makes
+            await RisingEdge(dut.clk)
             stall = self.rng.random(self.n_boards) < self.p
             dut.link_stall.value = int(np.sum(weights[stall]))
+            await FallingEdge(dut.clk)
+            # a word offered in a slot its lane lost waits (the links' slots: link_phase < LINK_SLOTS)
+            if int(dut.link_phase.value) < self.slots:
+                self.held += bin(int(dut.link_tvalid.value) & int(dut.link_stall.value)).count("1")
+        await RisingEdge(dut.clk)
         dut.link_stall.value = 0
 
 
