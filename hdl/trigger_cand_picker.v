@@ -13,10 +13,11 @@
 //             straddles two samples), where the beat is
 //   feeder    F: lowest set any flag of the held beat (60-bit carry chain),
 //             its chunk through a one-hot AND-OR -> chunk FIFO; the next beat is
-//             popped when the last flag goes
+//             popped the clock after the last flag went (one idle clock a beat)
 //   serializer S: lowest set bit of the held chunk (32-bit carry chain) ->
 //             candidate (sample, group = chunk * 32 + bit); the next chunk is
-//             loaded when the last bit goes
+//             loaded with the last bit, which a register tells (s_one: at most
+//             one bit left; the queue carries each chunk's flag, trigger_at_most)
 //   P         ROI arithmetic of the candidate (first/last beat, bank, offset)
 //             -> candidate FIFO
 //   C         the candidate at the head: issued when its beats have all
@@ -107,27 +108,24 @@ module trigger_cand_picker #(
     wire [CHUNK-1:0]  push_chunk [0:N_CH-1];
     wire [CHUNK-1:0]  f_chunks [0:N_CH-1];
     wire [N_CH-1:0]   push_any;
-    wire [JW-1:0]     chunk_j [0:N_CH-1];
-    wire [KW-1:0]     chunk_k [0:N_CH-1];
+    wire [N_CH-1:0]   push_one;   // chunk c has at most one candidate (S pops the next chunk with its last)
+    reg  [N_CH-1:0]   f_one;
     genvar gc;
     generate
         for (gc = 0; gc < N_CH; gc = gc + 1) begin : chunk
-            localparam integer CJ = gc / K;
-            localparam integer CK = gc % K;
             assign push_chunk[gc] = chunk_of(push_mask, gc);
             assign f_chunks[gc]   = chunk_of(f_mask, gc);
             assign push_any[gc]   = |push_chunk[gc];
-            assign chunk_j[gc]    = CJ[JW-1:0];
-            assign chunk_k[gc]    = CK[KW-1:0];
+            trigger_at_most #(.W(CHUNK), .K(1)) one (.x(push_chunk[gc]), .y(push_one[gc]));
         end
     endgenerate
 
     wire                          q_empty, q_full;
-    wire [CAND_W+N_CH+META_W-1:0] q_head;
+    wire [CAND_W+2*N_CH+META_W-1:0] q_head;
     wire                          q_pop;
-    trigger_fifo #(.WIDTH(CAND_W + N_CH + META_W), .DEPTH(QUEUE_DEPTH)) queue (
+    trigger_fifo #(.WIDTH(CAND_W + 2 * N_CH + META_W), .DEPTH(QUEUE_DEPTH)) queue (
         .clk(clk), .rst_n(rst_n), .push(push),
-        .wr_data({push_mask, push_any, push_beat, push_bank, push_addr, push_window, push_sample}),
+        .wr_data({push_mask, push_one, push_any, push_beat, push_bank, push_addr, push_window, push_sample}),
         .pop(q_pop), .rd_data(q_head), .empty(q_empty), .full(q_full), .count(queue_count));
     assign overflow = push && q_full;
 
@@ -137,76 +135,111 @@ module trigger_cand_picker #(
     reg [META_W-1:0] f_meta;
 
     wire [N_CH-1:0] f_rest = f_any & (f_any - 1'b1);  // lowest flag cleared
-    wire [N_CH-1:0] f_low  = f_any ^ f_rest;          // lowest flag alone
-    reg  [CHUNK-1:0] f_chunk;
-    reg  [JW-1:0]    f_j;
-    reg  [KW-1:0]    f_k;
-    integer cf;
-    always @(*) begin
-        f_chunk = {CHUNK{1'b0}};
-        f_j = {JW{1'b0}};
-        f_k = {KW{1'b0}};
-        for (cf = 0; cf < N_CH; cf = cf + 1) begin
-            f_chunk = f_chunk | ({CHUNK{f_low[cf]}} & f_chunks[cf]);
-            f_j = f_j | ({JW{f_low[cf]}} & chunk_j[cf]);
-            f_k = f_k | ({KW{f_low[cf]}} & chunk_k[cf]);
+    // the lowest flag alone (one LUT after the carry chain, kept), and what it selects through AND-OR trees:
+    // its chunk, the chunk's one-candidate flag, its sample and chunk number (yosys' mapping had chained the
+    // OR over the chunks: 5 LUT levels after the chain)
+    (* keep *) wire [N_CH-1:0] f_low = f_any ^ f_rest;
+    wire [CHUNK-1:0] f_chunk;
+    wire             f_chunk_one;
+    wire [JW-1:0]    f_j;
+    wire [KW-1:0]    f_k;
+    trigger_or_and_tree #(.W(N_CH)) sel_one (.x(f_low), .m(f_one), .y(f_chunk_one));
+    genvar gf, gs;
+    generate
+        for (gf = 0; gf < CHUNK; gf = gf + 1) begin : sel_bit
+            wire [N_CH-1:0] column;  // bit gf of every chunk
+            for (gs = 0; gs < N_CH; gs = gs + 1) begin : chunk_bit
+                assign column[gs] = f_chunks[gs][gf];
+            end
+            trigger_or_and_tree #(.W(N_CH)) sel (.x(f_low), .m(column), .y(f_chunk[gf]));
         end
-    end
+        for (gf = 0; gf < JW; gf = gf + 1) begin : sel_j
+            wire [N_CH-1:0] has;     // chunks whose sample number has bit gf set
+            for (gs = 0; gs < N_CH; gs = gs + 1) begin : chunk_j_bit
+                assign has[gs] = (((gs / K) >> gf) & 1) != 0;
+            end
+            trigger_or_and_tree #(.W(N_CH)) sel (.x(f_low), .m(has), .y(f_j[gf]));
+        end
+        for (gf = 0; gf < KW; gf = gf + 1) begin : sel_k
+            wire [N_CH-1:0] has;     // chunks whose chunk number in the sample has bit gf set
+            for (gs = 0; gs < N_CH; gs = gs + 1) begin : chunk_k_bit
+                assign has[gs] = (((gs % K) >> gf) & 1) != 0;
+            end
+            trigger_or_and_tree #(.W(N_CH)) sel (.x(f_low), .m(has), .y(f_k[gf]));
+        end
+    endgenerate
 
     wire ch_empty, ch_full, ch_pop;
-    wire [CHUNK+JW+KW+META_W-1:0] ch_head;
+    wire [CHUNK+1+JW+KW+META_W-1:0] ch_head;
     wire [FCW-1:0] ch_count;
     wire f_adv = f_valid && !ch_full;
-    assign q_pop = !q_empty && (!f_valid || (f_adv && f_rest == {N_CH{1'b0}}));
+    wire f_single;  // f_any has at most one flag: the beat is done with this clock's chunk
+    trigger_at_most #(.W(N_CH), .K(1)) f_last (.x(f_any), .y(f_single));
+    // the next beat is taken once F is empty: a clock between beats, so that the pop never waits on the
+    // lowest-flag carry chain and its zero test (6 LUT levels and a chain when it did)
+    assign q_pop = !q_empty && !f_valid;
 
     always @(posedge clk) begin
         if (!rst_n) begin
             f_valid <= 1'b0;
         end else if (q_pop) begin
             f_valid <= 1'b1;
-            {f_mask, f_any, f_meta} <= q_head;
+            {f_mask, f_one, f_any, f_meta} <= q_head;
         end else if (f_adv) begin
             f_any   <= f_rest;
-            f_valid <= f_rest != {N_CH{1'b0}};
+            f_valid <= !f_single;
         end
     end
 
-    trigger_fifo #(.WIDTH(CHUNK + JW + KW + META_W), .DEPTH(FIFO_DEPTH)) chunks (
-        .clk(clk), .rst_n(rst_n), .push(f_adv), .wr_data({f_chunk, f_j, f_k, f_meta}),
+    trigger_fifo #(.WIDTH(CHUNK + 1 + JW + KW + META_W), .DEPTH(FIFO_DEPTH)) chunks (
+        .clk(clk), .rst_n(rst_n), .push(f_adv), .wr_data({f_chunk, f_chunk_one, f_j, f_k, f_meta}),
         .pop(ch_pop), .rd_data(ch_head), .empty(ch_empty), .full(ch_full), .count(ch_count));
 
     // ---------------------------------------------- S: one candidate a clock
     reg              s_valid;
     reg [CHUNK-1:0]  s_bits;
+    reg              s_one;      // s_bits has at most one bit left
+    wire             s_two;      // ... at most two (one left after this clock's)
+    trigger_at_most #(.W(CHUNK), .K(2)) two (.x(s_bits), .y(s_two));
     reg [JW-1:0]     s_j;
     reg [KW-1:0]     s_k;
     reg [META_W-1:0] s_meta;
 
     wire [CHUNK-1:0] s_rest = s_bits & (s_bits - 1'b1);
-    wire [CHUNK-1:0] s_low  = s_bits ^ s_rest;
-    reg  [BW-1:0]    s_b;
-    integer cb;
-    always @(*) begin
-        s_b = {BW{1'b0}};
-        for (cb = 0; cb < CHUNK; cb = cb + 1)
-            s_b = s_b | ({BW{s_low[cb]}} & cb[BW-1:0]);
-    end
+    // the lowest bit alone (one LUT after the carry chain, kept) and its number: bit k of the number is the OR
+    // of the CHUNK/2 bits whose number has bit k set, as OR trees (yosys chained the encoder: 5 LUT levels)
+    (* keep *) wire [CHUNK-1:0] s_low = s_bits ^ s_rest;
+    wire [BW-1:0] s_b;
+    genvar gk, gb;
+    generate
+        for (gk = 0; gk < BW; gk = gk + 1) begin : encode
+            wire [CHUNK/2-1:0] with_k;  // s_low of the bits whose number has bit k set, in order
+            for (gb = 0; gb < CHUNK / 2; gb = gb + 1) begin : pick
+                localparam integer B = ((gb >> gk) << (gk + 1)) | (1 << gk) | (gb & ((1 << gk) - 1));
+                assign with_k[gb] = s_low[B];
+            end
+            trigger_or_tree #(.W(CHUNK / 2)) any (.x(with_k), .y(s_b[gk]));
+        end
+    endgenerate
 
     wire cf_empty, cf_full;
     wire [FCW-1:0] cf_count;
     // room for this candidate and the one in P (which pushes unconditionally)
     wire s_adv = s_valid && cf_count < FIFO_DEPTH[FCW-1:0] - 1'b1;
-    assign ch_pop = !ch_empty && (!s_valid || (s_adv && s_rest == {CHUNK{1'b0}}));
+    // the next chunk is loaded with this one's last candidate, known from registers (s_one) rather than
+    // from the lowest-bit carry chain
+    assign ch_pop = !ch_empty && (!s_valid || (s_adv && s_one));
 
     always @(posedge clk) begin
         if (!rst_n) begin
             s_valid <= 1'b0;
         end else if (ch_pop) begin
             s_valid <= 1'b1;
-            {s_bits, s_j, s_k, s_meta} <= ch_head;
+            {s_bits, s_one, s_j, s_k, s_meta} <= ch_head;
         end else if (s_adv) begin
             s_bits  <= s_rest;
-            s_valid <= s_rest != {CHUNK{1'b0}};
+            s_one   <= s_two;
+            s_valid <= !s_one;  // a bit is left (s_one is exact: no zero test of s_rest after its carry chain)
         end
     end
 
@@ -237,26 +270,34 @@ module trigger_cand_picker #(
                                                 : -((N_BEFORE - jj + SPB - 1) / SPB);
     endfunction
     reg signed [7:0] p_first_off, p_last_off;
+    reg signed [15:0] p_stale_off;  // the first beat's offset plus the beats after which it has left the history
     reg [JW-1:0]     p_offset;
-    integer jo, first_off, last_off, offset;
+    integer jo, first_off, last_off, offset, stale_off;
     always @(*) begin
         p_first_off = 8'sd0;
+        p_stale_off = 16'sd0;
         p_last_off  = 8'sd0;
         p_offset    = {JW{1'b0}};
         first_off = 0;
         last_off = 0;
         offset = 0;
+        stale_off = 0;
         for (jo = 0; jo < SPB; jo = jo + 1)
             if (p_j == jo[JW-1:0]) begin
                 first_off = roi_first_offset(jo);
                 last_off  = (jo + N_AFTER - 1) / SPB;
                 offset    = jo - N_BEFORE - SPB * roi_first_offset(jo);
                 p_first_off = first_off[7:0];
+                stale_off   = first_off + HIST_BEATS - STALE_MARGIN;
+                p_stale_off = stale_off[15:0];
                 p_last_off  = last_off[7:0];
                 p_offset    = offset[JW-1:0];
             end
     end
-    wire [31:0] p_first_beat = p_beat + {{24{p_first_off[7]}}, p_first_off};
+    // the beat from which the candidate is too old: newest - first > HIST_BEATS - 1 - STALE_MARGIN is
+    // newest - stale >= 0 (a signed difference, as c_complete's; one carry chain in C, not a subtraction and
+    // then a comparison)
+    wire [31:0] p_stale_beat = p_beat + {{16{p_stale_off[15]}}, p_stale_off};
     wire [31:0] p_last_beat  = p_beat + {{24{p_last_off[7]}}, p_last_off};
     // (bank, address) of the first beat: the candidate's, moved back by |first_off| < SPAN beats
     wire signed [7:0] p_bank_back = $signed({{(8 - RW){1'b0}}, p_bank}) + p_first_off;
@@ -270,20 +311,20 @@ module trigger_cand_picker #(
     wire cf_pop;
     trigger_fifo #(.WIDTH(CF_W), .DEPTH(FIFO_DEPTH)) cands (
         .clk(clk), .rst_n(rst_n), .push(p_valid),
-        .wr_data({p_g, p_offset, p_first_bank, p_first_addr, p_window, p_sample_j, p_time, p_first_beat,
+        .wr_data({p_g, p_offset, p_first_bank, p_first_addr, p_window, p_sample_j, p_time, p_stale_beat,
                   p_last_beat}),
         .pop(cf_pop), .rd_data(cf_head), .empty(cf_empty), .full(cf_full), .count(cf_count));
 
     // ------------------------------------------ C: issue or drop the head
     reg          c_valid;
     reg [CF_W-1:0] c_data;
-    wire [31:0]  c_first_beat = c_data[32 +: 32];
+    wire [31:0]  c_stale_beat = c_data[32 +: 32];
     wire [31:0]  c_last_beat  = c_data[0 +: 32];
     assign {cand_group, cand_offset, cand_first_bank, cand_first_addr, cand_window, cand_sample, cand_time} =
         c_data[CF_W-1:64];
     // all its beats have arrived / its oldest beat is still in the history at the read
     wire c_complete = $signed(newest_beat - c_last_beat) >= 0;
-    wire c_stale    = (newest_beat - c_first_beat) > (HIST_BEATS - 1 - STALE_MARGIN);
+    wire c_stale    = $signed(newest_beat - c_stale_beat) >= 0;
     assign drop  = c_valid && c_stale;
     assign issue = c_valid && !c_stale && c_complete && credit;
     assign cf_pop = !cf_empty && (!c_valid || drop || issue);
@@ -343,7 +384,8 @@ module trigger_cand_picker #(
     assign busy = !q_empty || f_valid || !ch_empty || s_valid || p_valid || !cf_empty || c_valid || |l_valid;
 
     // full flags cannot be reached: the feeder and serializer look at them / at the count first
-    wire unused_ok = &{1'b0, cf_full, ch_count, first_off[31:8], last_off[31:8], offset[31:JW], s_group};
+    wire unused_ok = &{1'b0, cf_full, ch_count, first_off[31:8], last_off[31:8], offset[31:JW],
+                        stale_off[31:16], s_group};
 
 endmodule
 

@@ -82,8 +82,7 @@ module trigger_central_board #(
     localparam [3:0]   KIND_ASUM = 4'd1;
 
 `include "trigger_crc8.vh"
-    localparam integer CRC_PARTS = (PAYLOAD_W + 35) / 36;  // XORs of 36 payload bits
-    localparam integer CRC_W = CRC_PARTS * 36;
+    localparam integer CRC_PARTS = (PAYLOAD_W + 35) / 36;  // XORs of 36 payload bits (trigger_xor_parts)
 
     // ---------------------------------------------- per board: receive, assemble, check, hold
     wire [N_BOARDS-1:0]         hold_valid;
@@ -113,18 +112,24 @@ module trigger_central_board #(
                 .pop(pop), .rd_data(head), .empty(empty), .full(full), .count(count));
             // V moves to H when H is free (a frame taken from H leaves it empty for a clock, so that neither
             // depends on the merge's pick); D moves to V when V is free or moves. The CRC of the payload is an
-            // explicit tree of 6-input XORs (yosys left the reduction a chain): two levels at D -> V (v_part,
+            // explicit tree of 6-input XORs (trigger_xor_parts, one per CRC bit): two levels at D -> V (v_part,
             // CRC_PARTS per CRC bit), the rest and the comparison in V, registered (v_good) a clock after the
             // frame entered V (v_ready); a bad frame is dropped at V -> H.
             reg  [7:0]             v_crc;    // the frame's CRC byte
             reg  [8*CRC_PARTS-1:0] v_part;   // CRC bit c, part p at [c*CRC_PARTS + p]
             reg                    v_ready, v_good;
-            reg  [7:0]             v_calc;
-            integer vc;
-            always @(*)
-                for (vc = 0; vc < 8; vc = vc + 1)
-                    v_calc[vc] = ^v_part[vc * CRC_PARTS +: CRC_PARTS];
-            wire frame_good = v_calc == v_crc && v_payload[3:0] == FRAME_CANDIDATE && v_ok;
+            // each CRC bit's parts XORed with the received bit (two XOR levels), then one OR tree over what is
+            // wrong (yosys' mapping had chained the comparison: 5 LUT levels)
+            wire [7:0]             crc_bad;
+            genvar vc;
+            for (vc = 0; vc < 8; vc = vc + 1) begin : crc_check
+                trigger_xor_parts #(.W(CRC_PARTS + 1)) check (.x({v_crc[vc], v_part[vc * CRC_PARTS +: CRC_PARTS]}),
+                                                          .y(crc_bad[vc]));
+            end
+            (* keep *) wire type_bad = v_payload[3:0] != FRAME_CANDIDATE;
+            wire frame_wrong;
+            trigger_or_tree #(.W(10)) wrong (.x({crc_bad, type_bad, !v_ok}), .y(frame_wrong));
+            wire frame_good = !frame_wrong;
             wire v_move = v_valid && v_ready && !h_valid;
             wire v_free = !v_valid || v_move;
             reg  bad;                        // a frame was dropped (registered before the count)
@@ -170,23 +175,23 @@ module trigger_central_board #(
                 if (v_move)
                     h_payload <= v_payload;
             end
-            genvar gc, gp;
+            genvar gc;
             for (gc = 0; gc < 8; gc = gc + 1) begin : crc_bit
-                wire [CRC_W-1:0]   x = {{(CRC_W - PAYLOAD_W){1'b0}},
-                                        asm_data[PAYLOAD_W-1:0] & CRC8_MASKS[gc * PAYLOAD_W +: PAYLOAD_W]};
-                wire [CRC_W/6-1:0] y;
-                for (gp = 0; gp < CRC_W / 6; gp = gp + 1) begin : l1
-                    assign y[gp] = ^x[gp * 6 +: 6];
-                end
-                for (gp = 0; gp < CRC_PARTS; gp = gp + 1) begin : l2
-                    always @(posedge clk)
-                        if (v_free) v_part[gc * CRC_PARTS + gp] <= ^y[gp * 6 +: 6];
-                end
+                wire [CRC_PARTS-1:0] parts;
+                trigger_xor_parts #(.W(PAYLOAD_W), .MASK(CRC8_MASKS[gc * PAYLOAD_W +: PAYLOAD_W])) xp (
+                    .x(asm_data[PAYLOAD_W-1:0]), .y(parts));
+                always @(posedge clk)
+                    if (v_free) v_part[gc * CRC_PARTS +: CRC_PARTS] <= parts;
             end
             assign frame_bad[gb] = bad;
             assign hold_valid[gb] = h_valid;
             assign hold_payload[gb * PAYLOAD_W +: PAYLOAD_W] = h_payload;
-            assign rx_busy[gb] = !empty || asm_words != {WIW{1'b0}} || asm_done || v_valid || h_valid || bad;
+            // registered: `busy` is a status flag, and its OR over every stage of every board was the deepest
+            // path of the board (5 LUT levels into the output)
+            reg busy_r;
+            always @(posedge clk)
+                busy_r <= !rst_n ? 1'b0 : (!empty || asm_words != {WIW{1'b0}} || asm_done || v_valid || h_valid || bad);
+            assign rx_busy[gb] = busy_r;
             wire unused_rx = &{1'b0, count, asm_data[FRAME_W-1:PAYLOAD_W]};
         end
     endgenerate
@@ -203,9 +208,15 @@ module trigger_central_board #(
     wire                credit, nn_pop;
     reg  [FW-1:0]       free;
     reg                 go;
-    wire                any_pick = go && |hold_valid;
-    wire                free_1 = free == {{(FW - 1){1'b0}}, 1'b1};
-    wire                free_0 = free == {FW{1'b0}};
+    // some board holds a frame and a place is free: go ANDed in the tree's first level, so that the update
+    // of `free` below is one LUT after it
+    wire                any_pick;
+    trigger_or_and_tree #(.W(N_BOARDS)) any_held (.x(hold_valid), .m({N_BOARDS{go}}), .y(any_pick));
+    // kept: go's update is then one LUT after the pick's OR (yosys folded the comparisons into a chain)
+    (* keep *) wire     free_1 = free == {{(FW - 1){1'b0}}, 1'b1};
+    (* keep *) wire     free_0 = free == {FW{1'b0}};
+    wire [FW-1:0]       free_dec = free - {{(FW - 1){1'b0}}, 1'b1};
+    wire [FW-1:0]       free_inc = free + {{(FW - 1){1'b0}}, 1'b1};
     reg  [N_BOARDS-1:0] prio;          // boards after the last one picked
     reg  [N_BOARDS-1:0] s_pick;        // P: the board picked last clock (one-hot)
     reg                 s_valid;
@@ -214,42 +225,27 @@ module trigger_central_board #(
             free <= OUT_DEPTH[FW-1:0];
             go   <= 1'b0;
         end else begin
-            free <= free - {{(FW - 1){1'b0}}, any_pick} + {{(FW - 1){1'b0}}, nn_pop};
+            // the +-1 from the register, then the choice: the pick is not in front of the carry chain
+            free <= (any_pick && !nn_pop) ? free_dec : (nn_pop && !any_pick) ? free_inc : free;
             // free after this clock >= 1
             go   <= nn_enable && !((free_0 && !nn_pop) || (free_1 && any_pick && !nn_pop));
         end
     end
-    // the ORs the pick needs, over groups of three boards first (kept as nets: yosys' mapping otherwise made
-    // the ORs over the twelve boards a chain of six LUTs)
-    localparam integer NG3 = (N_BOARDS + 2) / 3;
-    wire [3*NG3-1:0] req_hi = {{(3 * NG3 - N_BOARDS){1'b0}}, hold_valid & prio};
-    wire [3*NG3-1:0] req_lo = {{(3 * NG3 - N_BOARDS){1'b0}}, hold_valid};
-    (* keep *) wire [NG3-1:0] hi_g, lo_g;
-    genvar g3;
-    generate
-        for (g3 = 0; g3 < NG3; g3 = g3 + 1) begin : or3
-            assign hi_g[g3] = |req_hi[3 * g3 +: 3];
-            assign lo_g[g3] = |req_lo[3 * g3 +: 3];
-        end
-    endgenerate
-    (* keep *) wire any_hi = |hi_g;
-    (* keep *) wire [N_BOARDS-1:0] below_hi, below;   // a board below b asks (among the prio ones / at all)
+    // the ORs the pick needs, each its own OR tree (2 LUT levels for twelve boards): yosys' mapping built them
+    // from each other, a chain of up to six LUTs
+    wire                any_hi;
+    wire [N_BOARDS-1:0] below_hi, below;   // a board below b asks (among the prio ones / at all)
     reg  [N_BOARDS-1:0] pick;
+    trigger_or_and_tree #(.W(N_BOARDS)) hi_any (.x(hold_valid), .m(prio), .y(any_hi));
     genvar gq;
     generate
         for (gq = 0; gq < N_BOARDS; gq = gq + 1) begin : pick_b
             if (gq == 0) begin : first
                 assign below_hi[gq] = 1'b0;
                 assign below[gq]    = 1'b0;
-            end else if (gq % 3 == 0) begin : group_start
-                assign below_hi[gq] = |hi_g[gq/3-1:0];
-                assign below[gq]    = |lo_g[gq/3-1:0];
-            end else if (gq < 3) begin : in_first_group
-                assign below_hi[gq] = |req_hi[gq-1:0];
-                assign below[gq]    = |req_lo[gq-1:0];
-            end else begin : in_group
-                assign below_hi[gq] = |hi_g[gq/3-1:0] || |req_hi[gq-1:3*(gq/3)];
-                assign below[gq]    = |lo_g[gq/3-1:0] || |req_lo[gq-1:3*(gq/3)];
+            end else begin : above_first
+                trigger_or_and_tree #(.W(gq)) hi (.x(hold_valid[gq-1:0]), .m(prio[gq-1:0]), .y(below_hi[gq]));
+                trigger_or_tree #(.W(gq)) lo (.x(hold_valid[gq-1:0]), .y(below[gq]));
             end
             always @(*)
                 pick[gq] = go && hold_valid[gq] && (any_hi ? (prio[gq] && !below_hi[gq]) : !below[gq]);
@@ -301,7 +297,7 @@ module trigger_central_board #(
             s_pick  <= {N_BOARDS{1'b0}};
             m_valid <= 1'b0;
         end else begin
-            s_valid <= |pick;
+            s_valid <= any_pick;  // = |pick: with go and a frame held, exactly one board is picked
             s_pick  <= pick;
             m_valid <= s_valid;
         end
@@ -317,7 +313,7 @@ module trigger_central_board #(
     wire [7:0]   in_flight;
     trigger_score #(.NN_LATENCY(NN_LATENCY), .NN_OUT_W(NN_OUT_W), .NN_OUT_SIGNED(NN_OUT_SIGNED),
                     .NN_IN_W(NN_IN_W), .GW(GROUP_ID_BITS), .OUT_DEPTH(OUT_DEPTH)) nn (
-        .clk(clk), .rst_n(rst_n), .issue(|pick), .credit(credit),
+        .clk(clk), .rst_n(rst_n), .issue(any_pick), .credit(credit),
         .in_valid(m_valid), .in_roi(m_roi), .in_group(m_group), .in_window(16'd0),
         .in_sample(16'd0), .in_time(m_time), .nn_threshold(nn_threshold),
         .pop(nn_pop), .head(nn_head), .empty(nn_empty), .pass_strobe(nn_pass_strobe),
@@ -390,9 +386,16 @@ module trigger_central_board #(
         .m_axis_tdata(m_axis_tdata), .m_axis_tlast(m_axis_tlast), .m_axis_tvalid(m_axis_tvalid),
         .m_axis_tready(m_axis_tready));
 
-    assign busy = |rx_busy || s_valid || m_valid || |fire_seen || in_flight != 8'd0 || !nn_empty || f_valid || !asum_empty || m_axis_tvalid;
+    // a status flag, registered in two steps (per board above, then here): it rises two clocks after a word
+    // arrives and falls two clocks after the last record left, so a drain check that sees it low for two
+    // clocks after the last input has seen everything through
+    reg busy_r;
+    always @(posedge clk)
+        busy_r <= !rst_n ? 1'b0 : (|rx_busy || s_valid || m_valid || |fire_seen || in_flight != 8'd0 || !nn_empty
+                                   || f_valid || !asum_empty || m_axis_tvalid);
+    assign busy = busy_r;
 
-    wire unused_ok = &{1'b0, asum_count, nn_pass_strobe, nn_result_strobe, credit, lo_g[NG3-1]};
+    wire unused_ok = &{1'b0, asum_count, nn_pass_strobe, nn_result_strobe, credit};
 endmodule
 
 `default_nettype wire

@@ -257,7 +257,8 @@ module trigger_first_level #(
     // A and B run every clock; their valid bits say when they hold a beat.
     localparam integer ASUM_PART = 36;
     localparam integer ASUM_PARTS = (N_GROUPS + ASUM_PART - 1) / ASUM_PART;
-    // rising edges are ORed over RISE_PART groups (two LUT levels of (above, before) pairs) in H
+    // rising edges are ORed over RISE_PART groups (two LUT levels of (above, before) pairs), then over the
+    // parts (one or two more), on the way into H
     localparam integer RISE_PART = 18;
     localparam integer RISE_PARTS = (N_GROUPS + RISE_PART - 1) / RISE_PART;
 
@@ -345,7 +346,8 @@ module trigger_first_level #(
                 s1_window <= b_window;
                 s1_sample <= b_sample;
                 for (js = 0; js < SPB; js = js + 1)
-                    s1_start_ok[js] <= b_wrapped || {16'd0, b_sample} + js >= N_BEFORE;
+                    // b_sample + js >= N_BEFORE, against a constant: one carry chain, not an adder and then a compare
+                    s1_start_ok[js] <= b_wrapped || js >= N_BEFORE || {16'd0, b_sample} >= N_BEFORE - js;
                 s1_beat   <= b_beat;
                 s1_bank   <= b_bank;
                 s1_addr   <= b_addr;
@@ -364,8 +366,11 @@ module trigger_first_level #(
     reg [CAND_W-1:0] h_above;
     reg [N_GROUPS-1:0] h_prev;
     reg [SPB-1:0]    h_asum;
-    reg [SPB*RISE_PARTS-1:0] h_rise_part;  // sample j, part k: some group of the part rises
     reg [SPB-1:0]    h_start_ok;
+    // what R's push decisions need of this beat, registered here so that R adds only what the next beat
+    // tells (s1_first, s1_last): sample j has a rising group / an analog-sum fire, is in its window and past
+    // N_BEFORE, and its ROI does not run past this beat's end of window (in_range's part known at H)
+    reg [SPB-1:0]    h_cand_pre, h_asum_pre;
     reg              h_valid, h_inwin, h_last;
     reg [15:0]       h_window, h_sample;
     reg [31:0]       h_beat;
@@ -375,16 +380,26 @@ module trigger_first_level #(
     // each sample's comparison at the sample before it
     wire [CAND_W-1:0] s1_before = {s1_above[CAND_W-N_GROUPS-1:0], s1_prev};
     wire [CAND_W-1:0] s1_rise = s1_above & ~s1_before;
-    wire [SPB*RISE_PARTS-1:0] rise_part;
-    wire [SPB-1:0] asum_any;
+    (* keep *) wire [SPB*RISE_PARTS-1:0] rise_part;  // kept: the OR over the parts below stays a tree
+    wire [SPB-1:0] asum_any, rise_any, pre_ok;
     genvar jh, kh;
     generate
         for (jh = 0; jh < SPB; jh = jh + 1) begin : hold_or
+            localparam integer REACH = (jh + N_AFTER - 1) / SPB;  // beats after this one the ROI reaches
             assign asum_any[jh] = |s1_asum_part[jh * ASUM_PARTS +: ASUM_PARTS];
+            assign rise_any[jh] = |rise_part[jh * RISE_PARTS +: RISE_PARTS];
+            assign pre_ok[jh]   = s1_inwin && s1_start_ok[jh] && (REACH == 0 || !s1_last);
             for (kh = 0; kh < RISE_PARTS; kh = kh + 1) begin : rise
                 localparam integer LO = kh * RISE_PART;
                 localparam integer N = (LO + RISE_PART <= N_GROUPS) ? RISE_PART : N_GROUPS - LO;
-                assign rise_part[jh * RISE_PARTS + kh] = |s1_rise[jh * N_GROUPS + LO +: N];
+                // three groups' (above, before) pairs a LUT, kept: yosys otherwise chains the 36-input OR
+                (* keep *) wire [(N+2)/3-1:0] rise3;
+                genvar r3;
+                for (r3 = 0; r3 < (N + 2) / 3; r3 = r3 + 1) begin : by3
+                    localparam integer N3 = (3 * r3 + 3 <= N) ? 3 : N - 3 * r3;
+                    assign rise3[r3] = |s1_rise[jh * N_GROUPS + LO + 3 * r3 +: N3];
+                end
+                assign rise_part[jh * RISE_PARTS + kh] = |rise3;
             end
         end
     endgenerate
@@ -415,7 +430,8 @@ module trigger_first_level #(
             h_above  <= s1_above;
             h_prev   <= s1_prev;
             h_asum   <= asum_any;
-            h_rise_part <= rise_part;
+            h_cand_pre <= rise_any & pre_ok;
+            h_asum_pre <= asum_any & pre_ok;
             h_start_ok <= s1_start_ok;
             h_inwin  <= s1_inwin;
             h_last   <= s1_last;
@@ -430,7 +446,7 @@ module trigger_first_level #(
     // ------------------------------ R: the beat's decisions, registered before the FIFO and the queue
     wire [CAND_W-1:0] h_before = {h_above[CAND_W-N_GROUPS-1:0], h_prev};
     reg [CAND_W-1:0] cand_mask;
-    reg [SPB-1:0]    cand_any;
+    reg [SPB-1:0]    next_ok;
     integer jm;
     always @(*) begin
         for (jm = 0; jm < SPB; jm = jm + 1) begin
@@ -438,10 +454,15 @@ module trigger_first_level #(
             cand_mask[jm * N_GROUPS +: N_GROUPS] = h_above[jm * N_GROUPS +: N_GROUPS]
                                                    & ~h_before[jm * N_GROUPS +: N_GROUPS]
                                                    & {N_GROUPS{in_range[jm] && nn_enable}};
-            cand_any[jm] = |h_rise_part[jm * RISE_PARTS +: RISE_PARTS] && in_range[jm] && nn_enable;
+            // in_range[jm] is h_cand_pre's part of it and next_ok[jm]
+            next_ok[jm] = ((jm + N_AFTER - 1) / SPB == 0) || (((jm + N_AFTER - 1) / SPB == 1) ? !s1_first
+                                                                                          : !s1_first && !s1_last);
         end
     end
     wire [SPB-1:0] asum_mask = h_asum & in_range & {SPB{asum_enable}};
+    // the pushes from H's pre-terms (2 LUT levels; from in_range and the 474-group ORs it was 5)
+    wire cand_go = |(h_cand_pre & next_ok) && nn_enable;
+    wire asum_go = |(h_asum_pre & next_ok) && asum_enable;
 
     reg              r_q_push;
     reg [CAND_W-1:0] r_cand_mask;
@@ -454,8 +475,8 @@ module trigger_first_level #(
             r_q_push    <= 1'b0;
         end else begin
             r_valid     <= finalize;
-            r_asum_push <= finalize && |asum_mask;
-            r_q_push    <= finalize && |cand_any;
+            r_asum_push <= finalize && asum_go;
+            r_q_push    <= finalize && cand_go;
         end
         r_asum_mask <= asum_mask;
         r_cand_mask <= cand_mask;

@@ -58,3 +58,25 @@ def test_a_combinational_loop_is_an_error():
     cells = {"a": cell("LUT2", {"I0": [1]}, {"O": [2]}), "b": cell("LUT2", {"I0": [2]}, {"O": [1]})}
     with pytest.raises(ValueError, match="combinational loop"):
         logic_depth(netlist(cells, {"y": {"direction": "output", "bits": [2]}}), "m")
+
+
+def test_a_submodule_without_registers_adds_its_depth_one_with_registers_cuts():
+    # m: FF -> tree (2 LUTs inside, no register) -> LUT -> FF; and FF -> reg_sub (has a register) -> LUT -> FF
+    tree = {"ports": {"x": {"direction": "input", "bits": [1]}, "y": {"direction": "output", "bits": [3]}},
+            "cells": {"a": cell("LUT6", {"I0": [1]}, {"O": [2]}), "b": cell("LUT6", {"I0": [2]}, {"O": [3]})}}
+    reg_sub = {"ports": {"x": {"direction": "input", "bits": [1]}, "y": {"direction": "output", "bits": [3]}},
+               "cells": {"a": cell("LUT6", {"I0": [1]}, {"O": [2]}), "r": cell("FDRE", {"D": [2]}, {"Q": [3]}),
+                         "b": cell("LUT6", {"I0": [3]}, {"O": [4]})}}
+    top = {"ports": {}, "cells": {
+        "q": cell("FDRE", {"D": [20]}, {"Q": [10]}),
+        "t": cell("tree", {"x": [10]}, {"y": [11]}),
+        "l": cell("LUT3", {"I0": [11]}, {"O": [12]}),
+        "q2": cell("FDRE", {"D": [12]}, {"Q": [20]}),
+        "s": cell("reg_sub", {"x": [10]}, {"y": [13]}),
+        "l2": cell("LUT2", {"I0": [13]}, {"O": [14]}),
+        "q3": cell("FDRE", {"D": [14]}, {"Q": [15]}),
+    }}
+    depth = logic_depth({"modules": {"m": top, "tree": tree, "reg_sub": reg_sub}}, "m")
+    assert (depth["lut"], depth["carry_chains"]) == (3, 0) and depth["path"] == ["tree", "LUT3"]
+    # the submodule's own paths are measured on it
+    assert logic_depth({"modules": {"tree": tree}}, "tree")["from_inputs"] == {"lut": 2, "carry_chains": 0}

@@ -35,10 +35,11 @@ __all__ = ["board_key", "cached_board_estimate", "estimate_boards", "readout_boa
 log = logging.getLogger(__name__)
 
 READOUT_SOURCES = tuple(n for n in CHAIN_SOURCES if n not in ("trigger_chain_top.v", "trigger_central_board.v"))
-CENTRAL_SOURCES = ("trigger_central_board.v", "trigger_score.v", "trigger_record_mux.v", "trigger_fifo.v")
+CENTRAL_SOURCES = ("trigger_central_board.v", "trigger_score.v", "trigger_record_mux.v", "trigger_fifo.v",
+                   "trigger_or_tree.v", "trigger_xor_parts.v")
 READOUT_PARAMETERS = ("N_BEFORE", "N_AFTER", "CLIP")
 CENTRAL_PARAMETERS = ("N_BEFORE", "N_AFTER", "CLIP", "NN_LATENCY", "NN_OUT_W", "NN_OUT_SIGNED")
-VERSION = "boards-v1"
+VERSION = "boards-v2"  # v2: combinational submodules add their depth (timing.logic_depth)
 INCLUDES = ("trigger_crc8.vh",)  # the frames' CRC-8, included by both boards
 
 

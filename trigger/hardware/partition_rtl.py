@@ -276,7 +276,8 @@ def generated(instrument) -> dict:
 CHAIN_SOURCES = ("trigger_chain_top.v", BOARDS_SOURCE, "trigger_readout_board.v", "trigger_central_board.v",
                  "trigger_first_level.v", "trigger_score.v", "trigger_record_mux.v", "trigger_group_cmp.v",
                  "trigger_pair_sum.v", "trigger_hist_bank.v", "trigger_word_mux.v", "trigger_fifo.v",
-                 "trigger_cand_picker.v", "trigger_roi_window.v")
+                 "trigger_cand_picker.v", "trigger_at_most.v", "trigger_or_tree.v", "trigger_xor_parts.v",
+                 "trigger_roi_window.v")
 NO_CLIP = 255  # trigger_readout_board's CLIP when the network sees the full 8-bit counts
 
 

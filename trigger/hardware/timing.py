@@ -11,9 +11,13 @@ outputs, and counts what lies between:
 - ``muxf``: MUXF7/F8/F9 (the slice's wide multiplexers behind LUTs).
 
 ``INV`` cells are not counted: Vivado folds them into the LUT or flip-flop
-they feed. Black boxes (the network core, the parts of the top estimated on
-their own) and block RAM, DSP, SRL cells are treated as registered on both
-sides, so a path that crosses a part boundary is the sum of its parts.
+they feed. A submodule without registers (``trigger_or_tree``,
+``trigger_at_most``: wide ORs and counts kept apart so that yosys maps them
+as trees) counts as its deepest path from its inputs to its outputs. Black
+boxes (the network core, the parts of the top estimated on their own),
+submodules with registers, and block RAM, DSP, SRL cells are treated as
+registered on both sides, so a path that crosses a part boundary is the sum
+of its parts.
 
 At 250 MHz on UltraScale+ (-2), 4 ns hold about 4 LUT levels plus one carry
 chain with routing: :data:`MAX_LUT_LEVELS`, :data:`MAX_CARRY_CHAINS`.
@@ -52,6 +56,31 @@ def _weight(cell_type: str) -> tuple[int, int]:
     return 0, 0
 
 
+def _combinational_submodules(modules: dict) -> dict:
+    """``{module: (lut, carry_chains)}`` of the netlist's modules with no register inside (their deepest
+    input-to-output path), for the paths of the modules that instantiate them."""
+    out, seen = {}, set()
+
+    def visit(name):
+        if name in seen:
+            return out.get(name)
+        seen.add(name)
+        module = modules.get(name)
+        if not module or module.get("attributes", {}).get("blackbox") or not module.get("cells"):
+            return None
+        for cell in module["cells"].values():
+            ctype = cell["type"]
+            if _sequential(ctype) and (ctype not in modules or visit(ctype) is None):
+                return None
+        depth = _logic_depth(modules, name, False, out)["from_inputs"]
+        out[name] = (depth["lut"], depth["carry_chains"]) if depth else (0, 0)
+        return out[name]
+
+    for name in modules:
+        visit(name)
+    return out
+
+
 def logic_depth(netlist, top: str, names: bool = False) -> dict:
     """The deepest register-to-register path of module ``top`` in a yosys JSON netlist (a path or a dict).
 
@@ -63,6 +92,10 @@ def logic_depth(netlist, top: str, names: bool = False) -> dict:
     """
     data = json.loads(Path(netlist).read_text()) if not isinstance(netlist, dict) else netlist
     modules = data["modules"]
+    return _logic_depth(modules, top, names, _combinational_submodules(modules))
+
+
+def _logic_depth(modules: dict, top: str, names: bool, combinational: dict) -> dict:
     module = modules.get(top) or modules.get(f"\\{top}")
     if module is None:
         raise ValueError(f"module {top} not in the netlist ({', '.join(sorted(modules)[:5])} ...)")
@@ -94,7 +127,8 @@ def logic_depth(netlist, top: str, names: bool = False) -> dict:
                 return zero if (bit in input_bits or not inputs_only) else None
             cell = cells[name]
             ctype = cell["type"]
-            if _sequential(ctype):
+            sub = combinational.get(ctype)
+            if sub is None and _sequential(ctype):
                 return None if inputs_only else zero
             if name in memo:
                 return memo[name]
@@ -121,7 +155,10 @@ def logic_depth(netlist, top: str, names: bool = False) -> dict:
                     if best is None or (a[0], a[1]) > (best[0], best[1]):
                         best = a
             result = None
-            if best is not None:
+            if best is not None and sub is not None:  # a combinational submodule: its own deepest path
+                result = (best[0] + sub[0] + sub[1], best[1] + sub[0], best[2] + sub[1], best[3],
+                          best[4] + ((ctype, name),))
+            elif best is not None:
                 lut, mux = _weight(ctype)
                 result = (best[0] + lut, best[1] + lut, best[2], best[3] + mux, best[4] + ((ctype, name),))
             stack.discard(name)

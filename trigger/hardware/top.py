@@ -31,7 +31,8 @@ HDL_DIR = Path(__file__).resolve().parents[2] / "hdl"
 TOP = "trigger_top"
 TOP_SOURCES = ("trigger_top.v", "trigger_first_level.v", "trigger_score.v", "trigger_record_mux.v", "trigger_group_cmp.v",
                "trigger_pair_sum.v", "trigger_hist_bank.v", "trigger_word_mux.v", "trigger_fifo.v",
-               "trigger_cand_picker.v", "trigger_roi_window.v", "trigger_regs.v")
+               "trigger_cand_picker.v", "trigger_at_most.v", "trigger_or_tree.v", "trigger_roi_window.v",
+               "trigger_regs.v")
 # modules of the top's glue that the readout and central boards share with it (trigger_first_level: S0 .. G4,
 # trigger_score: core, threshold, network records, trigger_record_mux: the output): estimated as part of the rest
 # of trigger_top, not as parts of their own
@@ -384,7 +385,7 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
     for path in (*sources, hdl_dir / "trigger_top.v", *(hdl_dir / n for n in TOP_INLINE), hdl_dir / GROUP_TABLE):
         digest.update(path.read_bytes())
     exe = find_yosys(yosys)
-    digest.update(json.dumps([plan, parameters, core, yosys_family(part), Path(exe).name, "parts-v4"],
+    digest.update(json.dumps([plan, parameters, core, yosys_family(part), Path(exe).name, "parts-v5"],
                              sort_keys=True).encode())
     cached = _cache_dir() / digest.hexdigest()[:24]
     work_dir = Path(work_dir)
