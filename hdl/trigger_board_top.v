@@ -47,7 +47,9 @@ module trigger_board_top #(
     parameter integer NN_LATENCY = 4,
     parameter integer NN_OUT_W = 23,
     parameter integer NN_OUT_SIGNED = 1,
-    parameter [31:0]  VERSION = 32'h0001_0000
+    parameter [31:0]  VERSION = 32'h0001_0000,
+    // the camera's module count, set by the build (TopSpec.verilog_parameters), checked by trigger_top
+    parameter integer N_CAMERA_MODULES = 0
 ) (
     input  wire             aclk,
     input  wire             aresetn,
@@ -162,7 +164,7 @@ module trigger_board_top #(
         .SPB(SPB), .N_BEFORE(N_BEFORE), .N_AFTER(N_AFTER), .HIST_DEPTH(HIST_DEPTH), .QUEUE_DEPTH(QUEUE_DEPTH),
         .OUT_DEPTH(OUT_DEPTH),
         .NN_LATENCY(NN_LATENCY), .NN_OUT_W(NN_OUT_W), .NN_OUT_SIGNED(NN_OUT_SIGNED), .VERSION(VERSION),
-        .N_CAMERA_MODULES(N_MODULES)
+        .N_CAMERA_MODULES(N_CAMERA_MODULES)
     ) top (
         .clk(aclk), .rst_n(aresetn),
         .s_axis_tdata(beat_data), .s_axis_tuser(beat_first), .s_axis_tlast(beat_last),

@@ -38,7 +38,9 @@ module trigger_chain_top #(
     parameter integer NN_OUT_SIGNED = 1,
     parameter integer LINK_SLOTS = 5,
     parameter integer LINK_PERIOD = 8,
-    parameter integer N_CAMERA_MODULES = 265  // checked against trigger_partition.vh
+    // the port width: the camera's module count, set by the build (TopSpec.verilog_parameters) and checked
+    // against the generated trigger_partition.vh (the default elaborates nothing)
+    parameter integer N_CAMERA_MODULES = 0
 ) (
     input  wire                               clk,
     input  wire                               rst_n,

@@ -34,16 +34,17 @@ module trigger_first_level #(
     // bits a count in the history and the ROI: counts saturate at 2**HIST_BITS - 1 on the way into the
     // history (a readout board keeps only what the network sees, min(count, clip); the single top all 8)
     parameter integer HIST_BITS = BITS,
-    // the group table, trigger_groups.vh's format (see there)
-    parameter integer N_MODULES = 265,
-    parameter integer N_GROUPS = 474,
+    // the group table, trigger_groups.vh's format (see there): always set by the instance from a generated
+    // table (the camera's or a board's); the defaults elaborate nothing
+    parameter integer N_MODULES = 0,
+    parameter integer N_GROUPS = 0,
     parameter integer MODULE_BITS = 9,
     parameter integer N_COLOURS = 3,
     parameter integer CINDEX_BITS = 7,
-    parameter integer COLOUR_SIZE_0 = 90,
-    parameter integer COLOUR_SIZE_1 = 90,
-    parameter integer COLOUR_SIZE_2 = 85,
-    parameter integer N_PAIRS = 244,
+    parameter integer COLOUR_SIZE_0 = 0,
+    parameter integer COLOUR_SIZE_1 = 0,
+    parameter integer COLOUR_SIZE_2 = 0,
+    parameter integer N_PAIRS = 0,
     parameter integer PAIR_BITS = 8,
     parameter [N_GROUPS*3*MODULE_BITS-1:0] GROUP_TABLE = 0,
     parameter [COLOUR_SIZE_0*MODULE_BITS-1:0] COLOUR_MODULES_0 = 0,
@@ -408,6 +409,9 @@ module trigger_first_level #(
     wire cont2 = cont1 && !s1_last;
     // the hold stage looks one beat ahead: enough while the ROI reaches at most 2 beats on
     generate
+        if (N_MODULES == 0 || N_GROUPS == 0 || N_PAIRS == 0) begin : table_check
+            trigger_first_level_needs_a_group_table unsupported_parameters ();
+        end
         if (LOOKAHEAD > 2) begin : lookahead_check
             trigger_first_level_needs_roi_within_two_beats_ahead unsupported_parameters ();
         end

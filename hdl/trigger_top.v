@@ -75,7 +75,9 @@ module trigger_top #(
     parameter integer NN_OUT_W = 23,        // width of trigger_nn's model_out
     parameter integer NN_OUT_SIGNED = 1,    // output_kif[0] of report.json
     parameter [31:0]  VERSION = 32'h0001_0000,
-    parameter integer N_CAMERA_MODULES = 265  // the port width; checked against trigger_groups.vh
+    // the port width: the camera's module count, set by the build (TopSpec.verilog_parameters) and checked
+    // against the generated trigger_groups.vh (the default elaborates nothing)
+    parameter integer N_CAMERA_MODULES = 0
 ) (
     input  wire         clk,
     input  wire         rst_n,

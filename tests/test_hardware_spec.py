@@ -55,15 +55,17 @@ def test_a_model_the_top_cannot_run_is_refused_in_one_line(desc, words):
 
 def test_another_roi_size_gives_the_matching_top_parameters(tmp_path):
     top = TopSpec.for_trigger(description(n_inputs=36, n_before=8, n_after=4))
-    assert top.verilog_parameters() == {"N_BEFORE": 8, "N_AFTER": 4}
+    assert top.verilog_parameters() == {"N_CAMERA_MODULES": N_MODULES, "N_BEFORE": 8, "N_AFTER": 4}
     assert TopSpec.for_trigger(description(n_inputs=3 * 19, n_before=10, n_after=9)).lookahead == 2
     # the build writes them into rtl/hdl/top.json and report.json; simulators read them back from there
     rtl = {"top": "trigger_nn", "output_kif": [1, 6, 12], "ports": {"model_inp": top.nn_input_bits, "model_out": 19}}
     info = write_top_sources(tmp_path / "hdl", rtl, 3, top)
-    assert info["parameters"] == {"NN_LATENCY": 3, "NN_OUT_W": 19, "NN_OUT_SIGNED": 1, "N_BEFORE": 8, "N_AFTER": 4}
+    assert info["parameters"] == {"NN_LATENCY": 3, "NN_OUT_W": 19, "NN_OUT_SIGNED": 1, "N_CAMERA_MODULES": N_MODULES,
+                                  "N_BEFORE": 8, "N_AFTER": 4}
     assert core_parameters({"latency_cycles": 3, "rtl": rtl, "top": info}) == info["parameters"]
-    # a report from before the ROI parameters: the top's defaults
-    assert "N_BEFORE" not in core_parameters({"latency_cycles": 3, "rtl": rtl})
+    # a report from before the ROI parameters: the top's defaults, and the camera's module count
+    old = core_parameters({"latency_cycles": 3, "rtl": rtl})
+    assert "N_BEFORE" not in old and old["N_CAMERA_MODULES"] == N_MODULES
 
 
 def test_trigger_spec_reads_trigger_json_once(tmp_path):
@@ -108,10 +110,15 @@ def _lint(tmp_path, stub_inputs, parameters):
 
 
 def test_the_top_elaborates_for_another_roi_and_refuses_a_core_of_the_wrong_width(tmp_path):
-    """trigger_top for a 12-sample ROI around a 36-input core: clean; the default top around it: a width error."""
+    """trigger_top for a 12-sample ROI around a 36-input core: clean; the default ROI around it: a width error;
+    no camera module count, or one that is not the group table's: refused at elaboration."""
     top = TopSpec.for_trigger(description(n_inputs=36, n_before=8, n_after=4))
     base = {"NN_LATENCY": 3, "NN_OUT_W": 19, "NN_OUT_SIGNED": 1}
     ok = _lint(tmp_path, top.nn_input_bits, base | top.verilog_parameters())
     assert ok.returncode == 0, ok.stderr[-2000:]
-    wrong = _lint(tmp_path, top.nn_input_bits, base)
+    wrong = _lint(tmp_path, top.nn_input_bits, base | {"N_CAMERA_MODULES": N_MODULES})
     assert wrong.returncode != 0 and "WIDTH" in wrong.stderr, wrong.stderr[-2000:]
+    roi = {k: v for k, v in top.verilog_parameters().items() if k != "N_CAMERA_MODULES"}
+    for camera in ({}, {"N_CAMERA_MODULES": N_MODULES - 1}):
+        refused = _lint(tmp_path, top.nn_input_bits, base | roi | camera)
+        assert refused.returncode != 0 and "camera_modules_do_not_match" in refused.stderr, refused.stderr[-2000:]

@@ -57,7 +57,8 @@ def test_frame_layout_and_chain_parameters(tmp_path):
     assert candidate_bits(TopSpec(), clip=255)["bits_per_count"] == 8
     report = {"latency_cycles": 5, "rtl": {"output_kif": [1, 8, 10]}}
     spec = TriggerSpec.from_config({"input": {"bits": 8, "n_inputs": 48, "clip": 31}})
-    assert chain_parameters(report, spec) == {"NN_LATENCY": 5, "NN_OUT_W": 19, "NN_OUT_SIGNED": 1, "CLIP": 31}
+    assert chain_parameters(report, spec) == {"NN_LATENCY": 5, "NN_OUT_W": 19, "NN_OUT_SIGNED": 1,
+                                              "N_CAMERA_MODULES": N_MODULES, "CLIP": 31}
     assert chain_parameters(report, TriggerSpec.from_config({"input": {"bits": 8, "n_inputs": 48}}))["CLIP"] == 255
     # the links' pacing follows the build's clock: 10.3125 Gb/s 64B/66B = 156.25 Mword/s, 5 words in 8 clocks at 250 MHz
     paced = chain_parameters(report | {"clock_mhz": 250.0}, spec)

@@ -148,8 +148,13 @@ class TopSpec:
         return self.chain_readout_latency_clocks + link + self.chain_central_latency_clocks(core_latency)
 
     def verilog_parameters(self) -> dict:
-        """``trigger_top`` parameters that follow the trained trigger (the others keep their defaults)."""
-        return {"N_BEFORE": self.n_before, "N_AFTER": self.n_after}
+        """``trigger_top`` parameters that follow the camera and the trained trigger (the others keep their defaults).
+
+        ``N_CAMERA_MODULES`` (the input stream's width) has no usable default
+        in the Verilog: the camera's module count comes from here, and the top
+        checks it against its generated group table.
+        """
+        return {"N_CAMERA_MODULES": self.n_modules, "N_BEFORE": self.n_before, "N_AFTER": self.n_after}
 
     @classmethod
     def for_trigger(cls, description: dict, n_inputs: int | None = None, source="trigger.json") -> "TopSpec":

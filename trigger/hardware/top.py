@@ -490,14 +490,16 @@ def core_parameters(report: dict) -> dict:
     """Verilog parameters of ``trigger_top`` for the network core described by a build's ``report.json``."""
     kif = report["rtl"]["output_kif"]
     kif = kif[0] if isinstance(kif[0], (list, tuple)) else kif
-    # the ROI size of the trained trigger (TopSpec.verilog_parameters); builds from before it keep the defaults
-    roi = {k: int(v) for k, v in ((report.get("top") or {}).get("parameters") or {}).items()
-           if k in ("N_BEFORE", "N_AFTER")}
+    # the camera and the ROI size of the trained trigger (TopSpec.verilog_parameters); builds from before them:
+    # the camera's module count, and the ROI's Verilog defaults
+    top = {k: int(v) for k, v in ((report.get("top") or {}).get("parameters") or {}).items()
+           if k in ("N_CAMERA_MODULES", "N_BEFORE", "N_AFTER")}
     return {
         "NN_LATENCY": int(report["latency_cycles"]),
         "NN_OUT_W": int(sum(kif)),
         "NN_OUT_SIGNED": int(bool(kif[0])),
-    } | roi
+        "N_CAMERA_MODULES": N_MODULES,
+    } | top
 
 
 def register_values(trigger_config: dict, output_kif) -> dict:
