@@ -395,6 +395,9 @@ def test_top_parameters_go_into_the_copy_defaults():
     assert "parameter integer NN_LATENCY = 7," in text and "parameter integer NN_OUT_W = 19," in text
     with pytest.raises(ValueError, match="NO_SUCH"):
         with_defaults(text, {"NO_SUCH": 1})
+    # a default that calls a function is replaced whole (the parts are synthesized from such copies)
+    mux = with_defaults((HDL_DIR / "trigger_word_mux.v").read_text(), {"N": 85, "SW": 7})
+    assert "parameter integer N = 85," in mux and "parameter integer SW = 7\n)" in mux
 
 
 def test_blackbox_stubs_keep_ports_and_drop_bodies():

@@ -39,7 +39,7 @@ CENTRAL_SOURCES = ("trigger_central_board.v", "trigger_score.v", "trigger_record
                    "trigger_or_tree.v", "trigger_xor_parts.v")
 READOUT_PARAMETERS = ("N_BEFORE", "N_AFTER", "CLIP")
 CENTRAL_PARAMETERS = ("N_BEFORE", "N_AFTER", "CLIP", "NN_LATENCY", "NN_OUT_W", "NN_OUT_SIGNED")
-VERSION = "boards-v2"  # v2: combinational submodules add their depth (timing.logic_depth)
+VERSION = "boards-v3"  # v2: combinational submodules add their depth (timing.logic_depth); v3: names
 INCLUDES = ("trigger_crc8.vh",)  # the frames' CRC-8, included by both boards
 
 
@@ -124,7 +124,9 @@ def write_board_sources(out_dir: Path, parameters: dict, hdl_dir: Path | None = 
 
 
 def _base_name(module: str) -> str:
-    """``$paramod$<hash>\\trigger_word_mux`` -> ``trigger_word_mux``."""
+    """``$paramod$<hash>\\trigger_word_mux`` and ``$paramod\\trigger_or_tree\\W=...`` -> the module's name."""
+    if module.startswith("$paramod\\"):
+        return module.split("\\")[1]
     return module.rsplit("\\", 1)[-1].lstrip("\\")
 
 

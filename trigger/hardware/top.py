@@ -345,7 +345,8 @@ def with_defaults(verilog: str, parameters: dict) -> str:
     import re
 
     for name, value in parameters.items():
-        verilog, n = re.subn(rf"(\bparameter\s+(?:integer\s+|\[[^\]]*\]\s*)?{name}\s*=\s*)[^,\s)]+",
+        # the default value: up to the next comma, space or closing parenthesis, calls such as $clog2(N) whole
+        verilog, n = re.subn(rf"(\bparameter\s+(?:integer\s+|\[[^\]]*\]\s*)?{name}\s*=\s*)(?:[^,\s()]|\([^()]*\))+",
                              lambda m, v=value: m.group(1) + str(v), verilog, count=1)
         if n != 1:
             raise ValueError(f"parameter {name} not found")
@@ -411,13 +412,17 @@ def estimate_top_logic(hdl_dir: Path, report_rtl: dict, parameters: dict, part: 
         log.info("synth: top part %d/%d %s (x%d)", i + 1, len(plan), entry["name"], entry["count"] * entry["scale"])
         if entry["module"] == TOP:
             # parameters go into the copy's defaults: yosys 0.70 fails an assertion when a -chparam top is
-            # re-derived after its black boxes are
+            # re-derived after its black boxes or submodules are
             top_copy = work_dir / "trigger_top.v"
             top_copy.write_text(with_defaults((hdl_dir / "trigger_top.v").read_text(),
                                               entry["parameters"] | parameters))
             srcs, params = [top_copy, *(hdl_dir / n for n in TOP_INLINE), stub], None
         else:
-            srcs, params = sources, entry["parameters"]
+            # the same for a part with submodules of its own (the picker's trigger_at_most, trigger_or_tree)
+            part_copy = work_dir / f"part{i}" / f"{entry['module']}.v"
+            part_copy.parent.mkdir(parents=True, exist_ok=True)
+            part_copy.write_text(with_defaults((hdl_dir / part_copy.name).read_text(), entry["parameters"]))
+            srcs, params = [part_copy if p.name == part_copy.name else p for p in sources], None
         res = yosys_estimate(srcs, entry["module"], part, work_dir / f"slice{i}_{entry['module']}", yosys=yosys,
                              parameters=params, include_files=[hdl_dir / GROUP_TABLE], depth=True)
         tool = res.get("tool")
