@@ -17,6 +17,7 @@ from ctapipe.core import Provenance
 from ctapipe.image import ImageProcessor
 from ctapipe.instrument import SizeType
 from ctapipe.io import DataWriter, EventSource
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from lstcommon.files import OutputError, atomic_output
@@ -55,7 +56,10 @@ def process_events(source: EventSource, output_path, overwrite=False, progress=T
     if own_activity:
         provenance.start_activity(f"process_events {Path(output_path).name}")
     try:
-        with atomic_output(output_path, overwrite=overwrite) as tmp:
+        # BLAS in one thread: a float32 product's rounding depends on how many threads share it (the toy
+        # camera's waveforms, hist @ kernel), and a file must not depend on the machine's cores; a sharded run's
+        # workers have one thread each and write the file of one process
+        with (threadpool_limits(limits=1, user_api="blas"), atomic_output(output_path, overwrite=overwrite) as tmp):
             with DataWriter(event_source=source, output_path=tmp, overwrite=True, parent=parent, **WRITER_CONFIG) as writer:
                 total = getattr(source, "n_events", None)
                 for event in tqdm(source, total=total, disable=not progress, unit="ev", desc=Path(output_path).name):
