@@ -386,9 +386,8 @@ module trigger_central_board #(
         .m_axis_tdata(m_axis_tdata), .m_axis_tlast(m_axis_tlast), .m_axis_tvalid(m_axis_tvalid),
         .m_axis_tready(m_axis_tready));
 
-    // a status flag, registered in two steps (per board above, then here): it rises two clocks after a word
-    // arrives and falls two clocks after the last record left, so a drain check that sees it low for two
-    // clocks after the last input has seen everything through
+    // a status flag, registered in two steps (per board above, then here): it follows the stages two clocks
+    // late, so a drain check reads it at least two clocks after the last input
     reg busy_r;
     always @(posedge clk)
         busy_r <= !rst_n ? 1'b0 : (|rx_busy || s_valid || m_valid || |fire_seen || in_flight != 8'd0 || !nn_empty
