@@ -1579,7 +1579,7 @@ module trigger_readout_boards #(
     parameter integer QUEUE_DEPTH = 16,
     parameter integer CLIP = 255,
     parameter integer FRAME_DEPTH = 16,
-    parameter integer N_CAMERA_MODULES = 265
+    parameter integer N_CAMERA_MODULES = 0
 ) (
     input  wire                       clk,
     input  wire                       rst_n,
@@ -1603,6 +1603,11 @@ module trigger_readout_boards #(
     output wire [11:0]              overflow,
     output wire [11:0]              busy
 );
+    generate
+        if (N_CAMERA_MODULES != 265) begin : camera_check
+            trigger_readout_boards_camera_modules_do_not_match_the_partition unsupported_parameters ();
+        end
+    endgenerate
     wire [11:0] ready;
     assign s_axis_tready = &ready;
     genvar j, k;

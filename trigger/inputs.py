@@ -1,7 +1,7 @@
 """THE digital trigger input: quantized 7-pixel module sums at 1.024 GHz.
 
 A digital camera trigger (the LST Advanced Camera's design) receives, for each
-of the 265 modules, the sum of its 7 pixel signals, digitised at the sampling
+of the N_MODULES (``trigger.sizes``) modules, the sum of its 7 pixel signals, digitised at the sampling
 rate with a few bits. This module defines that input once; training,
 evaluation, the analog-sum baseline, hls4ml/da4ml, the RTL and the
 testbenches all take their integers from :meth:`TriggerInput.quantize`.

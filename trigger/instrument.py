@@ -2,7 +2,7 @@
 
 Everything comes from the data folder (see :mod:`trigger.paths`): the ctapipe
 camera geometry and readout of LSTCam, the sim_telarray camera definition with
-its 265 seven-pixel modules ("drawers") and its 474 analog-sum trigger groups,
+its seven-pixel modules ("drawers", ``trigger.sizes.N_MODULES``) and its analog-sum trigger groups,
 the LSTN-01 telescope configuration (trigger threshold, night-sky background,
 digitiser), the array trigger and the CTAO-North positions.
 """
@@ -148,7 +148,7 @@ class LSTInstrument:
 
     @cached_property
     def module_pixels(self) -> np.ndarray:
-        """Pixel ids of each 7-pixel module, shape (265, 7), rows ordered by module number."""
+        """Pixel ids of each 7-pixel module, shape (N_MODULES, 7), rows ordered by module number."""
         order = np.argsort(self.module_of_pixel, kind="stable")
         counts = np.bincount(self.module_of_pixel, minlength=N_MODULES)
         if len(counts) != N_MODULES or np.any(counts != 7):
@@ -175,7 +175,7 @@ class LSTInstrument:
 
     @cached_property
     def module_cluster_ij(self) -> np.ndarray:
-        """Each module's (i, j) cluster coordinate from ``LST_pixid_to_cluster.txt``, shape (265, 2)."""
+        """Each module's (i, j) cluster coordinate from ``LST_pixid_to_cluster.txt``, shape (N_MODULES, 2)."""
         table = np.loadtxt(self._file(CLUSTERS), dtype=int, comments="#")
         ij = np.empty((N_PIXELS, 2), dtype=int)
         ij[table[:, 0]] = table[:, 1:3]

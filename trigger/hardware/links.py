@@ -1,6 +1,6 @@
 """The partitioned trigger: readout boards with the first level, a central board with the network, the links between.
 
-The camera's 265 module sums (8 bit at 1.024 GS/s, 2.17 Tbit/s) do not fit
+The camera's N_MODULES module sums (8 bit at 1.024 GS/s, 2.17 Tbit/s) do not fit
 the transceivers of one FPGA, so the first level runs where the data are:
 
 - **readout boards** (:data:`READOUT_DEVICE`), each owning a sector of the
