@@ -31,7 +31,7 @@ from trigger.deploy import (
     pack_windows,
 )
 from trigger.deploy.check import compare_with_model
-from trigger.deploy.simboard import SimulatedBoard
+from trigger.deploy.simboard import POLL_CLOCKS, SimulatedBoard
 from trigger.events import read_trigger_events
 from trigger.hardware import build
 from trigger.hardware.board import check_tcl_names, verilog_interface
@@ -152,6 +152,32 @@ def test_slow_software_loses_nothing(board_build, library, trained, windows):
         assert decisions.counters["drop_count"] == decisions.counters["cand_drop_count"] == 0
         assert not any(v for k, v in dev.registers.status().items() if k in ("queue_overflow", "record_lost"))
     assert compare_with_model(decisions, windows, model, config, report).n_mismatches == 0
+
+
+def test_paced_input_waits_and_decides_the_same(device, trained, windows):
+    """``pace_windows`` (the soak's pacing) holds the input after each window's last beat, changing no decision."""
+    model, config, report = trained
+    device.configure_trigger(config, report)
+    board = device.transport
+    block = windows[:12]
+    before = board.cycles
+    plain = device.run(block)
+    plain_clocks = board.cycles - before
+    gaps = np.arange(len(block)) * 500  # long enough to dominate the DMA's polling granularity
+    board.pace_windows(gaps)
+    before = board.cycles
+    paced = device.run(block)
+    paced_clocks = board.cycles - before
+    # the pause after the last window holds nothing back; the driver sees the end of a transfer up to a poll
+    # (POLL_CLOCKS) late on each channel, which the plain run's tail may have spent anyway
+    assert paced_clocks >= plain_clocks + gaps[:-1].sum() - 2 * POLL_CLOCKS
+    assert np.array_equal(paced.candidates, plain.candidates)
+    assert np.array_equal(paced.asum_fired, plain.asum_fired)
+    assert compare_with_model(paced, block, model, config, report).n_mismatches == 0
+    # the schedule was used up: the next run is not paced
+    before = board.cycles
+    device.run(block)
+    assert board.cycles - before <= plain_clocks + POLL_CLOCKS
 
 
 def test_register_table_is_the_verilog_map():

@@ -22,6 +22,9 @@ struct Board {
     // MM2S: words of SB_WORD32 uint32 each, tlast on the last one
     const uint32_t* in = nullptr;
     size_t in_words = 0, in_pos = 0;
+    // optional: idle clocks after each word (a DMA that pauses), so a bulk check can pace the input
+    const uint32_t* gaps = nullptr;
+    uint32_t gap_left = 0;
     // S2MM: 128-bit records (4 uint32), done at tlast or when the buffer is full
     uint32_t* out = nullptr;
     size_t out_cap = 0, out_pos = 0;
@@ -42,7 +45,7 @@ inline void set_word(VlWide<N>& port, const uint32_t* w) {
 
 void drive_input(Board* b) {
     auto* t = b->top;
-    bool have = b->in && b->in_pos < b->in_words;
+    bool have = b->in && b->in_pos < b->in_words && b->gap_left == 0;
     t->s_axis_tvalid = have;
     if (have) {
         set_word(t->s_axis_tdata, b->in + b->in_pos * SB_WORD32);
@@ -59,6 +62,7 @@ void cycle(Board* b) {
     t->eval();
     bool in_fire = t->s_axis_tvalid && t->s_axis_tready;
     bool out_fire = t->m_axis_tvalid && t->m_axis_tready;
+    bool out_stall = t->m_axis_tvalid && !t->m_axis_tready;
     bool aw_fire = t->s_axil_awvalid && t->s_axil_awready;
     bool w_fire = t->s_axil_wvalid && t->s_axil_wready;
     bool bv_fire = t->s_axil_bvalid && t->s_axil_bready;
@@ -74,7 +78,13 @@ void cycle(Board* b) {
     ++b->cycles;
     b->ctx.timeInc(1);
 
-    if (in_fire) ++b->in_pos;
+    // a pause counts only clocks in which the trigger can work: while its records cannot leave (a receive
+    // buffer not yet re-armed) it is frozen, and a pause spent then would leave its backlog where it was
+    if (b->gap_left && !out_stall) --b->gap_left;
+    if (in_fire) {
+        if (b->gaps) b->gap_left = b->gaps[b->in_pos];
+        ++b->in_pos;
+    }
     if (out_fire) {
         for (int i = 0; i < 4; ++i) b->out[b->out_pos * 4 + i] = rec[i];
         ++b->out_pos;
@@ -127,6 +137,8 @@ void sb_reset(void* h, int n) {
     auto* b = static_cast<Board*>(h);
     b->in = nullptr;
     b->in_words = b->in_pos = 0;
+    b->gaps = nullptr;
+    b->gap_left = 0;
     b->out_busy = false;
     b->top->aresetn = 0;
     drive_input(b);
@@ -135,11 +147,14 @@ void sb_reset(void* h, int n) {
     cycle(b);
 }
 
-void sb_mm2s_start(void* h, const uint32_t* words, size_t n_words) {
+// gaps: null, or n_words counts of idle clocks to insert after each word
+void sb_mm2s_start(void* h, const uint32_t* words, size_t n_words, const uint32_t* gaps) {
     auto* b = static_cast<Board*>(h);
     b->in = words;
     b->in_words = n_words;
     b->in_pos = 0;
+    b->gaps = gaps;
+    b->gap_left = 0;
     drive_input(b);
 }
 
