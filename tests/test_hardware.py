@@ -88,6 +88,21 @@ def test_report_has_timing_links_and_latency_budget(built):
     assert json.loads(json.dumps(report)) == report  # strict JSON
 
 
+def test_max_logic_levels_names_each_board_module():
+    """With the boards' own RTL synthesized (--synth-boards), every module of both boards is listed, prefixed."""
+    from trigger.hardware.build import _max_logic_levels
+
+    depth = {"lut": 4, "carry_chains": 1, "path": ["a", "b"]}
+    core = {"logic_depth": depth}
+    boards = {"method": "rtl",
+              "readout": {"max_logic_levels": {"trigger_first_level": depth | {"meets_budget": True}}},
+              "central": {"max_logic_levels": {"trigger_central_board": depth | {"meets_budget": True}}}}
+    out = _max_logic_levels(core, None, "trigger_nn", boards)
+    assert set(out) == {"trigger_nn", "readout_board/trigger_first_level", "central_board/trigger_central_board"}
+    # a scaled estimate has no modules of its own to list
+    assert set(_max_logic_levels(core, None, "trigger_nn", boards | {"method": "scaled"})) == {"trigger_nn"}
+
+
 def test_csim_and_verilog_are_bit_exact(built):
     out, report, _ = built
     x = np.load(out / "checks" / "inputs.npy")

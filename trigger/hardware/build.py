@@ -180,7 +180,7 @@ def _uniform(kifs):
 def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAULT_CLOCK_MHZ,
           n_check: int = DEFAULT_N_CHECK, events=None, seed: int = 0, latency_cutoff: float | None = None,
           synth: bool = True, overwrite: bool = False, yosys: str | None = None, n_jobs: int | None = None,
-          synth_top: bool = True, board: str | None = None, dma_width: int = 128) -> dict:
+          synth_top: bool = True, board: str | None = None, dma_width: int = 128, synth_boards: bool = True) -> dict:
     """Generate and check the hardware of the trigger model in ``model_dir``; return the report.
 
     Parameters
@@ -195,6 +195,10 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
     synth : run the yosys resource estimate (the slowest step for large networks)
     synth_top : also estimate the hand-written top around the core (``hdl/``; long, so cached per source and
         parameters); ``resources`` is then the whole top and ``resources_core`` the network alone
+    synth_boards : with ``synth_top``, also synthesize the partitioned trigger's busiest readout board and its
+        central board (:func:`.board_synth.estimate_boards`, yosys with the hierarchy kept; a few minutes, cached per
+        sources and parameters): ``boards`` then holds each board's resources from its own RTL and
+        ``max_logic_levels`` each of their modules (``readout_board/<module>``, ``central_board/<module>``)
     overwrite : replace an earlier build in ``out_dir``
     board : also write ``board/``, the Vivado project of a PYNQ overlay for this board (``zcu104``, ...;
         :data:`trigger.hardware.board.BOARDS`); ``part`` is then the board's part
@@ -230,7 +234,7 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
         try:
             report = _build_in(work, out_dir, model, part, clock_mhz, int(n_check), events,
                                int(seed), latency_cutoff, synth, yosys, n_jobs, synth_top, board, dma_width, t_start,
-                               top)
+                               top, synth_boards)
         except BuildError as err:
             # a step failed on good input: the folder, with the earlier steps' outputs, is kept for debugging
             with open(work / "build.log", "a") as f:
@@ -245,7 +249,7 @@ def build(model_dir, out_dir, part: str = DEFAULT_PART, clock_mhz: float = DEFAU
 
 
 def _build_in(work, out_dir, model, part, clock_mhz, n_check, events, seed, latency_cutoff, synth, yosys,
-              n_jobs, synth_top, board, dma_width, t_start, top):
+              n_jobs, synth_top, board, dma_width, t_start, top, synth_boards=False):
     timings = {}
     with _step("model", timings):
         changed = model.input_values_changed()
@@ -263,11 +267,11 @@ def _build_in(work, out_dir, model, part, clock_mhz, n_check, events, seed, late
         log.info("checks: %d events (corner cases%s, %d random)", len(x), ", given events" if events is not None else "",
                  n_check)
     return _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs,
-                     timings, t_start, events is not None, changed, synth_top, board, dma_width, top)
+                     timings, t_start, events is not None, changed, synth_top, board, dma_width, top, synth_boards)
 
 
 def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff, synth, yosys, n_jobs, timings,
-              t_start, given_events, changed, synth_top, board=None, dma_width=128, top=None):
+              t_start, given_events, changed, synth_top, board=None, dma_width=128, top=None, synth_boards=False):
     """The steps after ``model``, written into ``work``, the staged ``out_dir`` (paths in outputs name the final one)."""
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -319,6 +323,14 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
                 log.info("synth: whole top %s LUT, %s FF, %s DSP, %s BRAM (yosys estimate, %s)", resources["lut"],
                          resources["ff"], resources["dsp"], resources["bram"],
                          "cached" if top_logic.get("cached") else "synthesized")
+            if synth_boards:
+                from .board_synth import estimate_boards
+
+                est = estimate_boards(_board_parameters(model, top_info["parameters"]), part, work / "synth" / "boards",
+                                      yosys=yosys)
+                log.info("synth: boards (readout board %s: %s LUT; central board: %s LUT without the core; %s)",
+                         est["readout"]["board"], est["readout"]["lut"], est["central"]["lut"],
+                         "cached" if est.get("cached") else "synthesized")
     else:
         timings["synth"] = None
 
@@ -335,6 +347,8 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
 
     with _step("report", timings):
         period = 1000.0 / clock_mhz
+        partitioned = _partitioned(model, top, clock_mhz, rtl.latency_cycles, top_logic, core_resources,
+                                   top_info["parameters"], part)
         report = {
             "clock_mhz": clock_mhz,
             "clock_period_ns": round(period, 6),
@@ -348,9 +362,8 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
             "resources_core": core_resources,
             "resources_top_logic": top_logic,
             "budget": budget(resources, part) if top_logic else None,
-            "max_logic_levels": _max_logic_levels(core_resources, top_logic, rtl.top),
-            **_partitioned(model, top, clock_mhz, rtl.latency_cycles, top_logic, core_resources,
-                           top_info["parameters"], part),
+            **partitioned,
+            "max_logic_levels": _max_logic_levels(core_resources, top_logic, rtl.top, partitioned.get("boards")),
             "top": top_info | {"latency_note": "see docs/hardware.md: candidate to result = core latency + 7 cycles"},
             "bit_exact": bit_exact,
             "model": {
@@ -431,8 +444,10 @@ def _partitioned(model, top, clock_mhz, core_latency, top_logic, core_resources,
     return out
 
 
-def _max_logic_levels(core: dict | None, top_logic: dict | None, core_name: str) -> dict | None:
-    """Deepest register-to-register path per module: the core's, and each part of the top's (with synth_top)."""
+def _max_logic_levels(core: dict | None, top_logic: dict | None, core_name: str, boards: dict | None = None
+                      ) -> dict | None:
+    """Deepest register-to-register path per module: the core's, each part of the single top's (with synth_top),
+    and each module of the readout and central boards when their own RTL was synthesized (with synth_boards)."""
     if core is None or core.get("logic_depth") is None:
         return None
     from .timing import meets_budget
@@ -440,6 +455,11 @@ def _max_logic_levels(core: dict | None, top_logic: dict | None, core_name: str)
     out = {core_name: core["logic_depth"] | {"meets_budget": meets_budget(core["logic_depth"])}}
     if top_logic and top_logic.get("max_logic_levels"):
         out |= top_logic["max_logic_levels"]
+    rtl = (boards or {}).get("method") == "rtl"
+    for name in ("readout", "central"):
+        board = (boards or {}).get(name) or {}
+        if rtl and board.get("max_logic_levels"):
+            out |= {f"{name}_board/{module}": depth for module, depth in board["max_logic_levels"].items()}
     return out
 
 

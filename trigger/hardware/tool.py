@@ -93,6 +93,9 @@ class BuildTool(CommandTool):
                            help="da4ml adder levels per pipeline stage (default: from the clock)").tag(config=True)
     synth = Bool(True, help="Run the yosys resource estimate").tag(config=True)
     synth_top = Bool(True, help="Also estimate the hand-written top around the core (long; cached)").tag(config=True)
+    synth_boards = Bool(True, help="With synth_top, also synthesize the partitioned trigger's boards (the busiest "
+                        "readout board and the central board, yosys, hierarchy kept): per-board resources and logic "
+                        "depth per module in report.json (a few minutes; cached)").tag(config=True)
     overwrite = Bool(False, help="Replace an earlier build in the output folder").tag(config=True)
     board = Unicode(None, allow_none=True, help="Also write board/, the Vivado project of a PYNQ overlay for this "
                     "board (zcu104, zcu102, zcu106, kv260, ultra96v2); make bitstream runs it").tag(config=True)
@@ -115,7 +118,9 @@ class BuildTool(CommandTool):
         "overwrite": ({"BuildTool": {"overwrite": True}}, "Replace an earlier build in the output folder"),
         "no-synth": ({"BuildTool": {"synth": False}}, "Skip the yosys resource estimate"),
         "no-synth-top": ({"BuildTool": {"synth_top": False}},
-                         "Estimate the network core only, not the hand-written top around it"),
+                         "Estimate the network core only, not the hand-written RTL around it (single top, boards)"),
+        "no-synth-boards": ({"BuildTool": {"synth_boards": False}},
+                            "Skip the yosys estimate of the readout and central boards' own RTL"),
     }
 
     def _log_level_given(self) -> bool:
@@ -151,7 +156,8 @@ class BuildTool(CommandTool):
             self.report = build(self.model, self.out, part=self.part, clock_mhz=self.clock_mhz,
                                 n_check=self.n_check, events=self.event_array, seed=self.seed,
                                 latency_cutoff=self.latency_cutoff, synth=self.synth, overwrite=self.overwrite,
-                                synth_top=self.synth_top, board=self.board, dma_width=self.dma_width)
+                                synth_top=self.synth_top, synth_boards=self.synth_boards, board=self.board,
+                                dma_width=self.dma_width)
         except BuildError as err:
             # good input, a failed step: one line naming it; the details are in build.log and logs/
             kept = ("all outputs and report.json" if isinstance(err, BitExactError)
