@@ -97,8 +97,10 @@ def test_max_logic_levels_names_each_board_module():
     boards = {"method": "rtl",
               "readout": {"max_logic_levels": {"trigger_first_level": depth | {"meets_budget": True}}},
               "central": {"max_logic_levels": {"trigger_central_board": depth | {"meets_budget": True}}}}
-    out = _max_logic_levels(core, None, "trigger_nn", boards)
-    assert set(out) == {"trigger_nn", "readout_board/trigger_first_level", "central_board/trigger_central_board"}
+    top = {"max_logic_levels": {"trigger_cand_picker": depth | {"meets_budget": False}, "budget": {"lut": 4}}}
+    out = _max_logic_levels(core, top, "trigger_nn", boards)
+    assert set(out) == {"trigger_nn", "single_top/trigger_cand_picker", "budget", "readout_board/trigger_first_level",
+                        "central_board/trigger_central_board"}
     # a scaled estimate has no modules of its own to list
     assert set(_max_logic_levels(core, None, "trigger_nn", boards | {"method": "scaled"})) == {"trigger_nn"}
 

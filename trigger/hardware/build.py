@@ -454,7 +454,8 @@ def _max_logic_levels(core: dict | None, top_logic: dict | None, core_name: str,
 
     out = {core_name: core["logic_depth"] | {"meets_budget": meets_budget(core["logic_depth"])}}
     if top_logic and top_logic.get("max_logic_levels"):
-        out |= top_logic["max_logic_levels"]
+        # the single top is the simulated board's reference, not the design to build: its parts are named so
+        out |= {k if k == "budget" else f"single_top/{k}": v for k, v in top_logic["max_logic_levels"].items()}
     rtl = (boards or {}).get("method") == "rtl"
     for name in ("readout", "central"):
         board = (boards or {}).get(name) or {}
