@@ -323,7 +323,7 @@ def _generate(model, x, y_keras, work, out_dir, part, clock_mhz, latency_cutoff,
                 log.info("synth: whole top %s LUT, %s FF, %s DSP, %s BRAM (yosys estimate, %s)", resources["lut"],
                          resources["ff"], resources["dsp"], resources["bram"],
                          "cached" if top_logic.get("cached") else "synthesized")
-            if synth_boards:
+            if synth_top and synth_boards:  # the hand-written RTL's estimates go together; CI and the demo skip both
                 from .board_synth import estimate_boards
 
                 est = estimate_boards(_board_parameters(model, top_info["parameters"]), part, work / "synth" / "boards",
