@@ -1603,8 +1603,9 @@ module trigger_readout_boards #(
     output wire [11:0]              overflow,
     output wire [11:0]              busy
 );
+`include "trigger_partition.vh"
     generate
-        if (N_CAMERA_MODULES != 265) begin : camera_check
+        if (N_CAMERA_MODULES != CAMERA_MODULES) begin : camera_check
             trigger_readout_boards_camera_modules_do_not_match_the_partition unsupported_parameters ();
         end
     endgenerate

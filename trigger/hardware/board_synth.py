@@ -216,7 +216,7 @@ def estimate_boards(parameters: dict, part: str, work_dir: Path, core_ports: dic
     readout_params = {k: int(parameters[k]) for k in READOUT_PARAMETERS if k in parameters}
     readout = _synth_hierarchy([hdl_dir / n for n in READOUT_SOURCES], f"trigger_readout_board_{board}", part,
                                work_dir / "readout", readout_params, yosys,
-                               include_files=[hdl_dir / n for n in INCLUDES])
+                               include_files=[hdl_dir / n for n in (*INCLUDES, PARTITION_HEADER)])
     out["readout"] = readout | {"board": board, "top": f"trigger_readout_board_{board}",
                                 "wall_s": round(time.perf_counter() - t0, 1)}
     t1 = time.perf_counter()
