@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trigger.deploy.packing import SPB
+
 sys.path.insert(0, str(Path(__file__).resolve().parent / "trigger_top"))
 
 log = logging.getLogger("soak")
@@ -55,10 +57,10 @@ def pacing(counts, want, words_per_beat: int, slack: int) -> np.ndarray:
     cands = np.bincount(want.event, minlength=n)
     beats = np.zeros(n, np.int64)
     if len(want.event):
-        pairs = np.unique(want.event.astype(np.int64) * n_samples + want.sample // 4)
+        pairs = np.unique(want.event.astype(np.int64) * n_samples + want.sample // SPB)
         beats = np.bincount(pairs // n_samples, minlength=n)
-    records = cands + want.asum_fired.reshape(n, -1, 4).any(axis=2).sum(axis=1)
-    arrive = n_samples // 4 * words_per_beat
+    records = cands + want.asum_fired.reshape(n, -1, SPB).any(axis=2).sum(axis=1)
+    arrive = n_samples // SPB * words_per_beat
     gaps = np.zeros(n, np.uint32)
     backlog = 0
     for i in range(n):

@@ -89,7 +89,7 @@ def test_report_has_timing_links_and_latency_budget(built):
 
 
 def test_max_logic_levels_names_each_board_module():
-    """With the boards' own RTL synthesized (--synth-boards), every module of both boards is listed, prefixed."""
+    """With the boards' own RTL synthesized (the default with the top estimate), every board module is listed."""
     from trigger.hardware.build import _max_logic_levels
 
     depth = {"lut": 4, "carry_chains": 1, "path": ["a", "b"]}

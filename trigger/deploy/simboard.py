@@ -275,14 +275,14 @@ class SimulatedBoard:
     def pace_windows(self, idle_clocks):
         """Pause the input for ``idle_clocks[i]`` clocks after the last beat of the i-th window sent from now on.
 
-        Clocks in which the trigger's records cannot leave (the receive
-        buffer not re-armed yet) do not count: the trigger is held then, and
-        the pause is for it to work.
-
         A DMA on a board never pauses; a bulk check uses this to keep the
         trigger within the candidate rate it is built for (one per clock), so
         that every decision can be compared instead of the overflow being
         counted. Windows past the end of the schedule are not paced.
+
+        Clocks in which the trigger's records cannot leave (the receive
+        buffer not re-armed yet) do not count: the trigger is held then, and
+        the pause is for it to work.
         """
         self._pace, self._paced = np.asarray(idle_clocks, np.uint32).ravel().copy(), 0
 
