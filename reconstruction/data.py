@@ -52,6 +52,37 @@ log = logging.getLogger(__name__)
 GAMMA_ID = 0  # CORSIKA / sim_telarray particle id of a gamma
 
 
+def _sequence_in_window(r1_event, settings, camera_geometry=None, dl1_cleaning_mask=None) -> np.ndarray:
+    """dl1-data-handler's waveform cut, kept inside the readout window at both ends.
+
+    dl1-data-handler 0.14.11 clips a sequence that would reach past either end
+    of the readout window instead of moving it inside (its
+    ``get_unmapped_waveform`` takes the minimum with the window's end before it
+    checks for an overflow), so an image whose summed maximum lies within half a
+    sequence of either end gets fewer samples than ``sequence_length``, and a
+    batch holding it fails to stack (3 of 256 images of a simulated gamma
+    file). Here the same sequence is moved inside the window.
+    """
+    from dl1_data_handler import reader
+
+    full = reader._project_uncut_waveform(r1_event, {**settings, "seq_length": settings["readout_length"]},
+                                          camera_geometry, dl1_cleaning_mask)
+    n, length = settings["seq_length"], full.shape[1]
+    if n >= length:
+        return full
+    peak = length // 2 - 1 if settings["seq_position"] == "center" else int(np.argmax(full.sum(axis=0)))
+    start = min(max(0, int(1 + peak - n / 2)), length - n)
+    return full[:, start : start + n]
+
+
+def _keep_sequences_in_window():
+    from dl1_data_handler import reader
+
+    if getattr(reader, "_project_uncut_waveform", None) is None:
+        reader._project_uncut_waveform = reader.get_unmapped_waveform
+        reader.get_unmapped_waveform = _sequence_in_window
+
+
 def open_readers(files, spec: DataSpec, tel_ids=None) -> list:
     """One dl1-data-handler reader per file (see the module docstring for why).
 
@@ -67,6 +98,8 @@ def open_readers(files, spec: DataSpec, tel_ids=None) -> list:
     files = [check_file(path, spec) for path in files]
     selection = list(tel_ids) if tel_ids is not None else select_telescopes(files, spec)
     cls = DLImageReader if spec.input_type == "image" else DLWaveformReader
+    if cls is DLWaveformReader:
+        _keep_sequences_in_window()
     readers = []
     for path in files:
         empty = InputError(

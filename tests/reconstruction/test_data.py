@@ -111,3 +111,27 @@ def test_empty_selection_is_an_error(reco_files):
         open_readers(reco_files[:1], DataSpec(min_intensity=1e9))
     with pytest.raises(ValueError, match="unknown task"):
         DL1Sequence(open_readers(reco_files[:1], DataSpec(image_shape=IMAGE_SHAPE)), tasks=["charge"])
+
+
+@pytest.mark.parametrize("peak, first", [(1, 0), (20, 17), (38, 32)])
+def test_waveform_sequence_stays_inside_the_window(peak, first):
+    """dl1-data-handler clips a sequence near either end of the window (fewer samples, batches that fail to
+    stack); the project's cut moves it inside the window instead, and elsewhere cuts where dl1-data-handler does."""
+    from dl1_data_handler import reader
+
+    from reconstruction.data import _keep_sequences_in_window, _sequence_in_window
+
+    _keep_sequences_in_window()
+    waveform = np.random.default_rng(peak).normal(0, 0.1, (1, 7, 40)).astype("float32")
+    waveform[0, :, peak] += 10
+    event = {"waveform": waveform, "selected_gain_channel": np.zeros(7, int)}
+    settings = {"waveform_scale": 0.0, "waveform_offset": 0, "cleaning_type": None, "seq_length": 8,
+                "readout_length": 40, "seq_position": "maximum"}
+    cut = _sequence_in_window(event, settings)
+    assert cut.shape == (7, 8)
+    np.testing.assert_array_equal(cut, waveform[0, :, first:first + 8])
+    upstream = reader._project_uncut_waveform(event, settings)
+    if upstream.shape[1] == 8:
+        np.testing.assert_array_equal(cut, upstream)
+    else:
+        assert peak in (1, 38) and upstream.shape[1] < 8  # the upstream clips this works around
