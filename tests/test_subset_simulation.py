@@ -92,3 +92,16 @@ def test_accepted_windows_carry_the_rate_they_were_found_at(simulation):
     from_windows = weights[scores > cut].sum()
     estimated = simulation.camera_rates([cut], rng, min_rate_hz=1e3, n_runs=2).rate_hz[0]
     assert 1 / 3 < from_windows / estimated < 3, (from_windows, estimated)
+
+
+def test_read_sums_are_the_window_sums_where_the_trigger_reads():
+    """value() computes only the samples the gate and the ROI read, from the fine bins that reach them: the same
+    sums as the whole window's there, before and after chain moves (big p.e. stepped out of the cells included)."""
+    simulation = SubsetSimulation(NSBRateEstimator(TriggerInput(), DARK), GEOMETRY, roi_sum)
+    rng = np.random.default_rng(4)
+    for stratum in simulation.strata(1.0)[0][:4]:
+        windows = simulation.draw(500, stratum, rng)
+        for _ in range(3):
+            np.testing.assert_allclose(simulation.read_sums(windows), simulation.sums(windows)[..., simulation.read],
+                                       rtol=0, atol=1e-9)
+            windows, _ = simulation.propose(windows, 0.5, rng)

@@ -163,6 +163,11 @@ class SubsetSimulation:
         k = DECISION_SAMPLE
         reach = np.nonzero((self.noise.kernel[:, k - geometry.n_before - 1 : k + geometry.n_after] != 0).any(axis=1))[0]
         self.cells = np.arange(reach.min(), reach.max() + 1)
+        # value() reads only these samples (the gate's sample before the decision and the ROI), and only the
+        # fine bins in cells reach them: the rest of the window is never computed for a chain move
+        self.read = slice(k - geometry.n_before - 1, k + geometry.n_after)
+        self.read_kernel = np.ascontiguousarray(self.noise.kernel[self.cells][:, self.read])
+        self.read_baseline = np.broadcast_to(self.noise.baseline, (self.noise.kernel.shape[1],))[self.read]
         self.drop = np.zeros(self.noise.kernel.shape[0], bool)
         self.drop[self.cells] = True
         is_big = self.noise.amplitudes >= BIG_PE
@@ -207,14 +212,23 @@ class SubsetSimulation:
         amplitude = self.small_amplitudes[np.where(rng.random(len(owner)) < keep[column], column, alias[column])]
         return np.bincount(owner, weights=amplitude, minlength=n)
 
-    def hist(self, w: Windows) -> np.ndarray:
-        hist = w.small.copy()
+    def hist(self, w: Windows, cells=False) -> np.ndarray:
+        """Amplitude sum per module and fine bin (n, 3, n_fine), or only over ``self.cells`` with ``cells``."""
+        first = self.cells[0] if cells else 0
+        hist = (w.small[..., first : self.cells[-1] + 1] if cells else w.small).copy()
         if w.big.shape[1]:
             rows = np.repeat(np.arange(len(w)), w.big.shape[1])
             big = w.big.reshape(-1, 3)
             amplitude = self.big_amplitudes[np.minimum(np.searchsorted(self.big_cdf, big[:, 2]), len(self.big_cdf) - 1)]
-            np.add.at(hist, (rows, big[:, 0].astype(int), big[:, 1].astype(int)), amplitude)
+            cell = big[:, 1].astype(int) - first
+            # a move may step a big p.e. out of the cells (and is then refused): it reaches no sample read
+            there = (cell >= 0) & (cell < hist.shape[-1]) if cells else slice(None)
+            np.add.at(hist, (rows[there], big[there, 0].astype(int), cell[there]), amplitude[there])
         return hist
+
+    def read_sums(self, w: Windows) -> np.ndarray:
+        """Module sums (n, 3, samples of ``self.read``): :meth:`sums` on the samples :meth:`value` reads."""
+        return self.hist(w, cells=True) @ self.read_kernel - self.read_baseline + w.noise[..., self.read]
 
     def sums(self, w: Windows) -> np.ndarray:
         """Module sums (n, 3, n_samples), p.e. per sample, AC coupled."""
@@ -225,8 +239,9 @@ class SubsetSimulation:
 
     def value(self, w: Windows) -> np.ndarray:
         """Y of windows (n,)."""
-        k, gate = DECISION_SAMPLE, self.geometry.gate
-        sums = self.sums(w)
+        gate = self.geometry.gate
+        k = DECISION_SAMPLE - self.read.start  # the samples from here on are those of self.read
+        sums = self.read_sums(w)
         counts = self.input.quantize(sums)
         group = counts.astype(np.int32).sum(axis=1)
         # below the gate, the unquantized group sum: finer steps for the first levels
