@@ -350,34 +350,52 @@ module trigger_cand_picker #(
     localparam integer N_SL = (CAND_W + SL - 1) / SL;
     localparam integer LOST_LEVELS = (N_SL > 1) ? $clog2(N_SL) : 1;
     wire [N_SL*SL-1:0] refused = {{(N_SL * SL - CAND_W){1'b0}}, push_mask};
-    reg  [(LOST_LEVELS+1)*N_SL*CNT_W-1:0] l_tree;   // level l, entry i at [(l*N_SL + i)*CNT_W +: CNT_W]
     reg  [LOST_LEVELS:0] l_valid;
-    reg  [N_SL*3-1:0] slice_count;
-    reg  [2:0] pc;
-    integer lc, lb, li, ll;
-    always @(*) begin
-        for (lc = 0; lc < N_SL; lc = lc + 1) begin
-            pc = 3'd0;
-            for (lb = 0; lb < SL; lb = lb + 1)
-                pc = pc + {2'd0, refused[lc * SL + lb]};
-            slice_count[lc * 3 +: 3] = pc;
+    function automatic [2:0] ones6(input [SL-1:0] bits);  // one LUT level per output bit
+        integer b;
+        begin
+            ones6 = 3'd0;
+            for (b = 0; b < SL; b = b + 1)
+                ones6 = ones6 + {2'd0, bits[b]};
         end
-    end
+    endfunction
+    // level l holds ceil(N_SL / 2^l) partial sums, each its own register, and loads only when the level
+    // before it holds an overflow's sums (its l_valid bit): the output is gated by l_valid, so a level that
+    // keeps an old overflow's sums is never read. Recomputing every level of a full-width packed tree each
+    // clock, as before, made the Verilated boards 4x slower; overflows are rare.
+    genvar gl, gi;
+    generate
+        for (gl = 0; gl <= LOST_LEVELS; gl = gl + 1) begin : lvl
+            localparam integer N = (N_SL + (1 << gl) - 1) >> gl;
+            reg [N*CNT_W-1:0] s;
+            if (gl == 0) begin : leaf
+                for (gi = 0; gi < N; gi = gi + 1) begin : e
+                    always @(posedge clk)
+                        if (overflow) s[gi * CNT_W +: CNT_W] <= {{(CNT_W - 3){1'b0}}, ones6(refused[gi * SL +: SL])};
+                end
+            end else begin : node
+                localparam integer NP = (N_SL + (1 << (gl - 1)) - 1) >> (gl - 1);
+                for (gi = 0; gi < N; gi = gi + 1) begin : e
+                    if (2 * gi + 1 < NP) begin : pair
+                        always @(posedge clk)
+                            if (l_valid[gl - 1])
+                                s[gi * CNT_W +: CNT_W] <= lvl[gl - 1].s[2 * gi * CNT_W +: CNT_W]
+                                                        + lvl[gl - 1].s[(2 * gi + 1) * CNT_W +: CNT_W];
+                    end else begin : single
+                        always @(posedge clk)
+                            if (l_valid[gl - 1]) s[gi * CNT_W +: CNT_W] <= lvl[gl - 1].s[2 * gi * CNT_W +: CNT_W];
+                    end
+                end
+            end
+        end
+    endgenerate
     always @(posedge clk) begin
-        for (li = 0; li < N_SL; li = li + 1)
-            l_tree[li * CNT_W +: CNT_W] <= overflow ? {{(CNT_W - 3){1'b0}}, slice_count[li * 3 +: 3]}
-                                                    : {CNT_W{1'b0}};
-        for (ll = 1; ll <= LOST_LEVELS; ll = ll + 1)
-            for (li = 0; li < N_SL; li = li + 1)
-                l_tree[(ll * N_SL + li) * CNT_W +: CNT_W] <=
-                    ((2 * li < N_SL) ? l_tree[((ll - 1) * N_SL + 2 * li) * CNT_W +: CNT_W] : {CNT_W{1'b0}})
-                  + ((2 * li + 1 < N_SL) ? l_tree[((ll - 1) * N_SL + 2 * li + 1) * CNT_W +: CNT_W] : {CNT_W{1'b0}});
         if (!rst_n) begin
             l_valid <= {(LOST_LEVELS + 1){1'b0}};
             lost    <= {CNT_W{1'b0}};
         end else begin
             l_valid <= {l_valid[LOST_LEVELS-1:0], overflow};
-            lost    <= l_valid[LOST_LEVELS] ? l_tree[LOST_LEVELS * N_SL * CNT_W +: CNT_W] : {CNT_W{1'b0}};
+            lost    <= l_valid[LOST_LEVELS] ? lvl[LOST_LEVELS].s[CNT_W-1:0] : {CNT_W{1'b0}};
         end
     end
 
