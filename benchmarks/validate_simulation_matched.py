@@ -76,7 +76,7 @@ CRITERIA = {"true_size": 0.15, "true_width": 0.15, "true_length": 0.15, "intensi
             "length": 0.15}
 PROTON_FRACTION_TOLERANCE = 0.2  # ... and the proton image fraction within 1 +- 0.2 (as a ratio)
 MIN_TRIGGER_AGREEMENT = 0.95  # ... and the analog sum agrees with sim_telarray on 95 % of LST images
-THRESHOLD_SCAN = range(88, 110)
+THRESHOLD_OFFSETS = range(-12, 10)  # counts around each image's threshold, for the scan
 
 log = logging.getLogger("validate_simulation_matched")
 
@@ -276,16 +276,16 @@ def main(argv=None):
                              f"default {DEFAULT_SHOWER_MODEL}) or ShowerModel parameters to change relative to v1, "
                              "e.g. '{\"psf_deg\": 0.035}' (calibration scans)")
     parser.add_argument("--asum-threshold", type=int, default=None,
-                        help="the project's analog-sum threshold [counts] compared with sim_telarray's decisions "
-                             "(default: sim_telarray's configured asum_threshold translated into counts on "
-                             "aux_traces_2030, simtel_threshold in trigger/simulation/validation.py)")
+                        help="one analog-sum threshold [counts] for every LST, compared with sim_telarray's decisions "
+                             "(default: each file's own configured asum_threshold per LST, from its history, "
+                             "translated into counts on aux_traces_2030: simtel_threshold in "
+                             "trigger/simulation/validation.py)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore")
     files = args.files or [data_dir() / "simtel" / f for f in DEFAULT_FILES]
     translated = simtel_threshold()
-    if args.asum_threshold is None:
-        args.asum_threshold = translated.counts
+    threshold = translated if args.asum_threshold is None else args.asum_threshold
     instrument = LSTInstrument()
     lon, lat = instrument.pixel_fov
     rng = np.random.default_rng(args.seed)
@@ -299,7 +299,10 @@ def main(argv=None):
             meta, samples, run = file_samples(path, work, args.repeats, args.seed, args.max_impact, lon, lat,
                                               model=args.model)
             metas.append(meta)
-            decisions.append(trigger_decisions(run, args.asum_threshold, seed=args.seed))
+            decisions.append(trigger_decisions(run, threshold, seed=args.seed))
+            meta["asum_threshold"] = {int(t): [run.asum_threshold_mv.get(int(t)),
+                                               int(decisions[-1].threshold[decisions[-1].tel_id == t][0])]
+                                      for t in np.unique(decisions[-1].tel_id)}
             per_file[path.name] = comparisons(samples, rng)
             by_particle.setdefault(meta["particle"], []).append(samples)
     pooled_rows = {p: comparisons(pool(s), rng) for p, s in by_particle.items()}
@@ -346,40 +349,42 @@ def _model(text):
         raise argparse.ArgumentTypeError(f"neither a shower model ({', '.join(SHOWER_MODELS)}) nor JSON: {text}") from None
 
 
-def trigger_summary(files, decisions, threshold):
-    """Agreement of the project's analog sum (on sim_telarray's own p.e.) with sim_telarray's telescope triggers."""
+def trigger_summary(files, decisions, threshold=None):
+    """Agreement of the project's analog sum (on sim_telarray's own p.e.) with sim_telarray's telescope triggers, at
+    the thresholds the decisions carry (each LST's configured one, or ``threshold`` for all) and offsets from them."""
     observable = np.concatenate([d.observable for d in decisions])
     sums = np.concatenate([d.max_group_sum for d in decisions])[observable]
     fired = np.concatenate([d.simtel_triggered for d in decisions])[observable]
     n = len(sums)
 
-    def agreement(t):
-        return float(np.concatenate([d.agreement_per_image(t) for d in decisions]).mean())
+    def agreement(offset):
+        return float(np.concatenate([d.agreement_per_image(offset=offset) for d in decisions]).mean())
 
-    agree = agreement(threshold) if n else np.nan
-    scan = {int(t): agreement(t) for t in THRESHOLD_SCAN} if n else {}
+    agree = agreement(0) if n else np.nan
+    scan = {int(o): agreement(o) for o in THRESHOLD_OFFSETS} if n else {}
     best = max(scan.values()) if scan else np.nan
     disagreements = []
     for path, d in zip(files, decisions):
         per_image = np.full(len(d.event_id), np.nan)
-        per_image[d.observable] = d.agreement_per_image(threshold)
+        per_image[d.observable] = d.agreement_per_image()
         for i in np.flatnonzero(per_image < 1):
             disagreements.append({"file": Path(path).name, "event_id": int(d.event_id[i]), "tel_id": int(d.tel_id[i]),
                                   "true_size": float(d.true_size[i]),
                                   "max_group_sum": [int(g) for g in d.max_group_sum[i]],
+                                  "threshold": int(d.threshold[i]),
                                   "disagreeing_draws": float(1 - per_image[i]),
                                   "simtel_triggered": bool(d.simtel_triggered[i])})
     return {
-        "threshold": int(threshold),
+        "threshold": "configured per LST" if threshold is None else int(threshold),
         "images": int(n),
         "images_not_observable": int(len(observable) - n),
         "draws": int(sums.shape[1]) if n else 0,
         "agreement": agree,
         "agreement_error": float(np.sqrt(agree * (1 - agree) / n)) if n else np.nan,
-        "self_agreement": (float(np.average([d.self_agreement(threshold) for d in decisions],
+        "self_agreement": (float(np.average([d.self_agreement() for d in decisions],
                                             weights=[d.observable.sum() for d in decisions])) if n else np.nan),
         "scan": scan,
-        "best_thresholds": [t for t, a in scan.items() if a == best],
+        "best_offsets": [t for t, a in scan.items() if a == best],
         "best_agreement": best,
         "disagreements": disagreements,
         "simtel_fired_min_sum": int(np.median(sums[fired], axis=1).min()) if fired.any() else None,
@@ -389,6 +394,11 @@ def trigger_summary(files, decisions, threshold):
 
 def write_markdown(path, header, metas, pooled_rows, per_file, checks, trigger):
     t = trigger["simtel_threshold"]
+    where = (f"{trigger['threshold']} counts for every LST" if isinstance(trigger["threshold"], int)
+             else "each LST's configured threshold")
+    configured = "; ".join(f"`{m['file'][:40]}` " + ", ".join(sorted({f"{mv:g} mV -> {c}" for mv, c in m["asum_threshold"].values()
+                                                                    if mv is not None}))
+                           for m in metas if m.get("asum_threshold"))
     lines = [
         "# Toy simulation vs sim_telarray, shower by shower (matched-geometry re-simulation)",
         "",
@@ -441,34 +451,36 @@ def write_markdown(path, header, metas, pooled_rows, per_file, checks, trigger):
         " binomial over the images.",
         "",
         f"- sim_telarray's analog sum is {t['mv_per_pe_sample']:.2f} +- {t['error']:.2f} mV per p.e. per sample of"
-        f" the project's group sum (sim_telarray's own analog-sum traces of `aux_traces_2030` against the project's"
-        f" camera on the same photo-electrons, {t['n_groups']} bright groups), so its configured asum_threshold"
-        f" {t['asum_threshold_mv']:.1f} mV is {t['threshold_pe']:.2f} p.e. per sample ="
-        f" {t['threshold_counts']:.1f} counts of the project's trigger input.",
-        f"- {trigger['images']} LST images ({trigger['images_not_observable']} more not observable); at the"
-        f" project's threshold ({trigger['threshold']} counts) the decisions"
-        f" agree on {trigger['agreement']:.3f} +- {trigger['agreement_error']:.3f}. Two independent NSB draws of the"
-        f" project agree with each other on {trigger['self_agreement']:.3f}: the most any model can agree with"
-        " sim_telarray's single draw of the same images.",
+        f" the project's group sum at a p.e. amplitude of {t['discriminator_amplitude_mv']:.1f} mV (sim_telarray's"
+        f" own analog-sum traces of `aux_traces_2030` against the project's camera on the same photo-electrons,"
+        f" {t['n_groups']} bright groups): its asum_threshold {t['asum_threshold_mv']:.1f} mV there is"
+        f" {t['threshold_pe']:.2f} p.e. per sample = {t['threshold_counts']:.1f} counts of the project's trigger"
+        " input. Each file's LSTs are compared at their own configured asum_threshold (from the file's history;"
+        f" productions differ), in counts by the same scale: {configured}.",
+        f"- {trigger['images']} LST images ({trigger['images_not_observable']} more not observable); at"
+        f" {where} the decisions agree on {trigger['agreement']:.3f} +- {trigger['agreement_error']:.3f}. Two independent NSB"
+        f" draws of the project agree with each other on {trigger['self_agreement']:.3f}: the most any model can"
+        " agree with sim_telarray's single draw of the same images.",
         f"- Smallest project group sum (median over draws) among images sim_telarray triggered:"
         f" {trigger['simtel_fired_min_sum']} counts; largest among images it did not trigger:"
         f" {trigger['simtel_quiet_max_sum']} counts.",
-        f"- Best agreement {trigger['best_agreement']:.3f} at thresholds {trigger['best_thresholds']} counts.",
+        f"- Best agreement {trigger['best_agreement']:.3f} at offsets {trigger['best_offsets']} counts from those"
+        " thresholds.",
         "",
-        "| threshold [counts] | " + " | ".join(str(t) for t in trigger["scan"]) + " |",
+        "| offset from the threshold [counts] | " + " | ".join(f"{o:+d}" for o in trigger["scan"]) + " |",
         "|---|" + "---|" * len(trigger["scan"]),
         "| agreement | " + " | ".join(f"{a:.3f}" for a in trigger["scan"].values()) + " |",
         "",
         "Images where some draws disagree at the project's threshold:",
         "",
-        "| file | event | LST | true size [p.e.] | project max group sum per draw | draws disagreeing |"
-        " sim_telarray listed it |",
-        "|---|---|---|---|---|---|---|",
+        "| file | event | LST | true size [p.e.] | threshold [counts] | project max group sum per draw |"
+        " draws disagreeing | sim_telarray listed it |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for d in trigger["disagreements"]:
         lines.append(f"| `{d['file'][:40]}` | {d['event_id']} | {d['tel_id']} | {d['true_size']:.0f} |"
-                     f" {', '.join(str(g) for g in d['max_group_sum'])} | {d['disagreeing_draws']:.0%} |"
-                     f" {'yes' if d['simtel_triggered'] else 'no'} |")
+                     f" {d['threshold']} | {', '.join(str(g) for g in d['max_group_sum'])} |"
+                     f" {d['disagreeing_draws']:.0%} | {'yes' if d['simtel_triggered'] else 'no'} |")
     for title, table in [("Pooled per particle", pooled_rows), *[(f"File `{f}`", {"": r}) for f, r in per_file.items()]]:
         lines += ["", f"## {title}", ""]
         for particle, rows in table.items():

@@ -132,3 +132,22 @@ def test_simtel_threshold_in_counts():
     assert t.threshold_counts == pytest.approx(48 + 4 * t.asum_threshold_mv / t.mv_per_pe_sample)
     # above the 94 counts of 1 kHz NSB rate: sim_telarray's LSTs trigger at a lower rate than the project's baseline
     assert 95 < t.counts < 115
+
+def test_each_run_is_compared_at_its_own_configured_threshold():
+    """Productions configure the LSTs' asum_threshold differently; each file's history says which, per telescope."""
+    from trigger.simulation.validation import TriggerDecisions, simtel_threshold
+
+    north_7 = read_recorded_run(data_dir() / "simtel" / "proton_run000001_za20deg_azm180deg_North_CTAO-North-Alpha_7.0.0_test.simtel.zst")
+    assert north_7.asum_threshold_mv == {1: 200.0, 2: 200.0, 3: 200.0, 4: 200.0}
+    assert north_7.discriminator_amplitude_mv == {1: 6.5, 2: 6.5, 3: 6.5, 4: 6.5}
+    assert set(read_recorded_run(REAL_GAMMA).asum_threshold_mv.values()) == {260.7}
+    t = simtel_threshold()
+    assert t.discriminator_amplitude_mv == 6.5 and t.counts_for(t.asum_threshold_mv) == t.counts
+    assert t.counts_for(200.0) == int(np.floor(48 + 4 * 200.0 / t.mv_per_pe_sample))
+    # twice the p.e. amplitude: the same mV are half the p.e.
+    assert t.counts_for(200.0, 13.0) == int(np.floor(48 + 2 * 200.0 / t.mv_per_pe_sample))
+    d = TriggerDecisions(event_id=np.array([1, 2]), tel_id=np.array([1, 1]), true_size=np.ones(2),
+                         max_group_sum=np.array([[95, 95], [95, 95]]), simtel_triggered=np.array([True, True]),
+                         threshold=np.array([90, 103]))
+    assert d.agreement_per_image().tolist() == [1.0, 0.0]
+    assert d.agreement_per_image(offset=-10).tolist() == [1.0, 1.0] and d.agreement_at(threshold=100) == 0.0

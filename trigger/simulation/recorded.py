@@ -65,6 +65,10 @@ class RecordedRun:
     # how many LSTs must trigger together for any of them to be read out (sim_telarray's LST "hardstereo" rule),
     # 1 where the run had no array trigger and one telescope was enough
     lst_multiplicity: int = 1
+    # per LST: sim_telarray's ASUM_THRESHOLD and DISCRIMINATOR_AMPLITUDE (mV), where the history has them; they
+    # differ between productions (200 mV in the 7.0.0 North Alpha run, 260.7 in 6.0.0, 270 in prod5)
+    asum_threshold_mv: dict = field(default_factory=dict)
+    discriminator_amplitude_mv: dict = field(default_factory=dict)
 
     @property
     def tel_ids(self):
@@ -171,6 +175,13 @@ def read_recorded_run(path, data_path=None) -> RecordedRun:
     nsb = [float(m.group(1)) for m in nsb if m]
     store = [history_setting(sections, index_of[t], "STORE_PHOTOELECTRONS") for t in lsts if t in index_of]
     store = [float(v.split()[0]) for v in store if v]
+    asum, amplitude = {}, {}
+    for t in lsts:
+        if t in index_of:
+            for key, out in (("ASUM_THRESHOLD", asum), ("DISCRIMINATOR_AMPLITUDE", amplitude)):
+                value = _number(history_setting(sections, index_of[t], key))
+                if value is not None and value > 0:
+                    out[int(t)] = value
     array_trigger = (last_setting(sections[0], "ARRAY_TRIGGER") or "none").split()[0]
     if array_trigger.lower() == "none":
         multiplicity = int(float((last_setting(sections[0], "TRIGGER_TELESCOPES") or "1").split()[0]))
@@ -196,4 +207,12 @@ def read_recorded_run(path, data_path=None) -> RecordedRun:
         store_pe=max(store) if store else 0.0,
         showers=showers,
         lst_multiplicity=multiplicity,
+        asum_threshold_mv=asum,
+        discriminator_amplitude_mv=amplitude,
     )
+
+
+def _number(value):
+    """The leading number of a history value ("200.0", "6.5 % mV ..."), or None."""
+    match = re.match(r"\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)", value or "")
+    return float(match.group(1)) if match else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .matched import EVENT_ID_FACTOR, MatchedShowerSource
-from .recorded import RecordedRun, read_recorded_run
+from .recorded import RecordedRun, history_sections, last_setting, read_recorded_run
 from .showers import DEFAULT_SHOWER_MODEL, TelescopeView, altaz_to_vector
 
 __all__ = [
@@ -315,8 +315,11 @@ class TriggerDecisions:
     true_size: np.ndarray
     max_group_sum: np.ndarray  # (images, draws) counts, the project's trigger input (pedestals included)
     simtel_triggered: np.ndarray  # bool: in sim_telarray's list of triggered telescopes
-    threshold: int
+    threshold: np.ndarray  # (images,) counts: each image's telescope's configured threshold in the project's counts
     multiplicity: int = 1
+
+    def __post_init__(self):
+        self.threshold = np.broadcast_to(np.asarray(self.threshold, np.int64), self.event_id.shape).copy()
 
     @property
     def observable(self):
@@ -326,27 +329,29 @@ class TriggerDecisions:
         listed_in_event = np.bincount(event, weights=self.simtel_triggered, minlength=event.max(initial=-1) + 1)
         return listed_in_event[event] > 0
 
-    def project_triggered(self, threshold=None):
-        """(images, draws): a group sum over the threshold."""
-        return self.max_group_sum > (self.threshold if threshold is None else threshold)
+    def project_triggered(self, threshold=None, offset=0):
+        """(images, draws): a group sum over the threshold (``threshold`` for every image, else each image's own
+        plus ``offset`` counts)."""
+        limit = self.threshold + offset if threshold is None else np.broadcast_to(threshold, self.threshold.shape)
+        return self.max_group_sum > limit[:, None]
 
-    def agreement_per_image(self, threshold=None):
+    def agreement_per_image(self, threshold=None, offset=0):
         """Fraction of NSB draws in which the project decides as sim_telarray did, observable images only."""
-        same = self.project_triggered(threshold) == self.simtel_triggered[:, None]
+        same = self.project_triggered(threshold, offset) == self.simtel_triggered[:, None]
         return same[self.observable].mean(axis=1)
 
-    def self_agreement(self, threshold=None):
+    def self_agreement(self, threshold=None, offset=0):
         """How often two independent NSB draws of the project agree with each other, observable images only.
 
         The ceiling for the agreement with sim_telarray's single draw: near the threshold even a perfect
         model disagrees with one realisation of the noise (unbiased over the draws: pairs of distinct draws).
         """
-        over = self.project_triggered(threshold)[self.observable]
+        over = self.project_triggered(threshold, offset)[self.observable]
         n, k = over.shape[1], over.sum(axis=1)
         return float(np.mean((k * (k - 1) + (n - k) * (n - k - 1)) / (n * (n - 1)))) if len(over) else np.nan
 
-    def agreement_at(self, threshold=None):
-        per_image = self.agreement_per_image(threshold)
+    def agreement_at(self, threshold=None, offset=0):
+        per_image = self.agreement_per_image(threshold, offset)
         return float(per_image.mean()) if len(per_image) else np.nan
 
     @property
@@ -368,11 +373,20 @@ class SimtelThreshold:
     asum_threshold_mv: float
     threshold_pe: float  # p.e. per sample in the project's group sum
     threshold_counts: float  # the same with the trigger input's gain and three pedestals
+    discriminator_amplitude_mv: float = 6.5  # the measured event's mV per p.e. of the trigger pulse
+    pedestal: float = 16.0  # the trigger input's, per module
+    gain: float = 4.0  # counts per p.e. per sample
 
     @property
     def counts(self) -> int:
         """The integer threshold the project's trigger compares with (``sum > counts``)."""
         return int(np.floor(self.threshold_counts))
+
+    def counts_for(self, asum_threshold_mv, discriminator_amplitude_mv=None) -> int:
+        """Another run's configured threshold in counts: its analog sum scales with its p.e. amplitude."""
+        amplitude = self.discriminator_amplitude_mv if discriminator_amplitude_mv is None else discriminator_amplitude_mv
+        scale = self.mv_per_pe_sample * amplitude / self.discriminator_amplitude_mv
+        return int(np.floor(3 * self.pedestal + self.gain * asum_threshold_mv / scale))
 
 
 def simtel_threshold(aux_path=None, data_path=None, min_peak_noise=5.0, seed=0) -> SimtelThreshold:
@@ -398,6 +412,8 @@ def simtel_threshold(aux_path=None, data_path=None, min_peak_noise=5.0, seed=0) 
         warnings.simplefilter("ignore")
         with SimTelFile(str(path)) as simtel:
             pe = next(iter(simtel))["photoelectrons"][0]
+            sections = history_sections(simtel.history)
+    amplitude = last_setting(sections[-1], "DISCRIMINATOR_AMPLITUDE") or last_setting(sections[0], "DISCRIMINATOR_AMPLITUDE")
     pixel, time = np.asarray(pe["pixel_id"], int), np.asarray(pe["time"], float)
     lon, lat = instrument.pixel_fov
     camera = CameraResponse(instrument, 0.0, noise_pe=0.0)
@@ -419,11 +435,15 @@ def simtel_threshold(aux_path=None, data_path=None, min_peak_noise=5.0, seed=0) 
         mv_per_pe_sample=scale, error=float(np.std(ratio) / np.sqrt(bright.sum())), n_groups=int(bright.sum()),
         asum_threshold_mv=threshold_mv, threshold_pe=threshold_pe,
         threshold_counts=3 * quantize.pedestal + quantize.gain * threshold_pe,
+        discriminator_amplitude_mv=float(amplitude.split()[0]), pedestal=float(quantize.pedestal), gain=float(quantize.gain),
     )
 
 
 def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws=5) -> TriggerDecisions:
     """sim_telarray's own photo-electrons (pixel, time) through the project's camera and analog-sum trigger.
+
+    ``threshold``: counts for every image, or a :class:`SimtelThreshold`, which gives each LST the run's own
+    configured ``asum_threshold`` (the history's, per telescope; productions differ) in counts.
 
     Only array-triggered events carry the telescopes' decisions (without a trigger block one cannot tell a quiet
     telescope from one sim_telarray never simulated), so only their LSTs with a stored true image count. A run
@@ -472,9 +492,14 @@ def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws
                         sums.append(int(asum.max_group_sum(counts)))
                     rows.append((int(event["event_id"]), tel_id, int(pe["n_pe"]), sums, tel_id in fired))
     columns = list(zip(*rows)) if rows else [[]] * 5
+    tel_ids = np.asarray(columns[1], np.int64)
+    if isinstance(threshold, SimtelThreshold):
+        per_tel = {t: threshold.counts_for(run.asum_threshold_mv.get(t, threshold.asum_threshold_mv),
+                                           run.discriminator_amplitude_mv.get(t)) for t in set(tel_ids.tolist())}
+        threshold = np.array([per_tel[t] for t in tel_ids.tolist()], np.int64)
     return TriggerDecisions(
         event_id=np.asarray(columns[0], np.int64), tel_id=np.asarray(columns[1], np.int64),
         true_size=np.asarray(columns[2], float), max_group_sum=np.asarray(columns[3], np.int64).reshape(-1, draws),
-        simtel_triggered=np.asarray(columns[4], bool), threshold=int(threshold),
+        simtel_triggered=np.asarray(columns[4], bool), threshold=threshold,
         multiplicity=1 if lone_lst_listed else run.lst_multiplicity,
     )
