@@ -180,9 +180,14 @@ def comparisons(samples, rng):
             if not r_keep.any():
                 continue
             c = compare(name, real["pair"][r_keep], real[name][r_keep], toy["pair"][t_keep], toy[name][t_keep],
-                        bin_label=label, kind=kind, statistic=statistic, rng=rng)
+                        bin_label=label, kind=kind, statistic=statistic, rng=rng, shower_of=shower_of)
             rows.append(c)
     return rows
+
+
+def shower_of(pair):
+    """The shower of a (shower, LST) pair key (event_id * 1000 + tel_id, plus a per-file offset when pooled)."""
+    return np.asarray(pair) // 1000
 
 
 def pool(samples_list):
@@ -424,7 +429,8 @@ def write_markdown(path, header, metas, pooled_rows, per_file, checks, trigger):
         "",
         "How to read: each real LST image is compared with the toy's images of the same shower and telescope"
         " (`repeats` each). Ratio = toy median / real median (toy mean - real mean for fractions, toy median -"
-        " real median for the time gradient), `+-` one bootstrap standard error over the real (shower, LST) pairs,"
+        " real median for the time gradient), `+-` one bootstrap standard error, resampling the real showers (each"
+        " with all its LST images and their toy repeats: the images of one shower are not independent),"
         " `n` = real / toy images. True quantities: images with at least the floor (sim_telarray's"
         f" STORE_PHOTOELECTRONS) on both sides. Cleaned quantities: LSTs sim_telarray read out, images surviving"
         f" ctapipe's default tailcuts with at least {MIN_CLEANED_PE:.0f} p.e., on both sides.",

@@ -239,11 +239,14 @@ class Comparison:
 
 
 def compare(quantity, real_pair, real_value, toy_pair, toy_value, bin_label="all", kind="ratio",
-            statistic=np.median, rng=None, n_boot=N_BOOTSTRAP) -> Comparison:
+            statistic=np.median, rng=None, n_boot=N_BOOTSTRAP, shower_of=None) -> Comparison:
     """Toy against real for one quantity, pairs resampled together with their toy repeats for the error.
 
     ``real_pair``/``toy_pair`` key each value by its (shower, telescope); only toy values whose pair has a real
-    value count, so both sides describe the same showers and telescopes.
+    value count, so both sides describe the same showers and telescopes. With ``shower_of`` (pair keys -> shower
+    keys) the error resamples showers, each with all its pairs: the images one shower makes in several LSTs share
+    its energy and development, and resampling them one by one counts a shower seen by four LSTs as four
+    independent measurements.
     """
     rng = np.random.default_rng(0) if rng is None else rng
     real_pair, real_value = np.asarray(real_pair), np.asarray(real_value, float)
@@ -261,14 +264,19 @@ def compare(quantity, real_pair, real_value, toy_pair, toy_value, bin_label="all
 
     result = value_of(real_value, toy_value)
     error = np.nan
-    if len(real_value) >= 2 and len(toy_value):
+    if shower_of is None:
+        groups = [np.array([i]) for i in range(len(real_value))]
+    else:
+        shower = np.asarray(shower_of(real_pair))
+        groups = [np.flatnonzero(shower == k) for k in np.unique(shower)]
+    if len(groups) >= 2 and len(toy_value):
         order = np.argsort(toy_pair, kind="stable")
         sorted_pairs = toy_pair[order]
         starts = np.searchsorted(sorted_pairs, real_pair, side="left")
         stops = np.searchsorted(sorted_pairs, real_pair, side="right")
         draws = []
         for _ in range(n_boot):
-            pick = rng.integers(0, len(real_value), len(real_value))
+            pick = np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
             toy_index = np.concatenate([order[starts[i]:stops[i]] for i in pick])
             draws.append(value_of(real_value[pick], toy_value[toy_index]))
         draws = np.asarray(draws)
