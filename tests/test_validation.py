@@ -69,6 +69,25 @@ def test_ratio_of_medians_and_its_bootstrap_error():
     assert not c.holds(0.15) or abs(c.value - 1) <= 2 * c.error
 
 
+def test_bootstrap_resamples_whole_showers():
+    """With ``shower_of`` a shower's LST images are drawn together: one shower seen by three LSTs is one draw."""
+    pairs = np.array([1001, 2001, 2002, 2003])  # shower 1 in one LST, shower 2 in three
+    sizes = {"pairs": set(), "showers": set()}
+
+    def counting(kind):
+        def median(values):
+            sizes[kind].add(len(values))
+            return np.median(values)
+        return median
+
+    values = np.array([1.0, 2.0, 3.0, 4.0])
+    compare("size", pairs, values, pairs, values, statistic=counting("pairs"), rng=np.random.default_rng(0))
+    compare("size", pairs, values, pairs, values, statistic=counting("showers"), rng=np.random.default_rng(0),
+            shower_of=lambda p: np.asarray(p) // 1000)
+    assert sizes["pairs"] == {4}  # four pairs drawn, whatever they are
+    assert sizes["showers"] == {2, 4, 6}  # two showers drawn: 1 + 1, 1 + 3 or 3 + 3 images
+
+
 def test_toy_values_of_showers_without_a_real_value_are_left_out():
     c = compare("x", [1, 2], [1.0, 1.0], [1, 1, 3, 3], [2.0, 2.0, 100.0, 100.0], rng=np.random.default_rng(0))
     assert c.n_toy == 2 and c.value == pytest.approx(2.0)
