@@ -105,3 +105,21 @@ def test_read_sums_are_the_window_sums_where_the_trigger_reads():
             np.testing.assert_allclose(simulation.read_sums(windows), simulation.sums(windows)[..., simulation.read],
                                        rtol=0, atol=1e-9)
             windows, _ = simulation.propose(windows, 0.5, rng)
+
+
+def test_rates_draw_the_neighbour_modules_only_where_they_are_read(simulation):
+    """The overlapping groups' modules are drawn on the samples the rates read, from the fine bins whose pulses
+    reach them: no other fine bin reaches those samples, and the sums have the whole window's distribution."""
+    noise, cells, read = simulation.noise, simulation.rate_cells, simulation.rate_read
+    outside = np.ones(noise.kernel.shape[0], bool)
+    outside[cells] = False
+    assert not noise.kernel[outside][:, read].any()
+    rng = np.random.default_rng(7)
+    n = 40_000
+    whole = noise.sample((n,), rng)[0][:, read]
+    part = noise.sample_part((n,), rng, cells, read)
+    assert part.shape == whole.shape
+    error = np.hypot(whole.std(axis=0), part.std(axis=0)) / np.sqrt(n)
+    assert np.all(np.abs(part.mean(axis=0) - whole.mean(axis=0)) < 4 * error)
+    np.testing.assert_allclose(part.std(axis=0), whole.std(axis=0), rtol=0.03)
+    np.testing.assert_allclose(np.quantile(part, 0.999, axis=0), np.quantile(whole, 0.999, axis=0), rtol=0.1)

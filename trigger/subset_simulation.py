@@ -168,6 +168,11 @@ class SubsetSimulation:
         self.read = slice(k - geometry.n_before - 1, k + geometry.n_after)
         self.read_kernel = np.ascontiguousarray(self.noise.kernel[self.cells][:, self.read])
         self.read_baseline = np.broadcast_to(self.noise.baseline, (self.noise.kernel.shape[1],))[self.read]
+        # the rates read the overlapping groups one sample earlier too (a rising edge of the OR at the sample
+        # before the decision): their modules are drawn only on these samples, from the fine bins that reach them
+        self.rate_read = slice(k - geometry.n_before - 2, k + geometry.n_after)
+        reach = np.nonzero((self.noise.kernel[:, self.rate_read] != 0).any(axis=1))[0]
+        self.rate_cells = slice(int(reach.min()), int(reach.max()) + 1)
         self.drop = np.zeros(self.noise.kernel.shape[0], bool)
         self.drop[self.cells] = True
         is_big = self.noise.amplitudes >= BIG_PE
@@ -358,9 +363,10 @@ class SubsetSimulation:
         est = self.estimator
         n = len(level.value)
         group = rng.integers(0, len(est.group_modules), n)
-        others, _ = self.noise.sample((n, est.max_modules - 3), rng)
-        counts = np.concatenate([self.counts(level.windows), self.input.quantize(others)], axis=1)
-        return RateSamples(counts, est.frame_modules[group], est.frame_groups[group], np.ones(n), group, len(est.group_modules))
+        others = self.noise.sample_part((n, est.max_modules - 3), rng, self.rate_cells, self.rate_read)
+        counts = np.concatenate([self.counts(level.windows)[..., self.rate_read], self.input.quantize(others)], axis=1)
+        return RateSamples(counts, est.frame_modules[group], est.frame_groups[group], np.ones(n), group, len(est.group_modules),
+                           decision_sample=DECISION_SAMPLE - self.rate_read.start)
 
     def accepted_windows(self, rng, rate_hz) -> tuple[np.ndarray, np.ndarray]:
         """NSB ROIs the network accepts at about ``rate_hz``, with their share of the rate (Hz per ROI).
