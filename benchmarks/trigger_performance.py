@@ -211,10 +211,18 @@ def report(result, args) -> str:
                   f"{check['min_group_sum']} counts, {check['min_group_sum'] - check['analog_sum_threshold']} over the "
                   f"analog-sum threshold: the NN triggers {check['n_nn_triggered']} of {check['n_events']} = {fraction} "
                   f"(goal >= {check['goal']})."]
+        inside = check.get("gate_in_window")
+        if inside and inside["n_events"]:
+            lines[-1] += (f" Of them, {inside['n_events']} have their first gate crossing inside the decision range (the "
+                          f"file holds a full ROI before it; in the others a group is over the gate one sample before "
+                          f"the first full ROI, which a streaming trigger would have): the NN triggers "
+                          f"{inside['n_nn_triggered']} = {inside['fraction']:.3f}.")
         if check["misses"]:
-            lines += ["", "| missed: file | event | telescope | largest group sum (decision window / whole readout) |",
-                      "|---|---|---|---|"]
-            lines += [f"| `{m['file']}` | {m['event_id']} | {m['tel_id']} | {m['max_group_sum_in_window']} / {m['max_group_sum']} |"
+            lines += ["", "| missed: file | event | telescope | largest group sum (decision window / whole readout) "
+                      "| over the gate before the first full ROI | brightest module's share of the group's excess |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| `{m['file']}` | {m['event_id']} | {m['tel_id']} | {m['max_group_sum_in_window']} / {m['max_group_sum']} "
+                      f"| {'yes' if m.get('gate_before_window') else 'no'} | {fmt(m.get('brightest_module_share'), '{:.2f}')} |"
                       for m in check["misses"]]
     return "\n".join(lines)
 

@@ -89,9 +89,10 @@ def test_no_triggers_give_no_threshold_and_no_error():
     json.dumps(summary, allow_nan=False)
 
 
-def _row(event_id, in_window, nn, tel_id=1, whole=None):
+def _row(event_id, in_window, nn, tel_id=1, whole=None, early=False):
     return {"obs_id": 7, "event_id": event_id, "tel_id": tel_id, "max_group_sum": whole or in_window,
-            "max_group_sum_in_window": in_window, "analog_sum": in_window > 100, "nn": nn}
+            "max_group_sum_in_window": in_window, "gate_before_window": early, "brightest_module_share": 0.5,
+            "analog_sum": in_window > 100, "nn": nn}
 
 
 def test_real_events_check_counts_the_clear_showers_the_nn_misses():
@@ -102,7 +103,7 @@ def test_real_events_check_counts_the_clear_showers_the_nn_misses():
             _row(3, 150, False, tel_id=3, whole=180),
             _row(4, 40, False, whole=400),  # bright only outside the decision window: no test
         ]},
-        "proton.simtel.zst": {"events": [_row(5, 300, True), _row(6, 111, False, tel_id=2)]},
+        "proton.simtel.zst": {"events": [_row(5, 300, True), _row(6, 111, False, tel_id=2, early=True)]},
         "muons.simtel.zst": {"error": "no LST"},
     }
     check = real_events_check(real, threshold=100)
@@ -110,5 +111,8 @@ def test_real_events_check_counts_the_clear_showers_the_nn_misses():
     assert check["fraction"] == pytest.approx(0.5)
     assert [(m["file"], m["event_id"], m["tel_id"], m["max_group_sum_in_window"], m["max_group_sum"])
             for m in check["misses"]] == [("gamma.simtel.zst", 3, 3, 150, 180), ("proton.simtel.zst", 6, 2, 111, 111)]
+    assert [m["gate_before_window"] for m in check["misses"]] == [False, True]
+    # the same count over the events whose first gate crossing the file holds a full ROI for
+    assert check["gate_in_window"] == {"n_events": 3, "n_nn_triggered": 2, "fraction": pytest.approx(2 / 3)}
     empty = real_events_check({"muons.simtel.zst": {"error": "no LST"}}, threshold=100)
     assert (empty["n_events"], empty["fraction"], empty["misses"]) == (0, None, [])

@@ -246,6 +246,13 @@ def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
     ``max_group_sum`` is over the whole readout, ``max_group_sum_in_window``
     over the samples where both triggers decide (the analog sum fires iff it
     is above its threshold): a shower at the readout's edge is no test of either.
+    Two things say why the NN may miss a bright event: ``gate_before_window``,
+    a group already over the gate one sample before the decision range (the
+    shower's first candidate lies where the file holds no full ROI, which a
+    streaming trigger would have), and ``brightest_module_share``, the share
+    of the brightest group's excess (over the pedestals, at its peak) in its
+    brightest module (near 1: light in one module, which the input clip
+    makes look like NSB).
     """
     events = read_trigger_events(path, trigger_input)
     first = telescope_decisions(pair, events)
@@ -253,6 +260,7 @@ def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
     start, stop = pair.geometry.decision_range(events.counts.shape[-1])
     max_sum = sums.max(axis=(-2, -1))
     in_window = sums[..., start:stop].max(axis=(-2, -1))
+    gate_before = (sums[..., start - 1] > pair.geometry.gate).any(axis=-1)
     rows = []
     for i in range(len(events)):
         rows.append({
@@ -263,10 +271,21 @@ def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
             "true_image_sum_pe": float(events.true_image_sum[i]),
             "max_group_sum": int(max_sum[i]),
             "max_group_sum_in_window": int(in_window[i]),
+            "gate_before_window": bool(gate_before[i]),
+            "brightest_module_share": _brightest_module_share(events.counts[i], sums[i], start, stop, pair.analog_sum,
+                                                              trigger_input.pedestal),
             "analog_sum": bool(first["analog_sum"][i] >= 0),
             "nn": bool(first["nn"][i] >= 0),
         })
     return rows
+
+
+def _brightest_module_share(counts, sums, start, stop, analog_sum: AnalogSumTrigger, pedestal) -> float | None:
+    """Share of the brightest group's excess at its peak (in the decision range) carried by its brightest module."""
+    group, sample = np.unravel_index(sums[:, start:stop].argmax(), (sums.shape[0], stop - start))
+    excess = counts[analog_sum.group_modules[group], start + sample].astype(float) - pedestal
+    total = excess.sum()
+    return round(float(excess.max() / total), 3) if total > 0 else None
 
 
 def real_files(instrument: LSTInstrument) -> list[Path]:
@@ -309,27 +328,35 @@ def real_events_check(real: dict, threshold, margin=REAL_MARGIN) -> dict:
     Counts the events of :func:`real_events` whose largest group sum in the
     decision window is at least ``margin`` counts over the analog-sum
     ``threshold``, those the NN triggers (goal: at least 95 %), and lists
-    the ones it misses with their largest group sums. Files that were
-    skipped add nothing.
+    the ones it misses with their largest group sums and why they may have
+    been missed (see :func:`real_event_decisions`); the same counts over the
+    events whose first gate crossing the file holds a full ROI for
+    (``gate_in_window``). Files that were skipped add nothing.
     """
     minimum = int(threshold) + margin
-    n_events, n_nn, misses = 0, 0, []
+    n_events, n_nn, n_inside, n_nn_inside, misses = 0, 0, 0, 0, []
     for name, result in real.items():
         for row in result.get("events", []):
             if row["max_group_sum_in_window"] < minimum:
                 continue
+            inside = not row.get("gate_before_window", False)
             n_events += 1
+            n_inside += inside
             if row["nn"]:
                 n_nn += 1
+                n_nn_inside += inside
             else:
                 misses.append({"file": name, **{k: row[k] for k in ("obs_id", "event_id", "tel_id", "max_group_sum",
-                                                                     "max_group_sum_in_window", "analog_sum")}})
+                                                                     "max_group_sum_in_window", "gate_before_window",
+                                                                     "brightest_module_share", "analog_sum") if k in row}})
     return {
         "analog_sum_threshold": int(threshold),
         "min_group_sum": minimum,
         "n_events": n_events,
         "n_nn_triggered": n_nn,
         "fraction": n_nn / n_events if n_events else None,
+        "gate_in_window": {"n_events": n_inside, "n_nn_triggered": n_nn_inside,
+                           "fraction": n_nn_inside / n_inside if n_inside else None},
         "goal": REAL_GOAL,
         "misses": misses,
     }
