@@ -213,13 +213,13 @@ def report(result, args) -> str:
                   f"(goal >= {check['goal']})."]
         inside = check.get("gate_in_window")
         if inside and inside["n_events"]:
-            lines[-1] += (f" Of them, {inside['n_events']} have their first gate crossing inside the decision range (the "
-                          f"file holds a full ROI before it; in the others a group is over the gate one sample before "
-                          f"the first full ROI, which a streaming trigger would have): the NN triggers "
+            lines[-1] += (f" Of them, {inside['n_events']} have no group over the gate at the sample before the decision "
+                          f"range (every rising edge has its full ROI in the file; in the others a group's edge lies "
+                          f"where the file holds no full ROI, which a streaming trigger would have): the NN triggers "
                           f"{inside['n_nn_triggered']} = {inside['fraction']:.3f}.")
         if check["misses"]:
             lines += ["", "| missed: file | event | telescope | largest group sum (decision window / whole readout) "
-                      "| over the gate before the first full ROI | brightest module's share of the group's excess |",
+                      "| over the gate at the sample before the first full ROI | brightest module's share of the group's excess |",
                       "|---|---|---|---|---|---|"]
             lines += [f"| `{m['file']}` | {m['event_id']} | {m['tel_id']} | {m['max_group_sum_in_window']} / {m['max_group_sum']} "
                       f"| {'yes' if m.get('gate_before_window') else 'no'} | {fmt(m.get('brightest_module_share'), '{:.2f}')} |"

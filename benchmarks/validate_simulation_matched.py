@@ -186,8 +186,10 @@ def comparisons(samples, rng):
 
 
 def shower_of(pair):
-    """The shower of a (shower, LST) pair key (event_id * 1000 + tel_id, plus a per-file offset when pooled)."""
-    return np.asarray(pair) // 1000
+    """The CORSIKA shower of a (shower, LST) pair key (event_id * 1000 + tel_id, plus a per-file offset of 10**15 when
+    pooled): sim_telarray's event_id is 100 x the CORSIKA shower + the reuse, and the reuses of one shower (its cores)
+    share its energy and development."""
+    return np.asarray(pair) // 1000 // 100
 
 
 def pool(samples_list):
@@ -305,8 +307,8 @@ def main(argv=None):
                                               model=args.model)
             metas.append(meta)
             decisions.append(trigger_decisions(run, threshold, seed=args.seed))
-            meta["asum_threshold"] = {int(t): [run.asum_threshold_mv.get(int(t)),
-                                               int(decisions[-1].threshold[decisions[-1].tel_id == t][0])]
+            # each LST's configured threshold in mV and in counts (what the comparison uses unless overridden)
+            meta["asum_threshold"] = {int(t): [run.asum_threshold_mv.get(int(t)), translated.counts_of(run, int(t))]
                                       for t in np.unique(decisions[-1].tel_id)}
             per_file[path.name] = comparisons(samples, rng)
             by_particle.setdefault(meta["particle"], []).append(samples)
@@ -461,8 +463,10 @@ def write_markdown(path, header, metas, pooled_rows, per_file, checks, trigger):
         f" own analog-sum traces of `aux_traces_2030` against the project's camera on the same photo-electrons,"
         f" {t['n_groups']} bright groups): its asum_threshold {t['asum_threshold_mv']:.1f} mV there is"
         f" {t['threshold_pe']:.2f} p.e. per sample = {t['threshold_counts']:.1f} counts of the project's trigger"
-        " input. Each file's LSTs are compared at their own configured asum_threshold (from the file's history;"
-        f" productions differ), in counts by the same scale: {configured}.",
+        " input. " + (f"Every LST is compared at {trigger['threshold']} counts (`--asum-threshold`); the files'"
+                      f" configured asum_threshold would give: {configured}." if isinstance(trigger["threshold"], int) else
+                      "Each file's LSTs are compared at their own configured asum_threshold (from the file's history;"
+                      f" productions differ), in counts by the same scale: {configured}."),
         f"- {trigger['images']} LST images ({trigger['images_not_observable']} more not observable); at"
         f" {where} the decisions agree on {trigger['agreement']:.3f} +- {trigger['agreement_error']:.3f}. Two independent NSB"
         f" draws of the project agree with each other on {trigger['self_agreement']:.3f}: the most any model can"

@@ -112,7 +112,7 @@ def test_real_events_check_counts_the_clear_showers_the_nn_misses():
     assert [(m["file"], m["event_id"], m["tel_id"], m["max_group_sum_in_window"], m["max_group_sum"])
             for m in check["misses"]] == [("gamma.simtel.zst", 3, 3, 150, 180), ("proton.simtel.zst", 6, 2, 111, 111)]
     assert [m["gate_before_window"] for m in check["misses"]] == [False, True]
-    # the same count over the events whose first gate crossing the file holds a full ROI for
+    # the same count over the events with no group over the gate just before the decision range
     assert check["gate_in_window"] == {"n_events": 3, "n_nn_triggered": 2, "fraction": pytest.approx(2 / 3)}
     empty = real_events_check({"muons.simtel.zst": {"error": "no LST"}}, threshold=100)
     assert (empty["n_events"], empty["fraction"], empty["misses"]) == (0, None, [])

@@ -247,8 +247,8 @@ def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
     over the samples where both triggers decide (the analog sum fires iff it
     is above its threshold): a shower at the readout's edge is no test of either.
     Two things say why the NN may miss a bright event: ``gate_before_window``,
-    a group already over the gate one sample before the decision range (the
-    shower's first candidate lies where the file holds no full ROI, which a
+    a group already over the gate at the sample before the decision range
+    (that group's rising edge lies where the file holds no full ROI, which a
     streaming trigger would have), and ``brightest_module_share``, the share
     of the brightest group's excess (over the pedestals, at its peak) in its
     brightest module (near 1: light in one module, which the input clip
@@ -283,7 +283,8 @@ def real_event_decisions(path, pair: TriggerPair, trigger_input) -> list[dict]:
 def _brightest_module_share(counts, sums, start, stop, analog_sum: AnalogSumTrigger, pedestal) -> float | None:
     """Share of the brightest group's excess at its peak (in the decision range) carried by its brightest module."""
     group, sample = np.unravel_index(sums[:, start:stop].argmax(), (sums.shape[0], stop - start))
-    excess = counts[analog_sum.group_modules[group], start + sample].astype(float) - pedestal
+    # a module below its pedestal carries no light: without the clip the share could exceed 1
+    excess = np.clip(counts[analog_sum.group_modules[group], start + sample].astype(float) - pedestal, 0, None)
     total = excess.sum()
     return round(float(excess.max() / total), 3) if total > 0 else None
 
@@ -330,8 +331,9 @@ def real_events_check(real: dict, threshold, margin=REAL_MARGIN) -> dict:
     ``threshold``, those the NN triggers (goal: at least 95 %), and lists
     the ones it misses with their largest group sums and why they may have
     been missed (see :func:`real_event_decisions`); the same counts over the
-    events whose first gate crossing the file holds a full ROI for
-    (``gate_in_window``). Files that were skipped add nothing.
+    events with no group over the gate at the sample before the decision
+    range (``gate_in_window``: every rising edge has its full ROI in the
+    file). Files that were skipped add nothing.
     """
     minimum = int(threshold) + margin
     n_events, n_nn, n_inside, n_nn_inside, misses = 0, 0, 0, 0, []

@@ -95,7 +95,7 @@ def format_real_events_check(check) -> list[str]:
              f"NN triggers {check['n_nn_triggered']} of {check['n_events']} = {fraction} (goal >= {check['goal']})"]
     inside = check.get("gate_in_window")
     if inside and inside["n_events"]:
-        lines.append(f"  of them with the first gate crossing inside the decision range (a full ROI in the file): "
+        lines.append(f"  of them with no group over the gate at the sample before the decision range (a full ROI in the file): "
                      f"NN triggers {inside['n_nn_triggered']} of {inside['n_events']} = {inside['fraction']:.3f}")
     lines += [f"  missed: {m['file']} event {m['event_id']} tel {m['tel_id']}, largest group sum "
               f"{m['max_group_sum_in_window']} ({m['max_group_sum']} over the whole readout){_miss_reason(m)}"
@@ -107,7 +107,7 @@ def _miss_reason(miss) -> str:
     """Why a clear real event may have been missed, from the diagnostics of trigger.performance.real_event_decisions."""
     reasons = []
     if miss.get("gate_before_window"):
-        reasons.append("over the gate before the first full ROI")
+        reasons.append("over the gate at the sample before the first full ROI")
     share = miss.get("brightest_module_share")
     if share is not None:
         reasons.append(f"{share:.0%} of the brightest group's excess in one module")

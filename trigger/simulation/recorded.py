@@ -20,7 +20,7 @@ from ctapipe.instrument import SubarrayDescription
 
 from lstcommon import UserError
 
-__all__ = ["RecordedShower", "RecordedRun", "RecordedRunError", "read_recorded_run", "history_sections", "last_setting", "history_setting"]
+__all__ = ["RecordedShower", "RecordedRun", "RecordedRunError", "read_recorded_run", "history_sections", "last_setting", "history_setting", "history_number"]
 
 # sim_telarray's primary codes (CORSIKA's for gammas, 100 A + Z for nuclei)
 PARTICLE_OF_PRIMARY = {0: "gamma", 101: "proton"}
@@ -179,7 +179,7 @@ def read_recorded_run(path, data_path=None) -> RecordedRun:
     for t in lsts:
         if t in index_of:
             for key, out in (("ASUM_THRESHOLD", asum), ("DISCRIMINATOR_AMPLITUDE", amplitude)):
-                value = _number(history_setting(sections, index_of[t], key))
+                value = history_number(history_setting(sections, index_of[t], key))
                 if value is not None and value > 0:
                     out[int(t)] = value
     array_trigger = (last_setting(sections[0], "ARRAY_TRIGGER") or "none").split()[0]
@@ -212,7 +212,7 @@ def read_recorded_run(path, data_path=None) -> RecordedRun:
     )
 
 
-def _number(value):
+def history_number(value):
     """The leading number of a history value ("200.0", "6.5 % mV ..."), or None."""
-    match = re.match(r"\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)", value or "")
+    match = re.match(r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)", value or "")
     return float(match.group(1)) if match else None

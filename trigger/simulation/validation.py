@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .matched import EVENT_ID_FACTOR, MatchedShowerSource
-from .recorded import RecordedRun, history_sections, last_setting, read_recorded_run
+from .recorded import RecordedRun, history_number, history_sections, last_setting, read_recorded_run
 from .showers import DEFAULT_SHOWER_MODEL, TelescopeView, altaz_to_vector
 
 __all__ = [
@@ -396,6 +396,12 @@ class SimtelThreshold:
         scale = self.mv_per_pe_sample * amplitude / self.discriminator_amplitude_mv
         return int(np.floor(3 * self.pedestal + self.gain * asum_threshold_mv / scale))
 
+    def counts_of(self, run: RecordedRun, tel_id) -> int:
+        """The configured threshold of telescope ``tel_id`` of a recorded run in counts (this one's where the
+        file's history does not say)."""
+        return self.counts_for(run.asum_threshold_mv.get(tel_id, self.asum_threshold_mv),
+                               run.discriminator_amplitude_mv.get(tel_id))
+
 
 def simtel_threshold(aux_path=None, data_path=None, min_peak_noise=5.0, seed=0) -> SimtelThreshold:
     """Translate sim_telarray's configured analog-sum threshold into the project's counts.
@@ -421,7 +427,9 @@ def simtel_threshold(aux_path=None, data_path=None, min_peak_noise=5.0, seed=0) 
         with SimTelFile(str(path)) as simtel:
             pe = next(iter(simtel))["photoelectrons"][0]
             sections = history_sections(simtel.history)
-    amplitude = last_setting(sections[-1], "DISCRIMINATOR_AMPLITUDE") or last_setting(sections[0], "DISCRIMINATOR_AMPLITUDE")
+    amplitude = history_number(last_setting(sections[-1], "DISCRIMINATOR_AMPLITUDE") or last_setting(sections[0], "DISCRIMINATOR_AMPLITUDE"))
+    if amplitude is None:  # not in the file's history: the LST production value the dataclass holds
+        amplitude = SimtelThreshold.discriminator_amplitude_mv
     pixel, time = np.asarray(pe["pixel_id"], int), np.asarray(pe["time"], float)
     lon, lat = instrument.pixel_fov
     camera = CameraResponse(instrument, 0.0, noise_pe=0.0)
@@ -443,7 +451,7 @@ def simtel_threshold(aux_path=None, data_path=None, min_peak_noise=5.0, seed=0) 
         mv_per_pe_sample=scale, error=float(np.std(ratio) / np.sqrt(bright.sum())), n_groups=int(bright.sum()),
         asum_threshold_mv=threshold_mv, threshold_pe=threshold_pe,
         threshold_counts=3 * quantize.pedestal + quantize.gain * threshold_pe,
-        discriminator_amplitude_mv=float(amplitude.split()[0]), pedestal=float(quantize.pedestal), gain=float(quantize.gain),
+        discriminator_amplitude_mv=float(amplitude), pedestal=float(quantize.pedestal), gain=float(quantize.gain),
     )
 
 
@@ -502,8 +510,7 @@ def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws
     columns = list(zip(*rows)) if rows else [[]] * 5
     tel_ids = np.asarray(columns[1], np.int64)
     if isinstance(threshold, SimtelThreshold):
-        per_tel = {t: threshold.counts_for(run.asum_threshold_mv.get(t, threshold.asum_threshold_mv),
-                                           run.discriminator_amplitude_mv.get(t)) for t in set(tel_ids.tolist())}
+        per_tel = {t: threshold.counts_of(run, t) for t in set(tel_ids.tolist())}
         threshold = np.array([per_tel[t] for t in tel_ids.tolist()], np.int64)
     return TriggerDecisions(
         event_id=np.asarray(columns[0], np.int64), tel_id=np.asarray(columns[1], np.int64),
