@@ -349,7 +349,14 @@ module trigger_cand_picker #(
     localparam integer SL = 6;
     localparam integer N_SL = (CAND_W + SL - 1) / SL;
     localparam integer LOST_LEVELS = (N_SL > 1) ? $clog2(N_SL) : 1;
-    wire [N_SL*SL-1:0] refused = {{(N_SL * SL - CAND_W){1'b0}}, push_mask};
+    wire [N_SL*SL-1:0] refused;
+    generate  // a zero-width replication, {0{..}}, is not Verilog-2001: pad only when CAND_W is not a multiple of SL
+        if (N_SL * SL == CAND_W) begin : refused_whole
+            assign refused = push_mask;
+        end else begin : refused_padded
+            assign refused = {{(N_SL * SL - CAND_W){1'b0}}, push_mask};
+        end
+    endgenerate
     reg  [LOST_LEVELS:0] l_valid;
     function automatic [2:0] ones6(input [SL-1:0] bits);  // one LUT level per output bit
         integer b;
