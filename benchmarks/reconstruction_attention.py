@@ -163,6 +163,10 @@ def main():
     order = np.random.default_rng(0).permutation(n_train)
     val, fit = order[: n_train // 8], order[n_train // 8:]
     bright = np.flatnonzero((y_test["type"][:, 0] == 1) & (test["cleaned"]["intensity"] > MAP_MIN_INTENSITY))
+    if len(bright) < 2:
+        print(f"{args.test}: {len(bright)} gamma test images above {MAP_MIN_INTENSITY} p.e.; the maps need at least 2",
+              file=sys.stderr)
+        sys.exit(2)
     mask = (test["cleaned"]["x"][bright, ..., 0] > 0).astype("float32")
     examples = bright[np.argsort(-test["cleaned"]["intensity"][bright])[[len(bright) // 4, len(bright) // 2]]]
 
