@@ -85,7 +85,9 @@ def test_gated_rate_agrees_with_counting(loaded):
     rng = np.random.default_rng(21)
     _, _, pilot = brute_force_gated_rate(trigger_input, DARK, geometry, score, [np.inf], 150, rng)
     thresholds = np.quantile(pilot, [0.3, 0.7])
-    counted, counted_err, scores = brute_force_gated_rate(trigger_input, DARK, geometry, score, thresholds, 800, rng)
+    # 2000 windows (the counted rates to 5-8 %) and 4 runs: with 800 and 3 the comparison rested on the luck of the
+    # draw (a change of the random stream alone moved the subset/counted ratio from within 0.35 to 1.55)
+    counted, counted_err, scores = brute_force_gated_rate(trigger_input, DARK, geometry, score, thresholds, 2000, rng)
     assert len(scores) > 20 and np.all(counted > 3e5)
     estimator = NSBRateEstimator(trigger_input, DARK)
     samples = estimator.sample(8000, estimator.thetas_for([geometry.gate - 12, geometry.gate + 2]), rng)
@@ -93,7 +95,7 @@ def test_gated_rate_agrees_with_counting(loaded):
     pulls = (rates - counted) / np.hypot(errors, counted_err)
     assert np.all(np.abs(pulls) < 4), (rates, counted)
     # the subset simulation that sets and measures the NN's rate, on the same thresholds
-    sus = subset_rates(estimator, geometry, score, thresholds, rng, n_runs=3, n_per_level=1000, thin=2, min_rate_hz=1e5)
+    sus = subset_rates(estimator, geometry, score, thresholds, rng, n_runs=4, n_per_level=1000, thin=2, min_rate_hz=1e5)
     pulls = (sus.rate_hz - counted) / np.hypot(sus.error_hz, counted_err)
     assert np.all(np.abs(pulls) < 4) and np.all(np.abs(sus.rate_hz / counted - 1) < 0.35), (sus.rate_hz, counted)
 
