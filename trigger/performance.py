@@ -341,7 +341,7 @@ def real_events_check(real: dict, threshold, margin=REAL_MARGIN) -> dict:
         for row in result.get("events", []):
             if row["max_group_sum_in_window"] < minimum:
                 continue
-            inside = not row.get("gate_before_window", False)
+            inside = not row["gate_before_window"]
             n_events += 1
             n_inside += inside
             if row["nn"]:
@@ -350,7 +350,7 @@ def real_events_check(real: dict, threshold, margin=REAL_MARGIN) -> dict:
             else:
                 misses.append({"file": name, **{k: row[k] for k in ("obs_id", "event_id", "tel_id", "max_group_sum",
                                                                      "max_group_sum_in_window", "gate_before_window",
-                                                                     "brightest_module_share", "analog_sum") if k in row}})
+                                                                     "brightest_module_share", "analog_sum")}})
     return {
         "analog_sum_threshold": int(threshold),
         "min_group_sum": minimum,

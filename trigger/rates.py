@@ -217,9 +217,17 @@ class ModuleNoise:
         module_idx, fine_idx, amp_idx = self._plain_photoelectrons(n_mod, n_fine, rng)
         hist = np.bincount(module_idx * n_fine + fine_idx, weights=self.amplitudes[amp_idx],
                            minlength=n_mod * n_fine).reshape(n_mod, n_fine)
-        baseline = np.broadcast_to(self.baseline, (self.kernel.shape[1],))[samples]
-        sums = hist @ kernel - baseline + rng.normal(0.0, self.noise, (n_mod, kernel.shape[1]))
+        sums = hist @ kernel - self.baseline_at(samples) + rng.normal(0.0, self.noise, (n_mod, kernel.shape[1]))
         return sums.reshape(*shape, kernel.shape[1])
+
+    def reaching(self, samples: slice) -> slice:
+        """The fine bins whose pulse reaches any of ``samples``: for a caller that computes only those samples."""
+        reach = np.nonzero(self.kernel[:, samples].any(axis=1))[0]
+        return slice(int(reach.min()), int(reach.max()) + 1)
+
+    def baseline_at(self, samples: slice) -> np.ndarray:
+        """The AC coupling's baseline on ``samples``."""
+        return np.broadcast_to(self.baseline, (self.kernel.shape[1],))[samples]
 
 
 @dataclass

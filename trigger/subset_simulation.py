@@ -159,22 +159,20 @@ class SubsetSimulation:
         self.p0 = float(p0)
         self.thin = int(thin)
         self.rate_scale = len(estimator.group_modules) * SAMPLING_HZ  # camera rate per unit probability of one group
-        # the fine bins whose pulse reaches a sample the trigger reads (the gate one sample early, the ROI)
-        k = DECISION_SAMPLE
-        reach = np.nonzero((self.noise.kernel[:, k - geometry.n_before - 1 : k + geometry.n_after] != 0).any(axis=1))[0]
-        self.cells = np.arange(reach.min(), reach.max() + 1)
         # value() reads only the ROI's samples (the gate's sample before the decision lies inside it; the one
         # sample before the ROI is a margin), and only the fine bins in cells reach them: the rest of the window
         # is never computed for a chain move
+        k = DECISION_SAMPLE
         self.read = slice(k - geometry.n_before - 1, k + geometry.n_after)
+        fine = self.noise.reaching(self.read)
+        self.cells = np.arange(fine.start, fine.stop)
         self.read_kernel = np.ascontiguousarray(self.noise.kernel[self.cells][:, self.read])
-        self.read_baseline = np.broadcast_to(self.noise.baseline, (self.noise.kernel.shape[1],))[self.read]
+        self.read_baseline = self.noise.baseline_at(self.read)
         # the rates also read every overlapping group's ROI one sample earlier (a rising edge of the OR at the
         # sample before the decision), one sample more than read: their modules are drawn only on these samples
         # (again with a sample of margin), from the fine bins that reach them
         self.rate_read = slice(k - geometry.n_before - 2, k + geometry.n_after)
-        reach = np.nonzero((self.noise.kernel[:, self.rate_read] != 0).any(axis=1))[0]
-        self.rate_cells = slice(int(reach.min()), int(reach.max()) + 1)
+        self.rate_cells = self.noise.reaching(self.rate_read)
         self.drop = np.zeros(self.noise.kernel.shape[0], bool)
         self.drop[self.cells] = True
         is_big = self.noise.amplitudes >= BIG_PE
