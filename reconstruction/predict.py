@@ -55,7 +55,7 @@ from .data import DL1Sequence, InputError, open_readers
 from .geometry import combine, disp_source
 from .train import load_model
 
-__all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_without_pixels", "disp_array_geometry", "predict",
+__all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_file", "copy_without_pixels", "disp_array_geometry", "predict",
            "predict_files"]
 
 SUBARRAY_KEYS = ["obs_id", "event_id"]
@@ -278,26 +278,64 @@ def copy_without_pixels(source, destination) -> Path:
     Every other table keeps its attributes (units, ctapipe's metadata) and
     compression, so ctapipe reads the copy as it reads the original.
     """
+    return copy_file(source, destination, skip=PIXEL_DATA, drop_levels=PIXEL_LEVELS)
+
+
+def copy_file(source, destination, skip=(), drop_levels=(), telescope_events=None) -> Path:
+    """``source`` copied to a new ``destination`` without the groups ``skip`` (ctapipe data levels ``drop_levels``).
+
+    ``telescope_events`` (a collection of ``(obs_id, event_id, tel_id)``)
+    keeps only those telescope events, as if no other telescope had
+    triggered: every per-telescope table loses the other rows and the array
+    events' ``tels_with_trigger`` masks lose the other telescopes. Array
+    events left without a telescope stay, with an empty mask, because ctapipe
+    reads the shower truth row by row beside the array triggers (and skips
+    such events), and the truth of every simulated shower is what an
+    effective area is counted against.
+    """
+    keep = None if telescope_events is None else {tuple(int(v) for v in key) for key in telescope_events}
     with tables.open_file(source, mode="r") as src, tables.open_file(destination, mode="w") as dst, \
             warnings.catch_warnings():
         # ctapipe's metadata names ("CTA PRODUCT ID") have spaces, which PyTables warns about on every copy
         warnings.simplefilter("ignore", tables.NaturalNameWarning)
         src.root._v_attrs._f_copy(dst.root)
+        tel_ids = np.sort(src.root.configuration.instrument.subarray.layout.col("tel_id")) if keep is not None else None
 
         def copy(group, parent):
             for node in group._f_iter_nodes():
-                if node._v_pathname in PIXEL_DATA:
+                if node._v_pathname in skip:
                     continue
                 if isinstance(node, tables.Group):
                     child = dst.create_group(parent, node._v_name)
                     node._v_attrs._f_copy(child)
                     copy(node, child)
-                else:
-                    node.copy(parent)
+                    continue
+                copied = node.copy(parent)
+                if keep is not None and isinstance(node, tables.Table):
+                    _keep_rows(node, copied, keep, tel_ids)
 
         copy(src.root, dst.root)
-        _set_data_levels(dst, drop=PIXEL_LEVELS)
+        _set_data_levels(dst, drop=drop_levels)
     return Path(destination)
+
+
+def _keep_rows(source, copied, keep, tel_ids):
+    """Rewrite ``copied`` (a copy of table ``source``) with only the telescope events of ``keep``."""
+    names = source.colnames
+    if not {"obs_id", "event_id"} <= set(names):
+        return
+    rows = source.read()
+    if "tel_id" in names:
+        rows = rows[np.array([key in keep for key in zip(rows["obs_id"].tolist(), rows["event_id"].tolist(),
+                                                         rows["tel_id"].tolist())], dtype=bool)]
+    elif "tels_with_trigger" in names:
+        for i, (obs_id, event_id) in enumerate(zip(rows["obs_id"].tolist(), rows["event_id"].tolist())):
+            rows["tels_with_trigger"][i] = [(obs_id, event_id, int(t)) in keep for t in tel_ids]
+    else:
+        return  # array-level truth and predictions stay whole
+    copied.truncate(0)
+    copied.append(rows)
+    copied.flush()
 
 
 def _set_data_levels(h5, drop=(), add=()):

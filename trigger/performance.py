@@ -47,7 +47,8 @@ from .rates import NSBRateEstimator
 from .subset_simulation import N_PER_LEVEL, RATE_MAX_RUNS, RATE_MIN_RUNS, RATE_PRECISION
 
 __all__ = ["TriggerPair", "ShowerResult", "Evaluation", "evaluate", "evaluate_showers", "measure_rates",
-           "telescope_decisions", "real_files", "real_events_check"]
+           "telescope_decisions", "analog_sum_at", "analog_sum_first_at", "array_triggered", "read_out", "real_files",
+           "real_events_check"]
 
 log = logging.getLogger(__name__)
 TRIGGERS = ("analog_sum", "nn")
@@ -150,22 +151,36 @@ def evaluate_showers(path, pair: TriggerPair, trigger_input, instrument: LSTInst
     run = SimulationRun(path)
     events = read_trigger_events(path, trigger_input)
     first = telescope_decisions(pair, events)
-    delays = plane_front_delays(instrument.subarray(4), run.pointing_alt, run.pointing_az)
-    keys = run.keys()
-    triggered = {}
-    for name in TRIGGERS:
-        decided = array_decisions(events, first[name], delays, min_telescopes)
-        triggered[name] = np.array([decided.get(k, False) for k in keys])
+    triggered = {name: array_triggered(run, events, first[name], instrument, min_telescopes) for name in TRIGGERS}
     return ShowerResult(Path(path), run, triggered, first, events)
+
+
+def array_triggered(run: SimulationRun, events: TriggerEvents, first, instrument: LSTInstrument, min_telescopes=2):
+    """The array decision per shower of ``run`` from its telescope events' first trigger samples."""
+    delays = plane_front_delays(instrument.subarray(4), run.pointing_alt, run.pointing_az)
+    decided = array_decisions(events, first, delays, min_telescopes)
+    return np.array([decided.get(k, False) for k in run.keys()])
+
+
+def analog_sum_first_at(result: ShowerResult, pair: TriggerPair, threshold):
+    """First trigger sample of each telescope event of ``result`` for the analog sum at another threshold."""
+    events = result.events
+    return analog_sum_first(pair.analog_sum, events.counts, threshold, pair.geometry.decision_range(events.counts.shape[-1]))
 
 
 def analog_sum_at(result: ShowerResult, pair: TriggerPair, threshold, instrument: LSTInstrument, min_telescopes=2):
     """Array decisions per shower of the analog sum alone at another threshold, on the same telescope events."""
-    events = result.events
-    first = analog_sum_first(pair.analog_sum, events.counts, threshold, pair.geometry.decision_range(events.counts.shape[-1]))
-    delays = plane_front_delays(instrument.subarray(4), result.run.pointing_alt, result.run.pointing_az)
-    decided = array_decisions(events, first, delays, min_telescopes)
-    return np.array([decided.get(k, False) for k in result.run.keys()])
+    return array_triggered(result.run, result.events, analog_sum_first_at(result, pair, threshold), instrument,
+                            min_telescopes)
+
+
+def read_out(result: ShowerResult, first, triggered) -> list[tuple[int, int, int]]:
+    """``(obs_id, event_id, tel_id)`` of the telescope events a trigger reads out: those that fired, in the showers
+    whose array trigger it accepted (``first`` per telescope event, ``triggered`` per shower)."""
+    accepted = {key for key, ok in zip(result.run.keys(), triggered) if ok}
+    ev = result.events
+    return [(int(o), int(e), int(t)) for o, e, t, f in zip(ev.obs_id, ev.event_id, ev.tel_id, first)
+            if f >= 0 and (o, e) in accepted]
 
 
 def rate_matched_baseline(rates: dict) -> tuple[int, float, float] | None:
