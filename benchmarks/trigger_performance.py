@@ -26,7 +26,7 @@ from _common import metadata_markdown, or_na, run_metadata  # noqa: E402
 
 from lstcommon.files import write_json  # noqa: E402
 from trigger.cli import main as trigger_synth  # noqa: E402
-from trigger.reports import with_error  # noqa: E402
+from trigger.reports import gate_in_window_text, with_error  # noqa: E402
 from trigger.simulation.showers import DEFAULT_SHOWER_MODEL  # noqa: E402
 
 
@@ -211,12 +211,10 @@ def report(result, args) -> str:
                   f"{check['min_group_sum']} counts, {check['min_group_sum'] - check['analog_sum_threshold']} over the "
                   f"analog-sum threshold: the NN triggers {check['n_nn_triggered']} of {check['n_events']} = {fraction} "
                   f"(goal >= {check['goal']})."]
-        inside = check.get("gate_in_window")
-        if inside and inside["n_events"]:
-            lines[-1] += (f" Of them, {inside['n_events']} have no group over the gate at the sample before the decision "
-                          f"range (every rising edge has its full ROI in the file; in the others a group's edge lies "
-                          f"where the file holds no full ROI, which a streaming trigger would have): the NN triggers "
-                          f"{inside['n_nn_triggered']} = {inside['fraction']:.3f}.")
+        inside = gate_in_window_text(check)
+        if inside:
+            # in the others a group's rising edge lies where the file holds no full ROI, which a streaming trigger has
+            lines[-1] += f" {inside[0].upper()}{inside[1:]}."
         if check["misses"]:
             lines += ["", "| missed: file | event | telescope | largest group sum (decision window / whole readout) "
                       "| over the gate at the sample before the first full ROI | brightest module's share of the group's excess |",

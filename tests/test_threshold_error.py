@@ -8,6 +8,7 @@ import pytest
 
 from trigger.evaluation import CRAB_INDEX, _erf_model, bootstrap_error, energy_threshold, threshold_bootstrap
 from trigger.performance import _threshold_errors, real_events_check
+from trigger.reports import format_real_events_check, gate_in_window_text
 
 E_MIN, E_MAX = 0.005, 0.5  # TeV, as the benchmark's test gammas
 TURN_ON = {"a": (0.8, np.log10(0.030), 0.2), "b": (0.8, np.log10(0.045), 0.2)}  # plateau, log10 E50 (TeV), width (dex)
@@ -114,5 +115,7 @@ def test_real_events_check_counts_the_clear_showers_the_nn_misses():
     assert [m["gate_before_window"] for m in check["misses"]] == [False, True]
     # the same count over the events with no group over the gate just before the decision range
     assert check["gate_in_window"] == {"n_events": 3, "n_nn_triggered": 2, "fraction": pytest.approx(2 / 3)}
+    assert gate_in_window_text(check).endswith("NN triggers 2 of 3 = 0.667")
+    assert gate_in_window_text(check) in "\n".join(format_real_events_check(check))
     empty = real_events_check({"muons.simtel.zst": {"error": "no LST"}}, threshold=100)
     assert (empty["n_events"], empty["fraction"], empty["misses"]) == (0, None, [])

@@ -93,14 +93,22 @@ def format_real_events_check(check) -> list[str]:
     threshold, minimum = check["analog_sum_threshold"], check["min_group_sum"]
     lines = [f"real events with a group sum >= {minimum} counts (analog-sum threshold {threshold} + {minimum - threshold}): "
              f"NN triggers {check['n_nn_triggered']} of {check['n_events']} = {fraction} (goal >= {check['goal']})"]
-    inside = check.get("gate_in_window")
-    if inside and inside["n_events"]:
-        lines.append(f"  of them with no group over the gate at the sample before the decision range (a full ROI in the file): "
-                     f"NN triggers {inside['n_nn_triggered']} of {inside['n_events']} = {inside['fraction']:.3f}")
+    inside = gate_in_window_text(check)
+    if inside:
+        lines.append(f"  {inside}")
     lines += [f"  missed: {m['file']} event {m['event_id']} tel {m['tel_id']}, largest group sum "
               f"{m['max_group_sum_in_window']} ({m['max_group_sum']} over the whole readout){_miss_reason(m)}"
               for m in check["misses"]]
     return lines
+
+
+def gate_in_window_text(check) -> str | None:
+    """The count over the clear real events with a full ROI in the file (``real_events_check``'s ``gate_in_window``)."""
+    inside = check.get("gate_in_window")
+    if not inside or not inside["n_events"]:
+        return None
+    return (f"of them with no group over the gate at the sample before the decision range (a full ROI in the file): "
+            f"NN triggers {inside['n_nn_triggered']} of {inside['n_events']} = {inside['fraction']:.3f}")
 
 
 def _miss_reason(miss) -> str:
