@@ -35,6 +35,10 @@ VARIANTS = {
     "tilted NSB weights": ["--nsb-weighting", "tilted"],
     "gate at 25 MHz": ["--gate-rate", "2.5e7"],
     "hard negatives (2 rounds)": ["--hard-negative-rounds", 2],
+    # the time the network sees (the default ROI is 10 samples before the candidate and 6 from it on): a shorter
+    # history also lets both triggers decide from the 7th sample of a file's readout instead of the 11th
+    "ROI 6 + 6 samples": ["--roi-before", 6, "--roi-after", 6],
+    "ROI 8 + 8 samples": ["--roi-before", 8, "--roi-after", 8],
 }
 GAIN_RANGE_GEV = (12.5, 80.0)
 

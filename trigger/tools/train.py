@@ -52,6 +52,8 @@ class TrainTool(CommandTool):
         "hidden": "TriggerTraining.hidden",
         "module-features": "TriggerTraining.module_features",
         "clip-bits": "TriggerTraining.clip_bits",
+        "roi-before": "TriggerTraining.n_before",
+        "roi-after": "TriggerTraining.n_after",
         "nsb-weighting": "TriggerTraining.nsb_weighting",
         "n-nsb-examples": "TriggerTraining.n_nsb_examples",
         "n-calibration": "TriggerTraining.n_calibration",
