@@ -290,6 +290,9 @@ def markdown(report, args) -> str:
         f"- reconstruction: `reconstruction.baseline.HillasRandomForest` trained on {args.n_forest} gammas "
         f"(5 GeV-1 TeV) and {args.n_forest} protons of its own (every read-out image), applied to the telescope events "
         "each trigger reads out",
+        "- reconstructed: ctapipe's HillasReconstructor has a direction (at least two read-out images that pass its "
+        "default quality cuts: intensity > 50 p.e., more than 3 pixels after cleaning, positive width) and the forests "
+        "give a gammaness and an energy",
         f"- cuts, the same for every trigger: gammaness >= {report['cuts']['gammaness_min']}, and for gammas "
         f"theta <= {report['cuts']['theta_max_deg']} deg",
         f"- timings [s]: {', '.join(f'{k} {v}' for k, v in report['timings_s'].items())}",
@@ -297,19 +300,19 @@ def markdown(report, args) -> str:
         "Energy threshold (peak of the Crab-weighted differential rate) ± half the 16-84 % interval of a paired "
         f"bootstrap over the {sum(g['triggers']['nn']['triggered']['n_showers'])} test gammas:",
         "",
-        "| trigger | NSB rate [Hz] | triggered | reconstructed | after cuts | showers after cuts |",
-        "|---|---|---|---|---|---|",
+        "| trigger | NSB rate [Hz] | triggered (showers) | reconstructed (showers) | after cuts (showers) |",
+        "|---|---|---|---|---|",
     ]
     for name in TRIGGERS:
         rate, error = report["rates_hz"][name]
         cells = [with_error(g["triggers"][name][s]["energy_threshold_gev"], g["triggers"][name][s][
-            "energy_threshold_error_gev"], "{:.1f}", "GeV") for s in STAGES]
-        lines.append(f"| {LABELS[name]} | {rate:.3g} ± {error:.2g} | {' | '.join(cells)} "
-                     f"| {g['triggers'][name]['after_cuts']['n_showers_kept']} |")
+            "energy_threshold_error_gev"], "{:.1f}", "GeV") + f" ({g['triggers'][name][s]['n_showers_kept']})"
+            for s in STAGES]
+        lines.append(f"| {LABELS[name]} | {rate:.3g} ± {error:.2g} | {' | '.join(cells)} |")
     for baseline in ("analog_sum_at_nn_rate", "analog_sum"):
         cells = [with_error(g["ratios"][f"nn/{baseline}/{s}"]["ratio"], g["ratios"][f"nn/{baseline}/{s}"]["error"],
                             "{:.3f}") for s in STAGES]
-        lines.append(f"| ratio NN / {LABELS[baseline]} | | {' | '.join(cells)} | |")
+        lines.append(f"| ratio NN / {LABELS[baseline]} | | {' | '.join(cells)} |")
     bins = g["energy_bins_gev"]
     lines += ["", "Effective area after cuts [m²] per bin of true energy, and the showers after cuts that only one of "
               "the two triggers at the NN's rate keeps (their difference has the variance of their sum):", "",
