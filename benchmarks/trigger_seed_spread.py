@@ -13,7 +13,7 @@ seeds step by 3 (0 3 6 9 12) so that no two runs share a candidate network.
     CTAPIPE_SVC_PATH=../shared/data/instrument python benchmarks/trigger_seed_spread.py --output docs/trigger_seed_spread
 
 Writes ``OUTPUT/trigger_seed_spread.md`` and ``.json``; ``--reuse`` keeps the
-simulated files and every seed's finished evaluation in ``--work``.
+simulated files and every seed's finished model and evaluation in ``--work``.
 """
 
 import argparse
@@ -38,9 +38,11 @@ def run_seed(work: Path, seed: int, args, timings) -> dict:
     """The recipe from ``seed`` on the shared files: its model and evaluation folders, and what they say."""
     model, evaluation = work / f"model-seed{seed}", work / f"evaluation-seed{seed}"
     if not (args.reuse and (evaluation / "summary.json").exists()):
-        run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", model, "--epochs", args.epochs,
-             "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--seed", seed,
-             "--candidates", args.candidates, "--no-progress", "--overwrite"], timings, f"train seed {seed}")
+        # a finished model is kept too: an evaluation that was interrupted need not cost its training again
+        if not (args.reuse and (model / "trigger.json").exists()):
+            run(["train", "--gamma", work / "train/gamma.dl1.h5", "--output", model, "--epochs", args.epochs,
+                 "--n-nsb-examples", args.n_nsb_examples, "--n-calibration", args.n_rate_samples, "--seed", seed,
+                 "--candidates", args.candidates, "--no-progress", "--overwrite"], timings, f"train seed {seed}")
         run(["evaluate", "--model", model, "--gamma", work / "test/gamma.dl1.h5", "--proton", work / "test/proton.dl1.h5",
              "--output", evaluation, "--n-rate-samples", args.n_rate_samples, "--no-real", "--overwrite", "--no-progress"],
             timings, f"evaluate seed {seed}")
