@@ -158,6 +158,10 @@ def test_decisions_match_a_direct_loop(loaded, simulated, instrument):
                     expect_nn = k
         assert (nn[i], base[i]) == (expect_nn, expect_base)
     assert (base >= 0).any()
+    # in blocks of a few events (how whole files are decided, to bound the memory) the same decisions
+    blocks = analog_sum_first(asum, events.counts, config["operating_point"]["analog_sum"]["threshold"], (start, stop),
+                              chunk=5)
+    np.testing.assert_array_equal(blocks, base)
 
 
 def test_analog_sum_operating_point_is_the_lowest_threshold_below_target(instrument):

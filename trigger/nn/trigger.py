@@ -36,11 +36,18 @@ class TelescopeDecisions:
     nn: np.ndarray
 
 
-def analog_sum_first(trigger: AnalogSumTrigger, counts, threshold, decision_range) -> np.ndarray:
-    """First sample in ``decision_range`` where any group sum is above ``threshold``; -1 where none."""
+def analog_sum_first(trigger: AnalogSumTrigger, counts, threshold, decision_range, chunk=512) -> np.ndarray:
+    """First sample in ``decision_range`` where any group sum is above ``threshold``; -1 where none.
+
+    In blocks of ``chunk`` events: the group sums of a whole file at once (their 474 x 3 module samples as int32,
+    7.5 GB for the 33k telescope events of 15,000 test showers) took such an evaluation to 12 GB.
+    """
     start, stop = decision_range
-    fired = trigger.camera_trigger(counts, threshold)[..., start:stop]
-    return np.where(fired.any(axis=-1), fired.argmax(axis=-1) + start, -1)
+    first = np.empty(len(counts), dtype=np.int64)
+    for i in range(0, len(counts), chunk):
+        fired = trigger.camera_trigger(counts[i : i + chunk], threshold)[..., start:stop]
+        first[i : i + chunk] = np.where(fired.any(axis=-1), fired.argmax(axis=-1) + start, -1)
+    return first
 
 
 def nn_candidates(trigger: AnalogSumTrigger, counts, geometry: RoiGeometry, score, chunk=512) -> Candidates:
