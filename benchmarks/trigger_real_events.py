@@ -23,10 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import metadata_markdown, run_metadata  # noqa: E402
 
 from lstcommon.files import write_json  # noqa: E402
-from trigger.analog_sum import AnalogSumTrigger  # noqa: E402
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.nn.model import load_trigger  # noqa: E402
-from trigger.nn.roi import RoiGeometry  # noqa: E402
 from trigger.performance import TriggerPair, real_events, real_events_check, real_files  # noqa: E402
 from trigger.reports import format_real_events_check  # noqa: E402
 
@@ -34,10 +32,7 @@ from trigger.reports import format_real_events_check  # noqa: E402
 def check_model(folder: Path) -> dict:
     model, config = load_trigger(folder)
     trigger_input = TriggerInput.from_description(config["input"])
-    point = config["operating_point"]
-    geometry = RoiGeometry(**config["roi"])
-    pair = TriggerPair(AnalogSumTrigger(instrument=trigger_input.instrument), point["analog_sum"]["threshold"], model,
-                       geometry, point["nn"]["threshold"])
+    pair = TriggerPair.at_operating_point(model, config)
     rows = real_events(pair, trigger_input, real_files(trigger_input.instrument))
     return {"model": str(folder), "roi": config["roi"], "analog_sum_threshold": pair.threshold,
             "nn_threshold": pair.nn_threshold, "check": real_events_check(rows, pair.threshold)}

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trigger.analog_sum import AnalogSumTrigger
 from trigger.inputs import TriggerInput
 from trigger.nn.model import load_trigger
-from trigger.nn.roi import RoiGeometry
 from trigger.performance import TriggerPair, real_events, real_events_check, real_files
 
 SHIPPED = Path(__file__).parents[1] / "models" / "lst-nn-v2"
@@ -39,9 +37,7 @@ def test_shipped_model_matches_the_trigger_input(shipped):
 def test_shipped_model_keeps_the_real_events_the_docs_quote(shipped):
     """docs/trigger.md: on the real sim_telarray events the v2 network triggers 37 of the 41 clear ones, and why not the four."""
     model, config, trigger_input = shipped
-    point = config["operating_point"]
-    pair = TriggerPair(AnalogSumTrigger(instrument=trigger_input.instrument), point["analog_sum"]["threshold"], model,
-                       RoiGeometry(**config["roi"]), point["nn"]["threshold"])
+    pair = TriggerPair.at_operating_point(model, config)
     check = real_events_check(real_events(pair, trigger_input, real_files(trigger_input.instrument)), pair.threshold)
     assert (check["n_nn_triggered"], check["n_events"]) == (37, 41)
     assert sorted(m["max_group_sum_in_window"] for m in check["misses"]) == [109, 112, 135, 141]

@@ -11,7 +11,7 @@ import logging
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -66,6 +66,13 @@ class TriggerPair:
     model: object
     geometry: RoiGeometry
     nn_threshold: float
+
+    @classmethod
+    def at_operating_point(cls, model, config: dict) -> "TriggerPair":
+        """Both triggers of a trained model (:func:`trigger.nn.model.load_trigger`) at its own thresholds."""
+        point = config["operating_point"]
+        return cls(AnalogSumTrigger(instrument=TriggerInput.from_description(config["input"]).instrument),
+                   point["analog_sum"]["threshold"], model, RoiGeometry(**config["roi"]), point["nn"]["threshold"])
 
     @cached_property
     def score(self):
@@ -422,9 +429,7 @@ def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz
     trigger_input = TriggerInput.from_description(config["input"])
     instrument = trigger_input.instrument
     rng = np.random.default_rng(seed)
-    asum = AnalogSumTrigger(instrument=instrument)
-    geometry = RoiGeometry(**config["roi"])
-    pair = TriggerPair(asum, point["analog_sum"]["threshold"], model, geometry, point["nn"]["threshold"])
+    pair = TriggerPair.at_operating_point(model, config)
     estimator = NSBRateEstimator(trigger_input, nsb)
     steps = ["rates", "gamma showers"] + (["proton showers"] if proton is not None else []) + (["real events"] if real else [])
     if not (np.isclose(nsb, point["nsb_rate_ghz"]) and np.isclose(target, point["target_rate_hz"])):
@@ -435,7 +440,7 @@ def evaluate(model, config: dict, gamma, proton=None, *, target_hz=None, nsb_ghz
             pair = recalibrate(estimator, pair, target, n_rate_samples, rng, rate_runs, rate_windows)
             bar.done()
         if nn_threshold is not None:
-            pair = TriggerPair(asum, pair.threshold, model, geometry, nn_threshold)
+            pair = replace(pair, nn_threshold=nn_threshold)
         runs = f"{rate_runs} subset simulations" if rate_precision is None else \
             f"{rate_runs}-{max(rate_runs, rate_max_runs)} subset simulations to ±{rate_precision:.0%}"
         bar.start(f"rates: {n_rate_samples} importance samples, {runs}")
