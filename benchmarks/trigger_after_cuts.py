@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import astropy.units as u
@@ -43,7 +44,6 @@ from lstcommon.files import write_json  # noqa: E402
 from reconstruction.baseline import PREFIX, HillasRandomForest  # noqa: E402
 from reconstruction.evaluate import load_events  # noqa: E402
 from reconstruction.predict import copy_file  # noqa: E402
-from trigger.analog_sum import AnalogSumTrigger  # noqa: E402
 from trigger.evaluation import (  # noqa: E402
     CRAB_INDEX,
     PROTON_INDEX,
@@ -56,7 +56,6 @@ from trigger.evaluation import (  # noqa: E402
 )
 from trigger.inputs import TriggerInput  # noqa: E402
 from trigger.nn.model import load_trigger  # noqa: E402
-from trigger.nn.roi import RoiGeometry  # noqa: E402
 from trigger.performance import (  # noqa: E402
     TriggerPair,
     analog_sum_first_at,
@@ -86,11 +85,10 @@ def decisions(path, pair: TriggerPair, thresholds, trigger_input, instrument) ->
     return result, out
 
 
-def reconstruct(forest, path, result, first, triggered, work: Path, name: str) -> dict:
+def reconstruct(forest, path, result, telescope_events, work: Path, name: str) -> dict:
     """The baseline on the telescope events one trigger reads out: per shower of ``result``, its reconstruction."""
     subset = work / f"{Path(path).name.replace('.dl1.h5', '')}.{name}.dl1.h5"
-    copy_file(path, subset, skip=WAVEFORMS, drop_levels=("R0", "R1", "DL0"),
-              telescope_events=read_out(result, first, triggered))
+    copy_file(path, subset, skip=WAVEFORMS, drop_levels=("R0", "R1", "DL0"), telescope_events=telescope_events)
     dl2 = forest.predict(subset, work / subset.name.replace(".dl1.h5", ".dl2.h5"), overwrite=True)
     subset.unlink()
     events = load_events([dl2], prefix=PREFIX)
@@ -104,19 +102,19 @@ def reconstruct(forest, path, result, first, triggered, work: Path, name: str) -
         values[found] = np.asarray(data, dtype=float)[rows[found]]
         return values
 
-    out = {"gammaness": column("gammaness"), "theta_deg": column("theta", u.deg),
-           "reco_energy_tev": column("reco_energy", u.TeV)}
-    out["valid"] = np.asarray(triggered, bool) & np.isfinite(out["gammaness"]) & np.isfinite(out["theta_deg"]) \
-        & np.isfinite(out["reco_energy_tev"])
-    return out
+    return {"gammaness": column("gammaness"), "theta_deg": column("theta", u.deg),
+            "reco_energy_tev": column("reco_energy", u.TeV)}
 
 
 def stages(triggered, reco, gammaness_cut, theta_cut_deg=None) -> dict:
     """Per shower: kept by the trigger, reconstructed, and passing the cuts (theta only where given)."""
-    passed = reco["valid"] & (np.nan_to_num(reco["gammaness"], nan=-1) >= gammaness_cut)
+    triggered = np.asarray(triggered, bool)
+    valid = triggered & np.isfinite(reco["gammaness"]) & np.isfinite(reco["theta_deg"]) \
+        & np.isfinite(reco["reco_energy_tev"])
+    passed = valid & (np.nan_to_num(reco["gammaness"], nan=-1) >= gammaness_cut)
     if theta_cut_deg is not None:
         passed &= np.nan_to_num(reco["theta_deg"], nan=np.inf) <= theta_cut_deg
-    return {"triggered": np.asarray(triggered, bool), "reconstructed": reco["valid"], "after_cuts": passed}
+    return {"triggered": triggered, "reconstructed": valid, "after_cuts": passed}
 
 
 def gamma_report(run, kept: dict, bins, resamples, seed) -> dict:
@@ -206,8 +204,9 @@ def main():
     trigger_input = TriggerInput.from_description(config["input"])
     instrument = trigger_input.instrument
     thresholds = {name: summary[name]["threshold"] for name in TRIGGERS}
-    pair = TriggerPair(AnalogSumTrigger(instrument=instrument), thresholds["analog_sum"], model,
-                       RoiGeometry(**config["roi"]), thresholds["nn"])
+    # the evaluation's thresholds: the model's unless evaluate set them again (--rate, --nsb-rate, --nn-threshold)
+    pair = replace(TriggerPair.at_operating_point(model, config), threshold=thresholds["analog_sum"],
+                   nn_threshold=thresholds["nn"])
 
     sets = [("forest", "gamma", args.n_forest, "5 GeV", "1 TeV", 611), ("forest", "proton", args.n_forest, "100 GeV",
                                                                          "10 TeV", 612)]
@@ -226,9 +225,14 @@ def main():
         result, by_trigger = decisions(path, pair, thresholds, trigger_input, instrument)
         timings[f"{particle} triggers"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
-        kept = {}
+        kept, done = {}, {}
         for name, (first, triggered) in by_trigger.items():
-            reco = reconstruct(forest, path, result, first, triggered, args.work, name)
+            telescope_events = read_out(result, first, triggered)
+            # the analog sum at the NN's rate is often the analog sum at its own threshold: reconstructed once
+            key = frozenset(telescope_events)
+            if key not in done:
+                done[key] = reconstruct(forest, path, result, telescope_events, args.work, name)
+            reco = done[key]
             kept[name] = stages(triggered, reco, args.gammaness, args.theta if particle == "gamma" else None)
         timings[f"{particle} reconstruction"] = round(time.perf_counter() - t0, 1)
         if particle == "gamma":

@@ -51,19 +51,19 @@ def cpu_seconds() -> float:
 
 
 def simulate(work: Path, factors, dark_ghz, args, timings):
-    """The test gammas at each NSB factor, in shards on one Dask cluster (skipped where ``--reuse`` finds them)."""
+    """The test gammas at each NSB factor, and the training gammas at each ``--retrain`` factor, in shards on one
+    Dask cluster (skipped where ``--reuse`` finds them)."""
     from lstcommon.parallel import engine
 
     _, _, n_train, train_min, train_max, train_seed = training_set(args.n_train)
-    sets = [(f"test-nsb{f:g}x", args.n_test, "5 GeV", "500 GeV", args.seed) for f in factors] + \
-        [(f"train-nsb{f:g}x", n_train, train_min, train_max, train_seed) for f in factors if f in args.retrain]
-    todo = [s for s in sets if not (args.reuse and (work / s[0] / "gamma.dl1.h5").exists())]
+    sets = [(f, f"test-nsb{f:g}x", args.n_test, "5 GeV", "500 GeV", args.seed) for f in factors] + \
+        [(f, f"train-nsb{f:g}x", n_train, train_min, train_max, train_seed) for f in factors if f in args.retrain]
+    todo = [s for s in sets if not (args.reuse and (work / s[1] / "gamma.dl1.h5").exists())]
     if not todo:
         return
     with engine(args.jobs) if args.jobs > 1 else contextlib.nullcontext() as client:
         on_cluster = [] if client is None else ["--workers", args.jobs, "--scheduler", client.scheduler.address]
-        for folder, n, e_min, e_max, seed in todo:
-            f = float(folder.split("nsb")[1].rstrip("x"))
+        for f, folder, n, e_min, e_max, seed in todo:
             run(["simulate", "--particles", "gamma", "--n-events", n, "--energy-min", e_min, "--energy-max", e_max,
                  "--seed", seed, "--shower-model", args.shower_model, "--nsb-rate", f"{f * dark_ghz} GHz",
                  "--output", work / folder, "--overwrite", "--no-progress", *on_cluster],
