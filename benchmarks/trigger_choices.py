@@ -39,6 +39,9 @@ VARIANTS = {
     # history also lets both triggers decide from the 7th sample of a file's readout instead of the 11th
     "ROI 6 + 6 samples": ["--roi-before", 6, "--roi-after", 6],
     "ROI 8 + 8 samples": ["--roi-before", 8, "--roi-after", 8],
+    # where the network looks: the group's 3 modules and the 9 around them (NSB is local to a module, a shower's
+    # light spreads into the ring)
+    "ring view (12 modules)": ["--view", "ring"],
 }
 GAIN_RANGE_GEV = (12.5, 80.0)
 

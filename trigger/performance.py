@@ -66,13 +66,15 @@ class TriggerPair:
     model: object
     geometry: RoiGeometry
     nn_threshold: float
+    pedestal: int = 16  # the trigger input's: what a wide view reads outside the camera
 
     @classmethod
     def at_operating_point(cls, model, config: dict) -> "TriggerPair":
         """Both triggers of a trained model (:func:`trigger.nn.model.load_trigger`) at its own thresholds."""
         point = config["operating_point"]
-        return cls(AnalogSumTrigger(instrument=TriggerInput.from_description(config["input"]).instrument),
-                   point["analog_sum"]["threshold"], model, RoiGeometry(**config["roi"]), point["nn"]["threshold"])
+        trigger_input = TriggerInput.from_description(config["input"])
+        return cls(AnalogSumTrigger(instrument=trigger_input.instrument), point["analog_sum"]["threshold"], model,
+                   RoiGeometry(**config["roi"]), point["nn"]["threshold"], trigger_input.pedestal)
 
     @cached_property
     def score(self):
@@ -83,7 +85,7 @@ class TriggerPair:
 def telescope_decisions(pair: TriggerPair, events: TriggerEvents) -> dict:
     """First trigger sample of each telescope event for both triggers (-1: none)."""
     decision_range = pair.geometry.decision_range(events.counts.shape[-1])
-    candidates = nn_candidates(pair.analog_sum, events.counts, pair.geometry, pair.score)
+    candidates = nn_candidates(pair.analog_sum, events.counts, pair.geometry, pair.score, pedestal=pair.pedestal)
     return {
         "analog_sum": analog_sum_first(pair.analog_sum, events.counts, pair.threshold, decision_range),
         "nn": nn_first(candidates, len(events), pair.nn_threshold),
@@ -103,7 +105,7 @@ def measure_rates(estimator: NSBRateEstimator, pair: TriggerPair, n_samples, rng
     """
     upper = pair.threshold + 12
     samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, upper], n_components=8), rng,
-                               single_module=True)
+                               single_module=True)  # the analog sum and the gate read the groups alone
     as_scan = np.arange(pair.geometry.gate - 6, upper + 1) if as_thresholds is None else np.asarray(as_thresholds)
     # the scan, the operating point and the gate in one pass over the samples
     as_rates, as_errors = estimator.analog_sum_rates(samples, np.append(as_scan, [pair.threshold, pair.geometry.gate]))
@@ -139,7 +141,7 @@ def recalibrate(estimator, pair: TriggerPair, target_hz, n_samples, rng, n_runs=
     samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, 130], n_components=8), rng)
     base = analog_sum_threshold(estimator, samples, target_hz)
     nn, _ = nn_subset_threshold(estimator, pair.geometry, pair.score, base.rate_hz, rng, n_runs=n_runs, n_per_level=n_per_level)
-    return TriggerPair(pair.analog_sum, int(base.threshold), pair.model, pair.geometry, float(nn.threshold))
+    return TriggerPair(pair.analog_sum, int(base.threshold), pair.model, pair.geometry, float(nn.threshold), pair.pedestal)
 
 
 @dataclass

@@ -42,11 +42,11 @@ from lstcommon.parallel import n_workers, run_tasks
 
 from .analog_sum import AnalogSumTrigger
 from .inputs import TriggerInput
-from .nn.roi import gather_rois
+from .nn.roi import gather_rois, view_modules
 from .simulation.camera import FINE_BIN_NS, CameraResponse
 from .sizes import N_MODULES
 
-__all__ = ["ModuleNoise", "RateSamples", "NSBRateEstimator", "brute_force_rate", "brute_force_gated_rate",
+__all__ = ["ModuleNoise", "Frames", "RateSamples", "NSBRateEstimator", "brute_force_rate", "brute_force_gated_rate",
            "plain_nsb_windows", "gated_live_time", "PIECES_PER_WORKER"]
 
 SAMPLING_HZ = 1.024e9
@@ -230,18 +230,69 @@ class ModuleNoise:
         return np.broadcast_to(self.baseline, (self.kernel.shape[1],))[samples]
 
 
+@dataclass(frozen=True)
+class Frames:
+    """Each group's neighbourhood, what one sample of NSB around it holds.
+
+    ``modules`` (n_groups, F): the camera modules, -1 padded; the first
+    ``n_view`` are the group's ROI modules in view order (-1 where the view
+    leaves the camera), so that its first three are the group's own.
+    ``groups`` (n_groups, G, 3) and ``views`` (n_groups, G, n_view): for the
+    group and every group sharing a module with it (itself first), its three
+    modules and its ROI's modules as indices into ``modules`` (-1: none).
+    For the ``"group"`` view the neighbourhood is the overlapping groups'
+    modules; for a wider view also every module their ROIs read.
+    """
+
+    modules: np.ndarray
+    groups: np.ndarray
+    views: np.ndarray
+
+    @classmethod
+    def build(cls, group_modules, view_modules) -> "Frames":
+        group_modules, view_modules = np.asarray(group_modules), np.asarray(view_modules)
+        n_groups, n_view = view_modules.shape
+        groups_of_module = [[] for _ in range(group_modules.max() + 1)]
+        for g, mods in enumerate(group_modules):
+            for m in mods:
+                groups_of_module[m].append(g)
+        neighbours, frames = [], []
+        for g in range(n_groups):
+            groups = [g] + sorted({h for m in group_modules[g] for h in groups_of_module[m]} - {g})
+            seen = set(view_modules[groups].ravel()) - {-1}
+            frames.append(list(view_modules[g]) + sorted(seen - set(view_modules[g])))
+            neighbours.append(groups)
+        n_frame, n_near = max(map(len, frames)), max(map(len, neighbours))
+        modules = np.full((n_groups, n_frame), -1)
+        groups_local = np.full((n_groups, n_near, 3), -1)
+        views_local = np.full((n_groups, n_near, n_view), -1)
+        for g, (groups, frame) in enumerate(zip(neighbours, frames)):
+            modules[g, : len(frame)] = frame
+            local = {m: j for j, m in enumerate(frame) if m >= 0}
+            groups_local[g, : len(groups)] = [[local[m] for m in group_modules[h]] for h in groups]
+            views_local[g, : len(groups)] = [[local.get(m, -1) if m >= 0 else -1 for m in view_modules[h]] for h in groups]
+        return cls(modules, groups_local, views_local)
+
+    def samples(self, counts, group, weight) -> "RateSamples":
+        """Windows ``counts`` (n, F, n_samples) around each ``group`` as :class:`RateSamples`."""
+        return RateSamples(counts, self.modules[group], self.groups[group], self.views[group], weight, group, len(self.modules))
+
+
 @dataclass
 class RateSamples:
     """NSB windows around one group's decision sample, with their weights (likelihood ratios; 1 for plain draws).
 
     ``counts`` (n, n_modules, n_samples) are the trigger-input counts of the
     modules in the chosen group's neighbourhood (``modules``, -1 padded);
-    ``weight`` the likelihood ratios; ``group`` the chosen group.
+    ``groups`` and ``views`` each neighbourhood group's modules and ROI
+    modules as indices into them (:class:`Frames`); ``weight`` the likelihood
+    ratios; ``group`` the chosen group.
     """
 
     counts: np.ndarray
     modules: np.ndarray
     groups: np.ndarray
+    views: np.ndarray
     weight: np.ndarray
     group: np.ndarray
     n_groups: int
@@ -256,7 +307,7 @@ class RateSamples:
         if len(parts) == 1:
             return parts[0]
         first = parts[0]
-        joined = (np.concatenate([getattr(p, name) for p in parts]) for name in ("counts", "modules", "groups", "weight", "group"))
+        joined = (np.concatenate([getattr(p, name) for p in parts]) for name in ("counts", "modules", "groups", "views", "weight", "group"))
         return RateSamples(*joined, n_groups=first.n_groups, decision_sample=first.decision_sample)
 
     def mean_and_error(self, contrib):
@@ -283,28 +334,16 @@ class NSBRateEstimator:
         self.camera = camera if camera is not None else CameraResponse(self.instrument, nsb_rate)
         self.noise = ModuleNoise(self.camera)
         self.group_modules = self.instrument.group_modules
-        n_groups = len(self.group_modules)
-        groups_of_module = [[] for _ in range(self.group_modules.max() + 1)]
-        for g, mods in enumerate(self.group_modules):
-            for m in mods:
-                groups_of_module[m].append(g)
-        # for each group: the groups sharing a module with it (itself first) and their modules; -1 padded arrays,
-        # each neighbour group's three modules as indices into the neighbourhood's (what a sample of it carries)
-        neighbour_groups, neighbour_modules = [], []
-        for g in range(n_groups):
-            groups = [g] + sorted({h for m in self.group_modules[g] for h in groups_of_module[m]} - {g})
-            modules = list(self.group_modules[g]) + sorted(set(self.group_modules[groups].ravel()) - set(self.group_modules[g]))
-            neighbour_groups.append(groups)
-            neighbour_modules.append(modules)
-        self.max_groups = max(len(g) for g in neighbour_groups)
-        self.max_modules = max(len(m) for m in neighbour_modules)
-        self.frame_modules = np.full((n_groups, self.max_modules), -1)
-        self.frame_groups = np.full((n_groups, self.max_groups, 3), -1)
-        for g, (groups, modules) in enumerate(zip(neighbour_groups, neighbour_modules)):
-            self.frame_modules[g, : len(modules)] = modules
-            local = {m: j for j, m in enumerate(modules)}
-            self.frame_groups[g, : len(groups)] = [[local[m] for m in self.group_modules[h]] for h in groups]
+        self._frames = {}
+        frame = self.frame("group")
+        self.max_groups, self.max_modules = frame.groups.shape[1], frame.modules.shape[1]
         self._components = {}  # components() by thetas: callers sample the same mixture many times
+
+    def frame(self, view="group") -> "Frames":
+        """Each group's neighbourhood for ROIs of ``view`` (:data:`trigger.nn.roi.VIEWS`), built once."""
+        if view not in self._frames:
+            self._frames[view] = Frames.build(self.group_modules, view_modules(self.instrument, view))
+        return self._frames[view]
 
     def components(self, thetas, single_module=False) -> np.ndarray:
         """Tilt keys (n_components, 3, n_fine) of the chosen group's three modules for a mixture of ``thetas``
@@ -331,18 +370,20 @@ class NSBRateEstimator:
         kernel = self.noise.tilt_kernel(DECISION_SAMPLE)
         return tilt_keys(np.asarray(rows)[:, :, None] * kernel)
 
-    def sample(self, n, thetas, rng, single_module=False, chunk=4096, client=None, pieces=None) -> RateSamples:
+    def sample(self, n, thetas, rng, single_module=False, chunk=4096, client=None, pieces=None, view="group") -> RateSamples:
         """``n`` windows, the chosen group's modules tilted by a mixture (see :meth:`components`); each window's
-        weight is the balance heuristic over the whole mixture. With a Dask ``client``, in ``pieces`` tasks (see
-        the module docstring)."""
+        weight is the balance heuristic over the whole mixture. The windows hold every module that the ROIs of
+        ``view`` of the chosen group and of the groups overlapping it read. With a Dask ``client``, in ``pieces``
+        tasks (see the module docstring)."""
         if client is not None:
-            parts = _in_pieces(client, partial(self._sample, thetas=thetas, single_module=single_module, chunk=chunk),
+            parts = _in_pieces(client, partial(self._sample, thetas=thetas, single_module=single_module, chunk=chunk, view=view),
                                n, rng, pieces, desc="importance samples")
             return RateSamples.concatenate(parts)
-        return self._sample(n, rng, thetas, single_module, chunk)
+        return self._sample(n, rng, thetas, single_module, chunk, view)
 
-    def _sample(self, n, rng, thetas, single_module=False, chunk=4096) -> RateSamples:
+    def _sample(self, n, rng, thetas, single_module=False, chunk=4096, view="group") -> RateSamples:
         keys = self.components(thetas, single_module)
+        frame = self.frame(view)
         alpha = np.full(len(keys), 1.0 / len(keys))
         unique, index = np.unique(keys, return_inverse=True)
         index = index.reshape(keys.shape)
@@ -354,7 +395,7 @@ class NSBRateEstimator:
             m = min(chunk, n - start)
             component = rng.choice(len(keys), size=m, p=alpha)
             tilted, _, hist, big = self.noise.sample((m, 3), rng, tables, index[component], histograms=True)
-            others, _ = self.noise.sample((m, self.max_modules - 3), rng)
+            others, _ = self.noise.sample((m, frame.modules.shape[1] - 3), rng)
             # the balance heuristic: w = 1 / sum_c alpha_c q_c/p, log q_c/p = c_c . H + b_c . G - Lambda_c
             log_ratio = hist.reshape(m, -1) @ c + big.reshape(m, -1) @ b - log_norm[None, :]
             top = log_ratio.max(axis=1)
@@ -364,7 +405,7 @@ class NSBRateEstimator:
 
         group = rng.integers(0, len(self.group_modules), n)
         counts = self.trigger_input.quantize(sums)
-        return RateSamples(counts, self.frame_modules[group], self.frame_groups[group], weight, group, len(self.group_modules))
+        return frame.samples(counts, group, weight)
 
     @staticmethod
     def group_sums(samples: RateSamples) -> np.ndarray:
@@ -409,7 +450,8 @@ class NSBRateEstimator:
             cand = valid & (sums[:, :, at - 1] <= geometry.gate) & (sums[:, :, at] > geometry.gate)
             event, local = np.nonzero(cand)
             if len(event):
-                rois = gather_rois(samples.counts, event, samples.groups[event, local], np.full(len(event), at), geometry)
+                rois = gather_rois(samples.counts, event, samples.views[event, local], np.full(len(event), at), geometry,
+                                   self.trigger_input.pedestal)
                 values[event, local, j] = score(rois)
         return values
 
@@ -546,7 +588,7 @@ def _gated_counts(trigger_input, nsb_rate, geometry, score, thresholds, n_window
     first, last = _gated_count_range(trigger_input, geometry)
     scores = []
     for block in plain_nsb_windows(trigger_input, nsb_rate, n_windows, rng, camera, chunk):
-        cand = nn_candidates(trigger, block, geometry, score)
+        cand = nn_candidates(trigger, block, geometry, score, pedestal=trigger_input.pedestal)
         scores.append(cand.score)
         for i, t in enumerate(thresholds):
             passed = np.zeros((len(block), n_samples), bool)

@@ -1,5 +1,7 @@
 """The text a trained trigger and an evaluation print: formatting only, from trigger.json and summary.json."""
 
+from .nn.roi import VIEWS
+
 __all__ = ["format_comparison", "format_model", "format_evaluation", "with_error"]
 
 
@@ -17,7 +19,7 @@ def format_model(config, output) -> str:
     return "\n".join([
         f"Trigger model in {output}/",
         f"  input: {config['input']['bits']}-bit module sums, gain {config['input']['gain']} counts/p.e., "
-        f"ROI {config['roi']['n_before'] + config['roi']['n_after']} samples x 3 modules",
+        f"ROI {config['roi']['n_before'] + config['roi']['n_after']} samples x {VIEWS[config['roi'].get('view', 'group')]} modules",
         f"  gate: group sum > {config['roi']['gate']} counts ({point['gate_rate_hz']:.3g} Hz NSB)",
         f"  network: inputs clipped at {config['input'].get('clip') or 'no'} counts, "
         f"{config['architecture'].get('module_features', 0)} features per module, hidden "

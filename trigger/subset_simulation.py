@@ -20,10 +20,12 @@ conditioned on it, whatever the network accepts.
 Y is the chosen group's network score when its sum rises above the gate at
 the decision sample (a candidate), and otherwise a value below every score
 that grows with the group sum there, so that the first levels climb to the
-gate and the later ones up the score. Only the chosen group's three modules
-enter Y: the modules of the groups overlapping it (the OR over groups, as in
-:meth:`trigger.rates.NSBRateEstimator.gated_rates`) are, given Y, plain NSB,
-and are drawn fresh when the rates are computed.
+gate and the later ones up the score. Only the modules of the chosen group's
+ROI enter Y (its three, or for the ``"ring"`` view those and the nine around
+them; which group is part of the window, as the ring's shape at the camera's
+edge depends on it): the other modules that the groups overlapping it read
+(the OR over groups, as in :meth:`trigger.rates.NSBRateEstimator.gated_rates`)
+are, given Y, plain NSB, and are drawn fresh when the rates are computed.
 
 Afterpulse-sized photo-electrons (>= 4 p.e.) need their own moves: most NSB
 windows that open the gate, and most that a network accepts, hold one or two,
@@ -36,7 +38,10 @@ one module or in two: P exact), each stratum is simulated on its own, and a
 big p.e. moves by steps in time and amplitude, and the modules by a
 permutation. (Letting a big p.e. move between modules instead read lower at
 the same cost: two big p.e. 4-5 ns apart in one module carried much of one
-network's rate near 1 kHz, and few chains from two modules got there.)
+network's rate near 1 kHz, and few chains from two modules got there.) The
+ring's modules are not stratified: they open no gate, and a network that
+reads them for a shower's spread light scores an NSB window up for light
+there, which small p.e. provide as readily as one big one.
 
 Errors: one run's windows do not give its error (the chains are
 correlated), and a run that misses a kind of window reads low, so
@@ -96,24 +101,25 @@ class Stratum:
 class Windows:
     """Three-module NSB windows by their independent parts."""
 
-    small: np.ndarray  # (n, 3, n_fine) amplitude sum per fine bin, without the stratum's big p.e.
-    noise: np.ndarray  # (n, 3, n_samples) electronic noise
-    big: np.ndarray  # (n, b, 3) the big p.e.: module, fine bin, quantile of the amplitude among big p.e.
+    small: np.ndarray  # (n, n_view, n_fine) amplitude sum per fine bin, without the stratum's big p.e. (group modules)
+    noise: np.ndarray  # (n, n_view, n_samples) electronic noise
+    big: np.ndarray  # (n, b, 3) the big p.e.: module (of the group's three), fine bin, quantile of the amplitude
+    group: np.ndarray  # (n,) the chosen group
 
     def __len__(self):
         return len(self.small)
 
     def take(self, keep) -> "Windows":
-        return Windows(self.small[keep], self.noise[keep], self.big[keep])
+        return Windows(self.small[keep], self.noise[keep], self.big[keep], self.group[keep])
 
     def where(self, keep, other: "Windows") -> "Windows":
         """These windows where ``keep``, else ``other``'s."""
         return Windows(np.where(keep[:, None, None], self.small, other.small), np.where(keep[:, None, None], self.noise, other.noise),
-                       np.where(keep[:, None, None], self.big, other.big))
+                       np.where(keep[:, None, None], self.big, other.big), np.where(keep, self.group, other.group))
 
     @staticmethod
     def concatenate(parts) -> "Windows":
-        return Windows(*(np.concatenate(p) for p in zip(*((w.small, w.noise, w.big) for w in parts))))
+        return Windows(*(np.concatenate(p) for p in zip(*((w.small, w.noise, w.big, w.group) for w in parts))))
 
 
 @dataclass
@@ -136,7 +142,7 @@ class SubsetSimulation:
         The NSB model, trigger input and group neighbourhoods.
     geometry : trigger.nn.roi.RoiGeometry
     score : callable
-        ROIs (m, 3 * window) of integer counts -> scores (m,).
+        ROIs (m, geometry.n_inputs) of integer counts -> scores (m,).
     n_per_level : int
         Windows per level.
     p0 : float
@@ -155,6 +161,10 @@ class SubsetSimulation:
         self.input = estimator.trigger_input
         self.geometry = geometry
         self.score = score
+        self.n_view = geometry.n_modules
+        self.frame = estimator.frame(geometry.view)
+        # per group, the ROI slots outside the camera: they read the pedestal
+        self.missing = self.frame.modules[:, : self.n_view] < 0
         self.n_per_level = int(n_per_level)
         self.p0 = float(p0)
         self.thin = int(thin)
@@ -182,6 +192,7 @@ class SubsetSimulation:
         self.small_amplitudes = self.noise.amplitudes[~is_big]
         self.small_mean = self.noise.mean_per_bin * (1 - p_big.sum())
         self.small_alias = alias_table(self.noise.amplitude_prob[~is_big])
+        self.all_alias = alias_table(self.noise.amplitude_prob)
         self.big_cdf = np.cumsum(p_big) / p_big.sum()
         self.mean_big = 3 * len(self.cells) * self.noise.mean_per_bin * p_big.sum()  # big p.e. per window, Poisson
 
@@ -200,25 +211,32 @@ class SubsetSimulation:
             b += 1
 
     def draw(self, n, stratum: Stratum, rng) -> Windows:
-        """Plain NSB windows of three modules holding the big p.e. of ``stratum`` in the bins the trigger reads."""
+        """Plain NSB windows of the ROI's modules holding the big p.e. of ``stratum`` in the bins the trigger
+        reads of the group's three, each around a group drawn uniformly."""
         sums, clean, small, _ = self.noise.sample((n, 3), rng, histograms=True, drop_big=self.drop)
+        if self.n_view > 3:
+            ring_sums, ring_clean, ring_small, _ = self.noise.sample((n, self.n_view - 3), rng, histograms=True)
+            sums, clean, small = (np.concatenate(p, axis=1) for p in ((sums, ring_sums), (clean, ring_clean), (small, ring_small)))
         template = np.asarray(stratum.modules, dtype=int)
         n_big = len(template)
         modules = np.argsort(rng.random((n, 3)), axis=1)[:, template]  # the template under a random permutation
         big = np.stack([modules, rng.choice(self.cells, (n, n_big)), rng.random((n, n_big))], axis=-1).astype(float)
-        return Windows(small, sums - clean + self.noise.baseline, big)
+        # the group matters only to a ring (its shape at the camera's edge); the group view draws as it always has
+        group = rng.integers(0, len(self.missing), n) if self.n_view > 3 else np.zeros(n, dtype=int)
+        return Windows(small, sums - clean + self.noise.baseline, big, group)
 
-    def _small_sums(self, n, rng) -> np.ndarray:
-        """Amplitude sums of the small p.e. of ``n`` fine bins (plain NSB)."""
-        counts = rng.poisson(self.small_mean, n)
+    def _small_sums(self, n, rng, big=False) -> np.ndarray:
+        """Amplitude sums of the small p.e. of ``n`` fine bins (plain NSB); with ``big``, of all their p.e."""
+        mean, (keep, alias), amplitudes = ((self.noise.mean_per_bin, self.all_alias, self.noise.amplitudes) if big
+                                           else (self.small_mean, self.small_alias, self.small_amplitudes))
+        counts = rng.poisson(mean, n)
         owner = np.repeat(np.arange(n), counts)
-        keep, alias = self.small_alias
         column = rng.integers(0, len(keep), len(owner))
-        amplitude = self.small_amplitudes[np.where(rng.random(len(owner)) < keep[column], column, alias[column])]
+        amplitude = amplitudes[np.where(rng.random(len(owner)) < keep[column], column, alias[column])]
         return np.bincount(owner, weights=amplitude, minlength=n)
 
     def hist(self, w: Windows, cells=False) -> np.ndarray:
-        """Amplitude sum per module and fine bin (n, 3, n_fine), or only over ``self.cells`` with ``cells``."""
+        """Amplitude sum per module and fine bin (n, n_view, n_fine), or only over ``self.cells`` with ``cells``."""
         first = self.cells[0] if cells else 0
         hist = (w.small[..., first : self.cells[-1] + 1] if cells else w.small).copy()
         if w.big.shape[1]:
@@ -232,15 +250,22 @@ class SubsetSimulation:
         return hist
 
     def read_sums(self, w: Windows) -> np.ndarray:
-        """Module sums (n, 3, samples of ``self.read``): :meth:`sums` on the samples :meth:`value` reads."""
+        """Module sums (n, n_view, samples of ``self.read``): :meth:`sums` on the samples :meth:`value` reads."""
         return self.hist(w, cells=True) @ self.read_kernel - self.read_baseline + w.noise[..., self.read]
 
     def sums(self, w: Windows) -> np.ndarray:
-        """Module sums (n, 3, n_samples), p.e. per sample, AC coupled."""
+        """Module sums (n, n_view, n_samples), p.e. per sample, AC coupled."""
         return self.hist(w) @ self.noise.kernel - self.noise.baseline + w.noise
 
     def counts(self, w: Windows) -> np.ndarray:
         return self.input.quantize(self.sums(w))
+
+    def rois(self, counts, group) -> np.ndarray:
+        """ROIs (m, n_inputs) from the candidates' ``counts`` (m, n_view, samples from the ROI's first on) around
+        each one's ``group``: slots outside the camera read the pedestal."""
+        window = counts[:, :, : self.geometry.window].astype(np.int32)
+        window[self.missing[group]] = self.input.pedestal
+        return window.reshape(len(window), self.geometry.n_inputs)
 
     def value(self, w: Windows) -> np.ndarray:
         """Y of windows (n,)."""
@@ -248,26 +273,32 @@ class SubsetSimulation:
         k = DECISION_SAMPLE - self.read.start  # the samples from here on are those of self.read
         sums = self.read_sums(w)
         counts = self.input.quantize(sums)
-        group = counts.astype(np.int32).sum(axis=1)
+        group = counts[:, :3].astype(np.int32).sum(axis=1)
         # below the gate, the unquantized group sum: finer steps for the first levels
-        excess = self.input.gain * sums[:, :, k].sum(axis=1) + 3 * self.input.pedestal - gate
+        excess = self.input.gain * sums[:, :3, k].sum(axis=1) + 3 * self.input.pedestal - gate
         y = np.where(group[:, k - 1] > gate, _RISEN_BEFORE, _NO_CANDIDATE + np.clip(excess, -_EXCESS_RANGE, _EXCESS_RANGE))
         candidate = (group[:, k - 1] <= gate) & (group[:, k] > gate)
         if candidate.any():
-            window = counts[candidate][:, :, k - self.geometry.n_before : k + self.geometry.n_after]
-            y[candidate] = np.maximum(self.score(window.reshape(len(window), -1)), _LOWEST_SCORE)
+            rois = self.rois(counts[candidate][:, :, k - self.geometry.n_before :], w.group[candidate])
+            y[candidate] = np.maximum(self.score(rois), _LOWEST_SCORE)
         return y
 
     def propose(self, w: Windows, scale, rng) -> tuple[Windows, np.ndarray]:
         """A move of every window, symmetric under the NSB (so accepted when it stays above the level), of size
         ``scale`` (see BIG_MOVE): small-p.e. bins and noise samples redrawn, big p.e. stepped in time or in their
-        amplitude's quantile (folded back into [0, 1]), all shifted together in time, or their modules permuted.
-        Also returns False where a step left the bins the trigger reads (the move is then refused)."""
+        amplitude's quantile (folded back into [0, 1]), all shifted together in time, or their modules permuted;
+        with a ring, the window also moves to another group. Also returns False where a step left the bins the
+        trigger reads (the move is then refused)."""
         n, n_big = len(w), w.big.shape[1]
         # only the bins and samples the trigger reads: the others never change what is estimated
-        row, module, cell = np.nonzero(rng.random((n, 3, len(self.cells))) < scale)
+        row, module, cell = np.nonzero(rng.random((n, self.n_view, len(self.cells))) < scale)
         small = w.small.copy()
-        small[row, module, self.cells[cell]] = self._small_sums(len(row), rng)
+        ring = module >= 3  # the ring's bins hold all their p.e.
+        small[row[~ring], module[~ring], self.cells[cell[~ring]]] = self._small_sums(int((~ring).sum()), rng)
+        group = w.group
+        if self.n_view > 3:
+            small[row[ring], module[ring], self.cells[cell[ring]]] = self._small_sums(int(ring.sum()), rng, big=True)
+            group = np.where(rng.random(n) < scale, rng.integers(0, len(self.missing), n), group)
         noise = w.noise.copy()
         redraw = rng.random(noise.shape) < scale
         noise[redraw] = rng.normal(0.0, self.noise.noise, redraw.sum())
@@ -288,7 +319,7 @@ class SubsetSimulation:
             permuted = np.take_along_axis(permutation, big[..., 0].astype(int), axis=1)
             big[..., 0] = np.where((whole == 2)[:, None], permuted, big[..., 0])
             inside = ((big[..., 1] >= self.cells[0]) & (big[..., 1] <= self.cells[-1])).all(axis=1)
-        return Windows(small, noise, big), inside
+        return Windows(small, noise, big, group), inside
 
     def run(self, stratum: Stratum, rng, min_rate_hz, max_levels=40, scale=0.2) -> list[Level]:
         """Levels of ``stratum``, from plain NSB up to where the stratum adds less than ``min_rate_hz`` to the
@@ -360,13 +391,12 @@ class SubsetSimulation:
         return rates
 
     def _with_neighbours(self, level: Level, rng) -> RateSamples:
-        est = self.estimator
         n = len(level.value)
-        group = rng.integers(0, len(est.group_modules), n)
-        others = self.noise.sample_part((n, est.max_modules - 3), rng, self.rate_cells, self.rate_read)
+        group = level.windows.group if self.n_view > 3 else rng.integers(0, len(self.frame.modules), n)
+        others = self.noise.sample_part((n, self.frame.modules.shape[1] - self.n_view), rng, self.rate_cells, self.rate_read)
         counts = np.concatenate([self.counts(level.windows)[..., self.rate_read], self.input.quantize(others)], axis=1)
-        return RateSamples(counts, est.frame_modules[group], est.frame_groups[group], np.ones(n), group, len(est.group_modules),
-                           decision_sample=DECISION_SAMPLE - self.rate_read.start)
+        return RateSamples(counts, self.frame.modules[group], self.frame.groups[group], self.frame.views[group], np.ones(n), group,
+                           len(self.frame.modules), decision_sample=DECISION_SAMPLE - self.rate_read.start)
 
     def accepted_windows(self, rng, rate_hz) -> tuple[np.ndarray, np.ndarray]:
         """NSB ROIs the network accepts at about ``rate_hz``, with their share of the rate (Hz per ROI).
@@ -383,8 +413,8 @@ class SubsetSimulation:
         for stratum in strata:
             level = self.run(stratum, rng, min_rate_hz=rate_hz)[-1]
             candidate = level.value >= _LOWEST_SCORE
-            counts = self.counts(level.windows.take(candidate))
-            rois.append(counts[:, :, k - self.geometry.n_before : k + self.geometry.n_after].reshape(-1, self.geometry.n_inputs))
+            windows = level.windows.take(candidate)
+            rois.append(self.rois(self.counts(windows)[:, :, k - self.geometry.n_before :], windows.group))
             weights.append(np.full(candidate.sum(), stratum.probability * level.probability * self.rate_scale / len(level.value)))
         return np.concatenate(rois), np.concatenate(weights)
 

@@ -173,6 +173,9 @@ class TopSpec:
                              f"inputs, but the trigger top streams {TOP_BITS}-bit unsigned module counts; train with "
                              f"--bits {TOP_BITS} (the top has no other input width)")
         roi = description.get("roi")
+        if isinstance(roi, dict) and roi.get("view", "group") != "group":
+            raise ModelError(f"{source}: the network reads the {roi['view']!r} view; the trigger top sends it the "
+                             "candidate group's 3 modules only (a wider view is not built in RTL)")
         top = cls() if not isinstance(roi, dict) else cls(n_before=roi.get("n_before"), n_after=roi.get("n_after"))
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (top.n_before, top.n_after)) \
                 or top.n_before < 1 or top.n_after < 1:
@@ -228,7 +231,7 @@ class TriggerSpec:
         geometry = None
         if isinstance(roi, dict):
             try:
-                geometry = RoiGeometry(int(roi["gate"]), int(roi["n_before"]), int(roi["n_after"]))
+                geometry = RoiGeometry(int(roi["gate"]), int(roi["n_before"]), int(roi["n_after"]), roi.get("view", "group"))
             except (KeyError, TypeError, ValueError) as err:
                 raise ModelError(f"{source}: 'roi' needs integer gate, n_before and n_after ({err})") from err
         op = config.get("operating_point") if isinstance(config.get("operating_point"), dict) else {}

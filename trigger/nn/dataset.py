@@ -39,15 +39,17 @@ def group_true_pe(events: TriggerEvents, event, group, group_pixels):
     return events.true_image[event[:, None], group_pixels[group]].sum(axis=1)
 
 
-def gamma_examples(events: TriggerEvents, geometry: RoiGeometry, trigger: AnalogSumTrigger, min_true_pe=3) -> Examples:
-    """Gate candidates of gamma events: signal where the group saw >= ``min_true_pe`` true p.e."""
+def gamma_examples(events: TriggerEvents, geometry: RoiGeometry, trigger: AnalogSumTrigger, min_true_pe=3, pedestal=16) -> Examples:
+    """Gate candidates of gamma events: signal where the group saw >= ``min_true_pe`` true p.e. (``pedestal``: the
+    trigger input's, read where a wide view leaves the camera)."""
     if events.true_image is None:
         raise ValueError("gamma events need their true images (read_trigger_events(..., with_true_image=True))")
     sums = trigger.group_sums(events.counts)
     event, group, sample = gate_candidates(sums, geometry.gate, geometry.decision_range(events.counts.shape[-1]))
     true_pe = group_true_pe(events, event, group, trigger.instrument.group_pixels)
     keep = true_pe >= min_true_pe
-    rois = extract_rois(events.counts, event[keep], group[keep], sample[keep], geometry, trigger.group_modules)
+    rois = extract_rois(events.counts, event[keep], group[keep], sample[keep], geometry, geometry.modules(trigger.instrument),
+                        pedestal)
     return Examples(rois, np.ones(len(rois), dtype=np.int8), np.ones(len(rois)))
 
 
@@ -66,12 +68,12 @@ def nsb_examples(estimator: NSBRateEstimator, geometry: RoiGeometry, n_samples, 
     thetas = estimator.thetas_for([geometry.gate, geometry.gate + spread])
     rois, weights = [], []
     for start in range(0, n_samples, chunk):
-        samples = estimator.sample(min(chunk, n_samples - start), thetas, rng, single_module=True)
+        samples = estimator.sample(min(chunk, n_samples - start), thetas, rng, single_module=True, view=geometry.view)
         sums = estimator.group_sums(samples)
         k = samples.decision_sample
         index = np.nonzero((sums[:, 0, k - 1] <= geometry.gate) & (sums[:, 0, k] > geometry.gate))[0]
-        local = samples.groups[index, 0]  # the chosen group's modules, in increasing module number
-        rois.append(gather_rois(samples.counts, index, local, np.full(len(index), k), geometry))
+        local = samples.views[index, 0]  # the chosen group's ROI modules
+        rois.append(gather_rois(samples.counts, index, local, np.full(len(index), k), geometry, estimator.trigger_input.pedestal))
         weights.append(samples.weight[index])
     rois, weights = np.concatenate(rois), np.concatenate(weights)
     weights = weights / weights.mean() if len(weights) else weights

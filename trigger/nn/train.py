@@ -16,7 +16,7 @@ from functools import cached_property
 import astropy.units as u
 import numpy as np
 from ctapipe.core import Component
-from ctapipe.core.traits import Float, Int, List, Unicode
+from ctapipe.core.traits import CaselessStrEnum, Float, Int, List, Unicode
 
 from lstcommon import UserError
 from lstcommon.progress import Steps
@@ -29,7 +29,7 @@ from ..rates import NSBRateEstimator
 from ..subset_simulation import MIN_WINDOWS, N_PER_LEVEL, SubsetSimulation
 from .dataset import Examples, accepted_nsb_examples, gamma_examples, nsb_examples
 from .model import build_model, ebops, score_function
-from .roi import RoiGeometry
+from .roi import VIEWS, RoiGeometry
 
 __all__ = ["TriggerTraining", "TrainedTrigger", "TrainingFailedError", "TrainingSettingsError"]
 
@@ -82,6 +82,10 @@ class TriggerTraining(Component):
     accidental_rate = Float(1e3, help="Operating point: NSB accidental rate per telescope, Hz").tag(config=True)
     n_before = Int(10, help="ROI samples before the gate candidate").tag(config=True)
     n_after = Int(6, help="ROI samples from the gate candidate on").tag(config=True)
+    view = CaselessStrEnum(
+        list(VIEWS), default_value="group",
+        help="Modules the network sees per candidate: 'group' (the group's 3) or 'ring' (those and the 9 around them)",
+    ).tag(config=True)
     min_true_pe = Int(10, help="Signal: gate candidates whose 21 pixels hold at least this many true p.e.").tag(config=True)
     n_nsb_examples = Int(
         400_000, help="Importance samples drawn for NSB (background) examples (~9 % open the gate; their weights' effective size ~1 %)"
@@ -160,7 +164,7 @@ class TriggerTraining(Component):
         return gate, baseline
 
     def examples(self, gamma: TriggerEvents, geometry, rng) -> Examples:
-        signal = gamma_examples(gamma, geometry, self.analog_sum, self.min_true_pe)
+        signal = gamma_examples(gamma, geometry, self.analog_sum, self.min_true_pe, self.trigger_input.pedestal)
         background = nsb_examples(self.estimator, geometry, self.n_nsb_examples, rng)
         if len(signal) == 0 or len(background) == 0:
             raise ValueError(f"no training examples: {len(signal)} gamma and {len(background)} NSB ROIs at gate {geometry.gate}")
@@ -177,7 +181,7 @@ class TriggerTraining(Component):
 
         model = build_model(
             geometry.n_inputs, self.trigger_input.bits, tuple(self.hidden), self.beta_start, seed, self.module_features,
-            clip_bits=self.clip_bits or None,
+            clip_bits=self.clip_bits or None, n_modules=geometry.n_modules,
         )
         model.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate),
@@ -257,7 +261,7 @@ class TriggerTraining(Component):
         with Steps(n_steps, "train", progress, log) as steps:
             steps.start("gate and baseline thresholds (importance sampling)")
             gate, baseline = self.operating_points(rng, self.n_calibration)
-            geometry = RoiGeometry(gate, self.n_before, self.n_after)
+            geometry = RoiGeometry(gate, self.n_before, self.n_after, self.view)
             log.info("gate %d counts (%.3g Hz), baseline threshold %d counts (%.3g Hz)", gate, self.gate_rate,
                      baseline.threshold, baseline.rate_hz)
             steps.done()

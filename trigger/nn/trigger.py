@@ -50,14 +50,18 @@ def analog_sum_first(trigger: AnalogSumTrigger, counts, threshold, decision_rang
     return first
 
 
-def nn_candidates(trigger: AnalogSumTrigger, counts, geometry: RoiGeometry, score, chunk=512) -> Candidates:
-    """Gate candidates, ROIs and scores of telescope events ``counts`` (n, N_MODULES, n_samples)."""
+def nn_candidates(trigger: AnalogSumTrigger, counts, geometry: RoiGeometry, score, chunk=512, pedestal=None) -> Candidates:
+    """Gate candidates, ROIs and scores of telescope events ``counts`` (n, N_MODULES, n_samples); a view wider
+    than the group reads ``pedestal`` (the trigger input's) where it leaves the camera."""
+    if geometry.view != "group" and pedestal is None:
+        raise ValueError(f"the {geometry.view!r} view needs the trigger input's pedestal for the slots outside the camera")
+    modules = geometry.modules(trigger.instrument)
     parts = []
     decision_range = geometry.decision_range(counts.shape[-1])
     for start in range(0, len(counts), chunk):
         block = counts[start : start + chunk]
         event, group, sample = gate_candidates(trigger.group_sums(block), geometry.gate, decision_range)
-        rois = extract_rois(block, event, group, sample, geometry, trigger.group_modules)
+        rois = extract_rois(block, event, group, sample, geometry, modules, pedestal or 0)
         parts.append((event + start, group, sample, rois))
     event, group, sample, rois = (np.concatenate(p) for p in zip(*parts))
     return Candidates(event, group, sample, rois, score(rois))

@@ -54,6 +54,7 @@ class TrainTool(CommandTool):
         "clip-bits": "TriggerTraining.clip_bits",
         "roi-before": "TriggerTraining.n_before",
         "roi-after": "TriggerTraining.n_after",
+        "view": "TriggerTraining.view",
         "nsb-weighting": "TriggerTraining.nsb_weighting",
         "n-nsb-examples": "TriggerTraining.n_nsb_examples",
         "n-calibration": "TriggerTraining.n_calibration",
