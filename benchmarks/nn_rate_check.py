@@ -102,7 +102,8 @@ def measure(args, meta, client) -> dict:
     t0 = time.perf_counter()
     estimator = NSBRateEstimator(trigger_input, nsb)
     # tilts around the gate: the lower thresholds pass most gate candidates
-    samples = estimator.sample(args.n_samples, estimator.thetas_for([geometry.gate - 12, geometry.gate + 2]), rng, client=client)
+    samples = estimator.sample(args.n_samples, estimator.thetas_for([geometry.gate - 12, geometry.gate + 2]), rng, client=client,
+                               view=geometry.view)
     gate_rates, gate_errors = estimator.gated_rates(samples, geometry, score, thresholds)
     t_is = time.perf_counter() - t0
 

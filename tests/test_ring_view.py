@@ -102,6 +102,47 @@ def test_candidates_read_the_ring_and_the_pedestal_outside_the_camera(instrument
         np.testing.assert_array_equal(candidates.rois[i].reshape(12, -1), expected)
 
 
+@pytest.fixture(scope="module")
+def ring_simulation():
+    return SubsetSimulation(NSBRateEstimator(TriggerInput(), DARK), RING, lambda r: r.sum(axis=1).astype(float),
+                            n_per_level=500, thin=2)
+
+
+def test_ring_strata_hold_the_ring_big_photoelectrons(ring_simulation):
+    """Big p.e. in the ring are stratified by number (entries 3), independently of the group's: the strata's
+    probabilities and what is left out add up to one, and the likeliest come first."""
+    sim = ring_simulation
+    strata, left_out = sim.strata(1.0)
+    assert left_out <= 1.0
+    assert sum(s.probability for s in strata) + left_out / sim.rate_scale == pytest.approx(1, abs=1e-12)
+    assert sim.mean_big_ring == pytest.approx(3 * sim.mean_big)
+    by_modules = {s.modules: s.probability for s in strata}
+    assert by_modules[(3,)] == pytest.approx(by_modules[()] * sim.mean_big_ring)
+    assert by_modules[(0, 3)] == pytest.approx(by_modules[(0,)] * sim.mean_big_ring)
+    assert list(by_modules.values()) == sorted(by_modules.values(), reverse=True)
+
+
+def test_ring_moves_keep_the_plain_nsb(ring_simulation):
+    """Moves of windows with a big p.e. in the group and one in the ring (a hop to another ring module, steps in
+    time and amplitude, a new group) leave them plain NSB of that stratum: the ring's and the group's counts keep
+    their distribution, and the sums where the trigger reads stay the window's."""
+    sim = ring_simulation
+    stratum = next(s for s in sim.strata(1.0)[0] if s.modules == (0, 3))
+    rng = np.random.default_rng(8)
+    fresh, moved = sim.draw(4000, stratum, rng), sim.draw(4000, stratum, rng)
+    assert (fresh.big[:, 1, 0] >= 3).all() and (fresh.big[:, 0, 0] < 3).all()
+    for _ in range(20):
+        proposal, inside = sim.propose(moved, 0.5, rng)
+        moved = proposal.where(inside, moved)
+    assert (moved.big[:, 1, 0] >= 3).all() and (moved.big[:, 0, 0] < 3).all()
+    assert len(np.unique(moved.big[:, 1, 0])) == 9 and len(np.unique(moved.group)) > 400
+    np.testing.assert_allclose(sim.read_sums(moved), sim.sums(moved)[..., sim.read], rtol=0, atol=1e-9)
+    for part in (slice(0, 3), slice(3, 12)):
+        a, b = (sim.counts(w)[:, part].astype(int).sum(axis=1)[:, 20:28] for w in (fresh, moved))
+        assert np.abs(a.mean(axis=0) - b.mean(axis=0)).max() < 4 * a.std() / np.sqrt(len(a)) * np.sqrt(2)
+        assert b.std() == pytest.approx(a.std(), rel=0.1)
+
+
 def test_ring_rate_agrees_with_counting():
     """A stand-in score that reads the ring (the group's counts plus half of the three brightest ring modules'),
     at MHz rates where counting is quick, through the same trigger code as showers."""
@@ -148,7 +189,7 @@ def test_ring_network_trains_evaluates_and_is_refused_by_the_hardware(ring_model
     assert summary["analog_sum"]["rate_hz"] > 0 and len(summary["nn"]["rate_runs_hz"]) == 2
     # the RTL top sends the network the group's three modules: a ring network is refused, not built wrong
     with pytest.raises(ModelError, match="'ring' view"):
-        TriggerSpec.from_config(config, source="trigger.json").top
+        TriggerSpec.from_config(config, source="trigger.json").top  # noqa: B018  (the property raises)
     capsys.readouterr()
     assert main(["build", str(ring_model), "--out", str(tmp_path / "build")]) == 2
     assert "'ring' view" in capsys.readouterr().err

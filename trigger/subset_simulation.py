@@ -38,10 +38,12 @@ one module or in two: P exact), each stratum is simulated on its own, and a
 big p.e. moves by steps in time and amplitude, and the modules by a
 permutation. (Letting a big p.e. move between modules instead read lower at
 the same cost: two big p.e. 4-5 ns apart in one module carried much of one
-network's rate near 1 kHz, and few chains from two modules got there.) The
-ring's modules are not stratified: they open no gate, and a network that
-reads them for a shower's spread light scores an NSB window up for light
-there, which small p.e. provide as readily as one big one.
+network's rate near 1 kHz, and few chains from two modules got there.) With
+the ring view the big p.e. in the nine ring modules are stratified too, by
+their number (a ring network reads a big p.e. next to the group as a
+shower's spread light, and chains that cannot create one read a few seeds:
+without these strata four runs scattered by 94 % of their mean); each moves
+in time, in amplitude and to another ring module.
 
 Errors: one run's windows do not give its error (the chains are
 correlated), and a run that misses a kind of window reads low, so
@@ -86,8 +88,9 @@ BIG_MOVE, CELL_STEP = 3.0, 40.0
 
 @dataclass(frozen=True)
 class Stratum:
-    """Windows with ``len(modules)`` big p.e. in the bins the trigger reads, shared among the three modules like
-    ``modules`` (up to a permutation of the modules), and the probability of that."""
+    """Windows with ``len(modules)`` big p.e. in the bins the trigger reads, shared among the group's three modules
+    like the entries below 3 of ``modules`` (up to a permutation of them), an entry of 3 for each in the ring (any of
+    its modules), and the probability of that."""
 
     modules: tuple
     probability: float
@@ -192,47 +195,65 @@ class SubsetSimulation:
         self.small_amplitudes = self.noise.amplitudes[~is_big]
         self.small_mean = self.noise.mean_per_bin * (1 - p_big.sum())
         self.small_alias = alias_table(self.noise.amplitude_prob[~is_big])
-        self.all_alias = alias_table(self.noise.amplitude_prob)
         self.big_cdf = np.cumsum(p_big) / p_big.sum()
         self.mean_big = 3 * len(self.cells) * self.noise.mean_per_bin * p_big.sum()  # big p.e. per window, Poisson
+        self.mean_big_ring = (self.n_view - 3) * len(self.cells) * self.noise.mean_per_bin * p_big.sum()
 
     def strata(self, negligible_hz) -> tuple[list[Stratum], float]:
         """The strata to simulate, and the most that the numbers of big p.e. left out could add to the rate (Hz)."""
         strata, b = [], 0
         while True:
-            # how b big p.e. share the modules: the block sizes of an assignment, each of 3^b equally likely
-            shares = Counter(tuple(sorted(Counter(a).values())) for a in product(range(3), repeat=b))
-            for sizes, count in sorted(shares.items()):
-                modules = tuple(m for m, size in enumerate(sizes) for _ in range(size))
-                strata.append(Stratum(modules, float(poisson.pmf(b, self.mean_big)) * count / 3**b))
+            strata.extend(self._group_strata(b))
             left_out = float(poisson.sf(b, self.mean_big)) * self.rate_scale
             if left_out <= negligible_hz:
-                return strata, left_out
+                break
             b += 1
+        if self.n_view == 3:
+            return strata, left_out
+        # with a ring: every (group, ring) combination, the likeliest first, until what is left could add at most
+        # negligible_hz (the group's and the ring's numbers are independent Poisson)
+        b_ring = 0
+        while poisson.sf(b_ring, self.mean_big_ring) * self.rate_scale > negligible_hz / 100:
+            b_ring += 1
+        group = [st for b in range(b + 3) for st in self._group_strata(b)]
+        combined = sorted((Stratum(st.modules + (3,) * r, st.probability * float(poisson.pmf(r, self.mean_big_ring)))
+                           for st in group for r in range(b_ring + 1)), key=lambda st: -st.probability)
+        kept = np.cumsum([st.probability for st in combined])
+        n = min(int(np.searchsorted(-(1 - kept) * self.rate_scale, -negligible_hz)) + 1, len(combined))
+        return combined[:n], max(float(1 - kept[n - 1]), 0.0) * self.rate_scale
+
+    def _group_strata(self, b) -> list[Stratum]:
+        """How b big p.e. share the group's modules: the block sizes of an assignment, each of 3^b equally likely."""
+        shares = Counter(tuple(sorted(Counter(a).values())) for a in product(range(3), repeat=b))
+        return [Stratum(tuple(m for m, size in enumerate(sizes) for _ in range(size)),
+                        float(poisson.pmf(b, self.mean_big)) * count / 3**b) for sizes, count in sorted(shares.items())]
 
     def draw(self, n, stratum: Stratum, rng) -> Windows:
         """Plain NSB windows of the ROI's modules holding the big p.e. of ``stratum`` in the bins the trigger
         reads of the group's three, each around a group drawn uniformly."""
         sums, clean, small, _ = self.noise.sample((n, 3), rng, histograms=True, drop_big=self.drop)
         if self.n_view > 3:
-            ring_sums, ring_clean, ring_small, _ = self.noise.sample((n, self.n_view - 3), rng, histograms=True)
+            ring_sums, ring_clean, ring_small, _ = self.noise.sample((n, self.n_view - 3), rng, histograms=True, drop_big=self.drop)
             sums, clean, small = (np.concatenate(p, axis=1) for p in ((sums, ring_sums), (clean, ring_clean), (small, ring_small)))
         template = np.asarray(stratum.modules, dtype=int)
         n_big = len(template)
-        modules = np.argsort(rng.random((n, 3)), axis=1)[:, template]  # the template under a random permutation
+        in_group = template < 3
+        modules = np.empty((n, n_big), dtype=int)
+        modules[:, in_group] = np.argsort(rng.random((n, 3)), axis=1)[:, template[in_group]]  # under a random permutation
+        if not in_group.all():
+            modules[:, ~in_group] = rng.integers(3, self.n_view, (n, int((~in_group).sum())))
         big = np.stack([modules, rng.choice(self.cells, (n, n_big)), rng.random((n, n_big))], axis=-1).astype(float)
         # the group matters only to a ring (its shape at the camera's edge); the group view draws as it always has
         group = rng.integers(0, len(self.missing), n) if self.n_view > 3 else np.zeros(n, dtype=int)
         return Windows(small, sums - clean + self.noise.baseline, big, group)
 
-    def _small_sums(self, n, rng, big=False) -> np.ndarray:
-        """Amplitude sums of the small p.e. of ``n`` fine bins (plain NSB); with ``big``, of all their p.e."""
-        mean, (keep, alias), amplitudes = ((self.noise.mean_per_bin, self.all_alias, self.noise.amplitudes) if big
-                                           else (self.small_mean, self.small_alias, self.small_amplitudes))
-        counts = rng.poisson(mean, n)
+    def _small_sums(self, n, rng) -> np.ndarray:
+        """Amplitude sums of the small p.e. of ``n`` fine bins (plain NSB)."""
+        counts = rng.poisson(self.small_mean, n)
         owner = np.repeat(np.arange(n), counts)
+        keep, alias = self.small_alias
         column = rng.integers(0, len(keep), len(owner))
-        amplitude = amplitudes[np.where(rng.random(len(owner)) < keep[column], column, alias[column])]
+        amplitude = self.small_amplitudes[np.where(rng.random(len(owner)) < keep[column], column, alias[column])]
         return np.bincount(owner, weights=amplitude, minlength=n)
 
     def hist(self, w: Windows, cells=False) -> np.ndarray:
@@ -293,11 +314,9 @@ class SubsetSimulation:
         # only the bins and samples the trigger reads: the others never change what is estimated
         row, module, cell = np.nonzero(rng.random((n, self.n_view, len(self.cells))) < scale)
         small = w.small.copy()
-        ring = module >= 3  # the ring's bins hold all their p.e.
-        small[row[~ring], module[~ring], self.cells[cell[~ring]]] = self._small_sums(int((~ring).sum()), rng)
+        small[row, module, self.cells[cell]] = self._small_sums(len(row), rng)
         group = w.group
         if self.n_view > 3:
-            small[row[ring], module[ring], self.cells[cell[ring]]] = self._small_sums(int(ring.sum()), rng, big=True)
             group = np.where(rng.random(n) < scale, rng.integers(0, len(self.missing), n), group)
         noise = w.noise.copy()
         redraw = rng.random(noise.shape) < scale
@@ -316,8 +335,14 @@ class SubsetSimulation:
             u = np.mod(big[..., 2] + np.where(kind == 1, rng.normal(0, scale, (n, n_big)), 0), 2.0)
             big[..., 2] = np.where(u > 1, 2 - u, u)
             permutation = np.argsort(rng.random((n, 3)), axis=1)
-            permuted = np.take_along_axis(permutation, big[..., 0].astype(int), axis=1)
-            big[..., 0] = np.where((whole == 2)[:, None], permuted, big[..., 0])
+            module = big[..., 0].astype(int)
+            in_ring = module >= 3
+            permuted = np.take_along_axis(permutation, np.where(in_ring, 0, module), axis=1)
+            big[..., 0] = np.where((whole == 2)[:, None] & ~in_ring, permuted, big[..., 0])
+            if in_ring.any():
+                # a ring big p.e. hops to any ring module (uniform, so symmetric)
+                hop = in_ring & (rng.random((n, n_big)) < BIG_MOVE * scale / 4)
+                big[..., 0] = np.where(hop, rng.integers(3, self.n_view, (n, n_big)), big[..., 0])
             inside = ((big[..., 1] >= self.cells[0]) & (big[..., 1] <= self.cells[-1])).all(axis=1)
         return Windows(small, noise, big, group), inside
 
