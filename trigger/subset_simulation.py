@@ -102,11 +102,11 @@ class Stratum:
 
 @dataclass
 class Windows:
-    """Three-module NSB windows by their independent parts."""
+    """NSB windows of the ROI's modules by their independent parts."""
 
-    small: np.ndarray  # (n, n_view, n_fine) amplitude sum per fine bin, without the stratum's big p.e. (group modules)
+    small: np.ndarray  # (n, n_view, n_fine) amplitude sum per fine bin, without the stratum's big p.e.
     noise: np.ndarray  # (n, n_view, n_samples) electronic noise
-    big: np.ndarray  # (n, b, 3) the big p.e.: module (of the group's three), fine bin, quantile of the amplitude
+    big: np.ndarray  # (n, b, 3) the big p.e.: module (0-2 the group's, 3 on the ring's), fine bin, amplitude quantile
     group: np.ndarray  # (n,) the chosen group
 
     def __len__(self):
@@ -215,6 +215,7 @@ class SubsetSimulation:
         b_ring = 0
         while poisson.sf(b_ring, self.mean_big_ring) * self.rate_scale > negligible_hz / 100:
             b_ring += 1
+        # a few more group numbers than the group alone needs: the combined cut below decides which are kept
         group = [st for b in range(b + 3) for st in self._group_strata(b)]
         combined = sorted((Stratum(st.modules + (3,) * r, st.probability * float(poisson.pmf(r, self.mean_big_ring)))
                            for st in group for r in range(b_ring + 1)), key=lambda st: -st.probability)
