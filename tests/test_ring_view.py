@@ -26,11 +26,6 @@ DARK = 0.233591
 RING = RoiGeometry(gate=69, view="ring")
 
 
-def module_centres(instrument):
-    x, y = instrument.geometry.pix_x.to_value("m"), instrument.geometry.pix_y.to_value("m")
-    return np.stack([x[instrument.module_pixels].mean(axis=1), y[instrument.module_pixels].mean(axis=1)], axis=1)
-
-
 def test_ring_is_the_modules_sharing_a_group_in_order_around_it(instrument):
     groups = instrument.group_modules
     ring = view_modules(instrument, "ring")
@@ -44,7 +39,7 @@ def test_ring_is_the_modules_sharing_a_group_in_order_around_it(instrument):
     full = (ring >= 0).all(axis=1)
     assert full.sum() == 372 and (ring[~full] < 0).sum(axis=1).max() <= 4
     # the nine cells go round the triangle: consecutive slots are neighbouring modules, the last next to the first
-    centre = module_centres(instrument)
+    centre = instrument.module_positions
     pitch = np.sort(np.hypot(*(centre - centre[0]).T))[1]
     for g in np.nonzero(full)[0]:
         cells = centre[ring[g, 3:]]

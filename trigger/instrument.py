@@ -156,6 +156,12 @@ class LSTInstrument:
         return order.reshape(N_MODULES, 7)
 
     @cached_property
+    def module_positions(self) -> np.ndarray:
+        """Mean pixel position of each module on the camera, metres, shape (N_MODULES, 2)."""
+        x, y = (c.to_value(u.m)[self.module_pixels].mean(axis=1) for c in (self.geometry.pix_x, self.geometry.pix_y))
+        return np.stack([x, y], axis=1)
+
+    @cached_property
     def group_pixels(self) -> np.ndarray:
         """Pixel ids of the 474 analog-sum trigger groups, shape (474, 21)."""
         _, groups = self._camera_cfg

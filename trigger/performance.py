@@ -66,7 +66,7 @@ class TriggerPair:
     model: object
     geometry: RoiGeometry
     nn_threshold: float
-    pedestal: int = 16  # the trigger input's: what a wide view reads outside the camera
+    pedestal: int  # the trigger input's: what a wide view reads outside the camera
 
     @classmethod
     def at_operating_point(cls, model, config: dict) -> "TriggerPair":
@@ -141,7 +141,7 @@ def recalibrate(estimator, pair: TriggerPair, target_hz, n_samples, rng, n_runs=
     samples = estimator.sample(n_samples, estimator.thetas_for([pair.geometry.gate, 130], n_components=8), rng)
     base = analog_sum_threshold(estimator, samples, target_hz)
     nn, _ = nn_subset_threshold(estimator, pair.geometry, pair.score, base.rate_hz, rng, n_runs=n_runs, n_per_level=n_per_level)
-    return TriggerPair(pair.analog_sum, int(base.threshold), pair.model, pair.geometry, float(nn.threshold), pair.pedestal)
+    return replace(pair, threshold=int(base.threshold), nn_threshold=float(nn.threshold))
 
 
 @dataclass

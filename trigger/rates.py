@@ -335,8 +335,6 @@ class NSBRateEstimator:
         self.noise = ModuleNoise(self.camera)
         self.group_modules = self.instrument.group_modules
         self._frames = {}
-        frame = self.frame("group")
-        self.max_groups, self.max_modules = frame.groups.shape[1], frame.modules.shape[1]
         self._components = {}  # components() by thetas: callers sample the same mixture many times
 
     def frame(self, view="group") -> "Frames":
@@ -409,7 +407,7 @@ class NSBRateEstimator:
 
     @staticmethod
     def group_sums(samples: RateSamples) -> np.ndarray:
-        """Sums (n, max_groups, n_samples) of the neighbourhood's groups; -1 for padding."""
+        """Sums (n, groups of the neighbourhood, n_samples); -1 for padding."""
         counts = samples.counts.astype(np.int32)
         idx = np.where(samples.groups >= 0, samples.groups, 0)
         sums = np.take_along_axis(counts[:, None, :, :], idx[..., None], axis=2).sum(axis=2)

@@ -93,17 +93,9 @@ def link_pacing(clock_mhz: float) -> tuple[int, int]:
     return rate.numerator, rate.denominator
 
 
-def module_positions(instrument) -> np.ndarray:
-    """(N_MODULES, 2) mean pixel position of each module, metres on the camera."""
-    geom = instrument.geometry
-    pix = instrument.module_pixels
-    return np.stack([np.asarray(geom.pix_x.value)[pix].mean(axis=1), np.asarray(geom.pix_y.value)[pix].mean(axis=1)],
-                    axis=1)
-
-
 def module_boards(instrument, n_boards: int = N_READOUT_BOARDS) -> np.ndarray:
     """Readout board of each module: azimuthal sectors around the camera centre, equal numbers of modules."""
-    pos = module_positions(instrument)
+    pos = instrument.module_positions
     order = np.argsort(np.arctan2(pos[:, 1], pos[:, 0]), kind="stable")
     board_of = np.empty(len(pos), dtype=int)
     for b, part in enumerate(np.array_split(order, n_boards)):

@@ -39,7 +39,7 @@ def group_true_pe(events: TriggerEvents, event, group, group_pixels):
     return events.true_image[event[:, None], group_pixels[group]].sum(axis=1)
 
 
-def gamma_examples(events: TriggerEvents, geometry: RoiGeometry, trigger: AnalogSumTrigger, min_true_pe=3, pedestal=16) -> Examples:
+def gamma_examples(events: TriggerEvents, geometry: RoiGeometry, trigger: AnalogSumTrigger, min_true_pe=3, *, pedestal) -> Examples:
     """Gate candidates of gamma events: signal where the group saw >= ``min_true_pe`` true p.e. (``pedestal``: the
     trigger input's, read where a wide view leaves the camera)."""
     if events.true_image is None:

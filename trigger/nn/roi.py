@@ -108,8 +108,7 @@ def view_modules(instrument, view="group") -> np.ndarray:
         return groups.copy()
     if view not in VIEWS:
         raise ValueError(f"unknown ROI view {view!r}: one of {', '.join(VIEWS)}")
-    geometry, pixels = instrument.geometry, instrument.module_pixels
-    centre = np.stack([geometry.pix_x.to_value("m")[pixels].mean(axis=1), geometry.pix_y.to_value("m")[pixels].mean(axis=1)], axis=1)
+    centre = instrument.module_positions
     # the six steps to a module's neighbours: the closest modules around the one nearest the camera centre
     middle = np.argmin(np.hypot(*centre.T))
     offset = centre - centre[middle]

@@ -164,7 +164,7 @@ class TriggerTraining(Component):
         return gate, baseline
 
     def examples(self, gamma: TriggerEvents, geometry, rng) -> Examples:
-        signal = gamma_examples(gamma, geometry, self.analog_sum, self.min_true_pe, self.trigger_input.pedestal)
+        signal = gamma_examples(gamma, geometry, self.analog_sum, self.min_true_pe, pedestal=self.trigger_input.pedestal)
         background = nsb_examples(self.estimator, geometry, self.n_nsb_examples, rng)
         if len(signal) == 0 or len(background) == 0:
             raise ValueError(f"no training examples: {len(signal)} gamma and {len(background)} NSB ROIs at gate {geometry.gate}")
