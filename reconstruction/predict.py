@@ -310,32 +310,31 @@ def copy_file(source, destination, skip=(), drop_levels=(), telescope_events=Non
                     node._v_attrs._f_copy(child)
                     copy(node, child)
                     continue
-                copied = node.copy(parent)
-                if keep is not None and isinstance(node, tables.Table):
-                    _keep_rows(node, copied, keep, tel_ids)
+                rows = _kept_rows(node, keep, tel_ids) if keep is not None and isinstance(node, tables.Table) else None
+                if rows is None:
+                    node.copy(parent)
+                else:  # the table's description and attributes, then only the kept rows: each row written once
+                    copied = node.copy(parent, stop=0)
+                    copied.append(rows)
+                    copied.flush()
 
         copy(src.root, dst.root)
         _set_data_levels(dst, drop=drop_levels)
     return Path(destination)
 
 
-def _keep_rows(source, copied, keep, tel_ids):
-    """Rewrite ``copied`` (a copy of table ``source``) with only the telescope events of ``keep``."""
+def _kept_rows(source, keep, tel_ids):
+    """The rows of table ``source`` that belong to the telescope events of ``keep``, or None for a table kept whole."""
     names = source.colnames
-    if not {"obs_id", "event_id"} <= set(names):
-        return
+    if not {"obs_id", "event_id"} <= set(names) or not {"tel_id", "tels_with_trigger"} & set(names):
+        return None  # array-level truth and predictions stay whole
     rows = source.read()
     if "tel_id" in names:
-        rows = rows[np.array([key in keep for key in zip(rows["obs_id"].tolist(), rows["event_id"].tolist(),
+        return rows[np.array([key in keep for key in zip(rows["obs_id"].tolist(), rows["event_id"].tolist(),
                                                          rows["tel_id"].tolist())], dtype=bool)]
-    elif "tels_with_trigger" in names:
-        for i, (obs_id, event_id) in enumerate(zip(rows["obs_id"].tolist(), rows["event_id"].tolist())):
-            rows["tels_with_trigger"][i] = [(obs_id, event_id, int(t)) in keep for t in tel_ids]
-    else:
-        return  # array-level truth and predictions stay whole
-    copied.truncate(0)
-    copied.append(rows)
-    copied.flush()
+    for i, (obs_id, event_id) in enumerate(zip(rows["obs_id"].tolist(), rows["event_id"].tolist())):
+        rows["tels_with_trigger"][i] = [(obs_id, event_id, int(t)) in keep for t in tel_ids]
+    return rows
 
 
 def _set_data_levels(h5, drop=(), add=()):

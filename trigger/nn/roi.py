@@ -105,7 +105,7 @@ def view_modules(instrument, view="group") -> np.ndarray:
     towards its second, -1 for a cell outside the camera."""
     groups = np.asarray(instrument.group_modules)
     if view == "group":
-        return groups.copy()
+        return _shared(groups.copy())
     if view not in VIEWS:
         raise ValueError(f"unknown ROI view {view!r}: one of {', '.join(VIEWS)}")
     centre = instrument.module_positions
@@ -137,4 +137,10 @@ def view_modules(instrument, view="group") -> np.ndarray:
             d = np.hypot(*(centre - c).T)
             if d.min() < 0.5 * pitch:
                 out[g, 3 + slot] = int(np.argmin(d))
-    return out
+    return _shared(out)
+
+
+def _shared(table: np.ndarray) -> np.ndarray:
+    # view_modules' tables are cached and handed to every caller: one that wrote into its copy would change them all
+    table.setflags(write=False)
+    return table
