@@ -287,7 +287,13 @@ def main(argv=None):
                              "(default: each file's own configured asum_threshold per LST, from its history, "
                              "translated into counts on aux_traces_2030: simtel_threshold in "
                              "trigger/simulation/validation.py)")
+    parser.add_argument("--trigger-trace-ns", type=float, default=None, metavar="NS",
+                        help="let the analog sum watch a trace this long around the light (default: the readout's "
+                             "40 ns, what the project's trigger sees; sim_telarray's discriminator watches disc_bins, "
+                             "68 ns for LSTN-01)")
     args = parser.parse_args(argv)
+    if args.trigger_trace_ns is not None and not 1 <= args.trigger_trace_ns <= 1000:
+        parser.exit(2, f"error: --trigger-trace-ns must be 1-1000 ns, got {args.trigger_trace_ns}\n")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore")
     files = args.files or [data_dir() / "simtel" / f for f in DEFAULT_FILES]
@@ -306,7 +312,7 @@ def main(argv=None):
             meta, samples, run = file_samples(path, work, args.repeats, args.seed, args.max_impact, lon, lat,
                                               model=args.model)
             metas.append(meta)
-            decisions.append(trigger_decisions(run, threshold, seed=args.seed))
+            decisions.append(trigger_decisions(run, threshold, seed=args.seed, trace_ns=args.trigger_trace_ns))
             # each LST's configured threshold in mV and in counts (what the comparison uses unless overridden)
             meta["asum_threshold"] = {int(t): [run.asum_threshold_mv.get(int(t)), translated.counts_of(run, int(t))]
                                       for t in np.unique(decisions[-1].tel_id)}
@@ -332,6 +338,7 @@ def main(argv=None):
         "seed": args.seed,
         "runtime_s": round(runtime, 1),
         "model": args.model or DEFAULT_SHOWER_MODEL,
+        "trigger_trace_ns": args.trigger_trace_ns or instrument.n_samples / instrument.sampling_rate.to_value("GHz"),
     }
     result = {
         **header,
@@ -454,7 +461,9 @@ def write_markdown(path, header, metas, pooled_rows, per_file, checks, trigger):
         " sim_telarray's decision is its list of triggered telescopes in the array-triggered events (only they"
         " carry one). Where LSTs trigger only in pairs (the LSTs' hardware stereo trigger of `array_triggers.dat`;"
         " a run that ever lists a lone LST had none) and no LST of the event is listed, a lone LST that triggered"
-        " looks like one that did not: those images are left out. The project's camera draws its NSB"
+        " looks like one that did not: those images are left out. The analog sum watches"
+        f" {header['trigger_trace_ns']:g} ns of signal around the light (the readout's 40 ns unless"
+        " `--trigger-trace-ns`). The project's camera draws its NSB"
         f" {trigger['draws']} times per image; the agreement is the mean over images and draws, its error"
         " binomial over the images.",
         "",

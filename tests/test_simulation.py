@@ -73,6 +73,17 @@ def test_one_photo_electron_integrates_to_one(instrument):
     assert 14 <= np.argmax(image.waveform[0, 0]) <= 18
 
 
+def test_a_longer_trace_sees_light_after_the_readout(instrument):
+    """The validation's analog sum can watch sim_telarray's 68-ns discriminator window instead of the readout."""
+    photons = PhotonList(np.zeros(2000), np.zeros(2000), np.full(2000, 55.0))
+    readout = CameraResponse(instrument, 0.0, noise_pe=0.0).respond(photons, 0.0, np.random.default_rng(0)).waveform
+    longer = CameraResponse(instrument, 0.0, noise_pe=0.0, n_samples=68).respond(photons, 0.0, np.random.default_rng(0)).waveform
+    assert readout.shape[-1] == instrument.n_samples and longer.shape[-1] == 68
+    assert readout[0, 0].sum() < 1 and longer[0, 0].sum() / 2000 == pytest.approx(1.0, abs=0.03)
+    with pytest.raises(ValueError, match="n_samples"):
+        CameraResponse(instrument, 0.0, n_samples=0)
+
+
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_gamma_light_pool_and_energy_scaling(version):
     model = ShowerModel.named(version)

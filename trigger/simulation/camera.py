@@ -42,10 +42,15 @@ class CameraResponse:
     noise_pe : float, optional
         Electronic noise per sample in p.e.; default from LSTN-01's
         ``fadc_noise / fadc_amplitude`` times the pulse peak.
+    n_samples : int, optional
+        Samples to simulate; default the readout's. A longer trace stands for a
+        trigger that watches the signal for longer than the readout keeps.
     """
 
-    def __init__(self, instrument: LSTInstrument, nsb_rate: float, noise_pe=None):
-        self.n_samples = instrument.n_samples
+    def __init__(self, instrument: LSTInstrument, nsb_rate: float, noise_pe=None, n_samples=None):
+        self.n_samples = instrument.n_samples if n_samples is None else int(n_samples)
+        if self.n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1, got {n_samples}")
         self.sample_ns = 1.0 / instrument.sampling_rate.to_value("GHz")
         lon, lat = instrument.pixel_fov
         self.n_pixels = len(lon)

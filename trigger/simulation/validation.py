@@ -455,7 +455,7 @@ def simtel_threshold(aux_path=None, data_path=None, min_peak_noise=5.0, seed=0) 
     )
 
 
-def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws=5) -> TriggerDecisions:
+def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws=5, trace_ns=None) -> TriggerDecisions:
     """sim_telarray's own photo-electrons (pixel, time) through the project's camera and analog-sum trigger.
 
     ``threshold``: counts for every image, or a :class:`SimtelThreshold`, which gives each LST the run's own
@@ -464,7 +464,10 @@ def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws
     Only array-triggered events carry the telescopes' decisions (without a trigger block one cannot tell a quiet
     telescope from one sim_telarray never simulated), so only their LSTs with a stored true image count. A run
     whose list ever holds a lone LST had no LST stereo requirement, whatever its history names as array trigger.
-    The readout window is placed as the toy places it (median p.e. time 18 ns into the window).
+    The readout window is placed as the toy places it (median p.e. time 18 ns into the window). ``trace_ns``
+    (default: the readout's 40 ns, what the project's trigger sees) lets the analog sum watch a longer trace,
+    centred the same way: sim_telarray simulates its discriminator over ``disc_bins`` (68 ns for LSTN-01), and
+    images whose light is spread in time can fire there outside the project's 40 ns.
     """
     from eventio import SimTelFile
 
@@ -476,7 +479,10 @@ def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws
 
     instrument = LSTInstrument(data_path)
     nsb = run.nsb_rate.to_value("GHz") if run.nsb_rate is not None else instrument.nsb_rate.to_value("1/ns")
-    camera = CameraResponse(instrument, nsb)
+    n_samples = None if trace_ns is None else int(round(trace_ns * instrument.sampling_rate.to_value("GHz")))
+    camera = CameraResponse(instrument, nsb, n_samples=n_samples)
+    # the median p.e. sits as far before the trace's middle as the toy puts it before the readout's
+    lead = 18.0 + (camera.n_samples - instrument.n_samples) * camera.sample_ns / 2
     quantize = TriggerInput(instrument=instrument)
     asum = AnalogSumTrigger(instrument=instrument)
     lon, lat = instrument.pixel_fov
@@ -503,7 +509,7 @@ def trigger_decisions(run: RecordedRun, threshold, seed=0, data_path=None, draws
                     photons = PhotonList(lon[pixel], lat[pixel], time)
                     sums = []
                     for _ in range(draws):
-                        start = float(np.median(time)) - 18.0 + rng.uniform(-1, 1)
+                        start = float(np.median(time)) - lead + rng.uniform(-1, 1)
                         counts = quantize(camera.respond(photons, start, rng).waveform[0])
                         sums.append(int(asum.max_group_sum(counts)))
                     rows.append((int(event["event_id"]), tel_id, int(pe["n_pe"]), sums, tel_id in fired))
