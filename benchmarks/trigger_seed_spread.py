@@ -79,8 +79,8 @@ def spread(runs: list[dict]) -> dict:
     """Mean and standard deviation over seeds of each ratio (runs without a value are counted, not averaged)."""
     out = {}
     for key in SPREAD_KEYS:
-        values = [r[key] for r in runs if r.get(key) is not None]
-        errors = [r[f"{key}_error"] for r in runs if r.get(f"{key}_error") is not None]
+        values = [r[key] for r in runs if r[key] is not None]
+        errors = [r[f"{key}_error"] for r in runs if r[f"{key}_error"] is not None]
         out[key] = {
             "n": len(values),
             "missing": len(runs) - len(values),
@@ -156,7 +156,7 @@ def report(result, args) -> str:
             f"| {r['nn_rate_hz']:.3g} ± {r['nn_rate_error_hz']:.2g} | {r['analog_sum_rate_hz']:.3g} "
             f"| {with_error(r['threshold_ratio'], r['threshold_ratio_error'], '{:.3f}')} "
             f"| {with_error(r['threshold_ratio_at_nn_rate'], r['threshold_ratio_at_nn_rate_error'], '{:.3f}')} "
-            f"| {with_error(r.get('crab_rate_ratio'), r.get('crab_rate_ratio_error'), '{:.3f}')} "
+            f"| {with_error(r['crab_rate_ratio'], r['crab_rate_ratio_error'], '{:.3f}')} "
             f"| {_discordant(r)} |"
         )
     lines += ["", "| ratio | seeds | mean | standard deviation over seeds | error of the mean | mean statistical error "
