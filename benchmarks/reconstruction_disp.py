@@ -78,7 +78,13 @@ def main():
     parser.add_argument("--data-set", default="default", help="the quick start's data set (default, full, small)")
     parser.add_argument("--epochs", type=int, help="epochs of the disp network (default: the package's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one disp network per seed")
+    parser.add_argument("--input-type", choices=["image", "waveform"], default="image",
+                        help="what the disp network sees (--DataSpec.input_type)")
+    parser.add_argument("--energy-geometry", choices=["none", "impact"], default="none",
+                        help="what the energy head gets besides the image (--NetworkSpec.energy_geometry)")
     parser.add_argument("--work", type=Path, default=Path("disp-work"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="use the networks already trained in --work (same seeds), and their recorded training time")
     parser.add_argument("--output", type=Path, default=Path("docs"))
     args = parser.parse_args()
     from reconstruction import evaluate, predict, train
@@ -91,17 +97,28 @@ def main():
 
     events, models, labels = {}, {}, dict(LABELS)
     for seed in args.seeds:
-        start = time.perf_counter()
-        training = {"seed": seed, **({"epochs": args.epochs} if args.epochs else {})}
-        result = train.train(train_files, args.work / f"model_seed{seed}", network={"tasks": ["type", "energy", "disp"]},
-                             training=training, overwrite=True)
-        train_s = time.perf_counter() - start
-        dl2 = [predict.predict(result.model_dir, f, args.work / "dl2" / f.name.replace(".dl1.h5", f".disp{seed}.dl2.h5"),
+        model_dir = args.work / f"model_seed{seed}"
+        if args.reuse:
+            meta_seed = train.check_model(model_dir)
+            if "disp_errors" not in meta_seed:  # trained before networks measured their disp errors
+                train.calibrate_disp(model_dir, train_files)
+                meta_seed = train.check_model(model_dir)
+            train_s = meta_seed["train_wall_s"]
+        else:
+            start = time.perf_counter()
+            training = {"seed": seed, **({"epochs": args.epochs} if args.epochs else {})}
+            meta_seed = train.train(train_files, model_dir, data={"input_type": args.input_type},
+                                    network={"tasks": ["type", "energy", "disp"],
+                                             "energy_geometry": args.energy_geometry}, training=training,
+                                    overwrite=True).meta
+            train_s = time.perf_counter() - start
+        dl2 = [predict.predict(model_dir, f, args.work / "dl2" / f.name.replace(".dl1.h5", f".disp{seed}.dl2.h5"),
                                overwrite=True) for f in test_files]
         name = f"cnn_disp_seed{seed}"
         events[name] = evaluate.load_events(dl2, prefix="CNN", level="subarray")
-        labels[name] = f"CNN mono, disp + weighted intersection, seed {seed}"
-        models[name] = {"train_wall_s": train_s, "settings": {k: result.meta[k] for k in ("data", "network", "training")}}
+        extra = ", impact + h_max to the energy head" if args.energy_geometry == "impact" else ""
+        labels[name] = f"CNN mono ({args.input_type}s{extra}), disp + stereo combination, seed {seed}"
+        models[name] = {"train_wall_s": train_s, "settings": {k: meta_seed[k] for k in ("data", "network", "training")}}
     for name, (kind, prefix) in REFERENCES.items():
         files = [args.quickstart / "dl2" / f"{p}.{kind}.dl2.h5" for p in ("gamma", "proton")]
         events[name] = evaluate.load_events(files, prefix=prefix, level="subarray")

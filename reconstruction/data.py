@@ -150,8 +150,8 @@ def _image_shape(reader) -> tuple:
 
 
 class HillasAxes:
-    """The image centroid (fov_lon, fov_lat in degrees), axis angle (radians) and intensity of every image of one
-    DL1 file, from its ctapipe parameters tables, looked up by (obs_id, event_id, tel_id).
+    """The image centroid (fov_lon, fov_lat in degrees), axis angle (radians), intensity and width / length of every
+    image of one DL1 file, from its ctapipe parameters tables, looked up by (obs_id, event_id, tel_id).
 
     The disp task needs them with each example: dl1-data-handler's batches
     carry the true source offsets, not the image parameters.
@@ -167,12 +167,15 @@ class HillasAxes:
             names = [node._v_pathname for node in h5.get_node("/dl1/event/telescope/parameters")]
         for name in names:
             t = read_table(self.path, name)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                elongation = u.Quantity(t["hillas_width"], u.deg).value / u.Quantity(t["hillas_length"], u.deg).value
             keys.append(np.stack([np.asarray(t[k], dtype=np.int64) for k in ("obs_id", "event_id", "tel_id")], 1))
             values.append(np.stack([u.Quantity(t["hillas_fov_lon"], u.deg).value, u.Quantity(t["hillas_fov_lat"], u.deg).value,
                                     u.Quantity(t["hillas_psi"], u.deg).to_value(u.rad),
-                                    np.asarray(t["hillas_intensity"], dtype=float)], 1))
+                                    np.asarray(t["hillas_intensity"], dtype=float),
+                                    elongation], 1))
         keys = np.concatenate(keys) if keys else np.zeros((0, 3), np.int64)
-        self.values = np.concatenate(values) if values else np.zeros((0, 4))
+        self.values = np.concatenate(values) if values else np.zeros((0, 5))
         self.index = {tuple(k): i for i, k in enumerate(keys.tolist())}
 
     @classmethod
@@ -183,7 +186,7 @@ class HillasAxes:
         return reader._hillas_axes
 
     def lookup(self, obs_id, event_id, tel_id) -> np.ndarray:
-        """(n, 4): fov_lon, fov_lat, psi, intensity of the given images."""
+        """(n, 5): fov_lon, fov_lat, psi, intensity, width / length of the given images."""
         try:
             rows = [self.index[(int(o), int(e), int(t))] for o, e, t in zip(obs_id, event_id, tel_id, strict=True)]
         except KeyError as err:
@@ -191,11 +194,15 @@ class HillasAxes:
         return self.values[rows]
 
 
+def _true_offsets(table) -> np.ndarray:
+    """(n, 2) true source offsets (fov_lon, fov_lat) in degrees."""
+    return np.stack([_degrees(table["fov_lon"]), _degrees(table["fov_lat"])], axis=1)
+
+
 def disp_labels(axes, table) -> np.ndarray:
     """(n, 2) disp targets: the distance in degrees along the image axis from the centroid to the true source, and
     1 where the source lies on the side the axis angle points to (0 on the other)."""
-    source = np.stack([_degrees(table["fov_lon"]), _degrees(table["fov_lat"])], axis=1)
-    disp, _ = disp_targets(axes[:, :2], axes[:, 2], source)
+    disp, _ = disp_targets(axes[:, :2], axes[:, 2], _true_offsets(table))
     # an image without a Hillas axis teaches nothing: no distance, an undecided side
     bad = ~np.isfinite(disp)
     return np.stack([np.where(bad, 0.0, np.abs(disp)), np.where(bad, 0.5, disp > 0)], axis=1).astype("float32")
@@ -348,7 +355,7 @@ class DL1Sequence(keras.utils.PyDataset):
             ids["geometry"] = []
         disp = "disp" in self.tasks and self.mode == "mono"
         if disp:
-            ids.update(cog=[], psi=[], intensity=[])
+            ids.update(cog=[], psi=[], intensity=[], elongation=[])
         for r, table in tables_:
             x = np.stack([np.asarray(f, dtype="float32") for f in table["features"]])
             if self.mode == "mono":
@@ -363,6 +370,7 @@ class DL1Sequence(keras.utils.PyDataset):
                     ids["cog"].append(axes[:, :2])
                     ids["psi"].append(axes[:, 2])
                     ids["intensity"].append(axes[:, 3])
+                    ids["elongation"].append(axes[:, 4])
             else:
                 n_tel = _example_shape(self.readers[r])[0]
                 if len(table) % n_tel:
@@ -391,6 +399,9 @@ class DL1Sequence(keras.utils.PyDataset):
                 labels = labels_from_table(rows, self.tasks)
                 if disp:
                     labels["disp"] = disp_labels(axes, rows)
+                    # what the disp error ellipses are measured against (reconstruction.geometry.DispErrors)
+                    ids.setdefault("source", []).append(_true_offsets(rows))
+                    ids.setdefault("gamma", []).append(np.asarray(rows["true_shower_primary_id"]) == GAMMA_ID)
                 targets.append(labels)
         x = np.concatenate(features)
         if not np.isfinite(x).all():

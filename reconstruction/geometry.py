@@ -20,15 +20,109 @@ array's direction. With ``sigma_along`` large it is the plain intersection of
 the axes (:func:`intersect_axes`), with equal sigmas the mean of the per-image
 disp estimates.
 
+How long and how narrow each ellipse is was measured, not assumed
+(:class:`DispErrors`): across the axis the miss of the true source grows as
+the image gets fainter and rounder; along it, a network's disp error stops
+shrinking at a floor set by the network. Each trained network measures both on
+its own validation images, and the combination reads them per image.
+
 Pure numpy, no Keras: the heads of a network can be trained on
 :func:`disp_targets` and their outputs combined here.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
-__all__ = ["axis_unit", "combine", "disp_source", "disp_targets", "intersect_axes"]
+__all__ = ["DispErrors", "axis_unit", "combine", "combine_stereo", "disp_source", "disp_targets", "intersect_axes",
+           "signed_disp"]
+
+#: image intensity (p.e.) and width / length bins of the measured error ellipses
+INTENSITY_EDGES = (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0)
+ELONGATION_EDGES = (0.35, 0.55)
+#: fewest validation images whose 68 % quantile a bin trusts; a sparser bin takes its fainter neighbour's value
+MIN_IMAGES = 20
+#: fewest images for one quantile over all bins, when no bin has MIN_IMAGES (a small training set)
+MIN_POOLED = 5
+
+
+@dataclass(frozen=True)
+class DispErrors:
+    """The error ellipse of one image's source estimate (degrees, 68 % quantiles), per bin of its intensity
+    (``along``: the disp error) and of intensity and width / length (``across``: the miss of the true source from
+    the Hillas axis), measured on gamma images the network did not train on (:meth:`measure`)."""
+
+    along: tuple  # (len(INTENSITY_EDGES) + 1,)
+    across: tuple  # (len(INTENSITY_EDGES) + 1, len(ELONGATION_EDGES) + 1)
+    n_images: int
+
+    @classmethod
+    def measure(cls, cog, psi, disp, source, intensity, elongation) -> DispErrors:
+        """From per-image centroids, axes, signed disp estimates, true sources, intensities and width / length."""
+        u = axis_unit(psi)
+        v = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+        offset = np.asarray(source, float) - np.asarray(cog, float)
+        # the side is the stereo combination's to decide (combine_stereo): along the axis only the distance counts
+        along_miss = np.abs(np.abs(np.sum(offset * u, axis=-1)) - np.abs(np.asarray(disp, float)))
+        across_miss = np.abs(np.sum(offset * v, axis=-1))
+        ok = np.isfinite(along_miss) & np.isfinite(across_miss)
+        i_bin, e_bin = _bins(intensity, elongation)
+        n_i, n_e = len(INTENSITY_EDGES) + 1, len(ELONGATION_EDGES) + 1
+        along = _fill_columns([_quantiles([along_miss[ok & (i_bin == b)] for b in range(n_i)])], along_miss[ok])[0]
+        across = np.array(_fill_columns([_quantiles([across_miss[ok & (i_bin == b) & (e_bin == e)] for b in range(n_i)])
+                                         for e in range(n_e)], across_miss[ok])).T
+        return cls(tuple(along), tuple(map(tuple, across)), int(ok.sum()))
+
+    def sigmas(self, intensity, elongation):
+        """(sigma_along, sigma_across) per image, in degrees: the error of the disp distance, and of the axis."""
+        i_bin, e_bin = _bins(intensity, elongation)
+        return np.asarray(self.along)[i_bin], np.asarray(self.across)[i_bin, e_bin]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "intensity_edges": list(INTENSITY_EDGES), "elongation_edges": list(ELONGATION_EDGES)}
+
+    @classmethod
+    def from_dict(cls, d) -> DispErrors:
+        if list(d["intensity_edges"]) != list(INTENSITY_EDGES) or list(d["elongation_edges"]) != list(ELONGATION_EDGES):
+            raise ValueError("disp errors measured in other bins than this version's")
+        return cls(tuple(d["along"]), tuple(map(tuple, d["across"])), int(d["n_images"]))
+
+
+def _bins(intensity, elongation):
+    intensity = np.nan_to_num(np.asarray(intensity, float), nan=0.0)
+    # an image without a width / length counts as round: its axis is the least sure
+    elongation = np.nan_to_num(np.asarray(elongation, float), nan=1.0, posinf=1.0)
+    return np.searchsorted(INTENSITY_EDGES, intensity, side="right"), np.searchsorted(ELONGATION_EDGES, elongation,
+                                                                                       side="right")
+
+
+def _quantiles(samples):
+    """68 % quantile per bin, fainter bins first, or None for each when no bin has enough images. A bin with too
+    few images takes the previous (fainter) bin's value, the first populated one for leading empty bins (errors
+    only shrink with intensity)."""
+    values = [float(np.quantile(s, 0.68)) if len(s) >= MIN_IMAGES else None for s in samples]
+    known = [v for v in values if v is not None]
+    if not known:
+        return [None] * len(values)
+    last = known[0]
+    out = []
+    for v in values:
+        last = v if v is not None else last
+        out.append(last)
+    return out
+
+
+def _fill_columns(columns, pooled):
+    """Per-bin quantiles of each width / length column; an empty column takes the nearest populated one, and with
+    no populated column at all every bin takes the quantile of all images (at least MIN_POOLED of them)."""
+    known = [i for i, c in enumerate(columns) if c[0] is not None]
+    if not known:
+        if len(pooled) < MIN_POOLED:
+            raise ValueError(f"fewer than {MIN_POOLED} gamma images with a disp: no error ellipse can be measured")
+        return [[float(np.quantile(pooled, 0.68))] * len(columns[0]) for _ in columns]
+    return [columns[min(known, key=lambda k: abs(k - i))] for i in range(len(columns))]
 
 
 def axis_unit(psi) -> np.ndarray:
@@ -51,6 +145,13 @@ def disp_targets(cog, psi, source):
     disp = np.sum(d * u, axis=-1)
     miss = np.abs(d[..., 0] * u[..., 1] - d[..., 1] * u[..., 0])
     return disp, miss
+
+
+def signed_disp(output):
+    """Signed disp (deg) and the confidence ``|2p - 1|`` in its side, from a network's (|disp|, side logit)."""
+    output = np.asarray(output, float)
+    p = 0.5 * (1.0 + np.tanh(output[:, 1] / 2))  # the logistic function, without overflow
+    return np.abs(output[:, 0]) * np.where(p >= 0.5, 1.0, -1.0), np.abs(2 * p - 1)
 
 
 def disp_source(cog, psi, disp) -> np.ndarray:
@@ -112,3 +213,38 @@ def combine(cog, psi, disp, weights=None, event=None, sigma_along=1.0, sigma_acr
 
 def _radians(psi):
     return np.asarray(psi.to_value("rad") if hasattr(psi, "to_value") else psi, dtype=float)
+
+
+def combine_stereo(cog, psi, disp, event, sigma_along, sigma_across, outlier=2.0, iterations=2):
+    """The array's direction from per-image disp estimates, with the side of each taken from the other images.
+
+    A network's side (head or tail) is its least sure output, and one wrong
+    side moves the least-squares point by twice the disp. Where the axes of an
+    event fix a point (:func:`intersect_axes`), each image takes the side
+    nearer to it, as LST and MAGIC's stereo disp methods do; events the axes
+    do not fix (one image, parallel axes) keep the network's sides. Then, for
+    ``iterations`` rounds, an image whose disp point lies more than
+    ``outlier`` sigmas along its axis from the current point has its
+    ``sigma_along`` widened by that factor (Huber weights): a disp the other
+    images contradict counts less, its axis as much as before.
+    """
+    cog = np.asarray(cog, float).reshape(-1, 2)
+    disp = np.asarray(disp, float)
+    sigma_along = np.broadcast_to(np.asarray(sigma_along, float), disp.shape)
+    sigma_across = np.broadcast_to(np.asarray(sigma_across, float), disp.shape)
+    _, index = np.unique(np.asarray(event), return_inverse=True)
+    index = index.ravel()
+    u = axis_unit(np.broadcast_to(_radians(psi), disp.shape))
+    axes = combine(cog, psi, np.zeros_like(disp), event=index, sigma_along=np.full(disp.shape, np.inf),
+                   sigma_across=sigma_across)
+    point = np.where(np.isfinite(axes), axes, combine(cog, psi, disp, event=index, sigma_along=sigma_along,
+                                                       sigma_across=sigma_across))
+    position = np.sum((point[index] - cog) * u, axis=-1)  # where the point lies along each image's axis
+    fixed = np.isfinite(axes[index, 0])
+    disp = np.where(fixed & (np.abs(position + disp) < np.abs(position - disp)), -disp, disp)
+    along = sigma_along
+    for _ in range(iterations):
+        point = combine(cog, psi, disp, event=index, sigma_along=along, sigma_across=sigma_across)
+        pull = np.abs(np.sum((point[index] - cog) * u, axis=-1) - disp) / sigma_along
+        along = sigma_along * np.where(pull > outlier, pull / outlier, 1.0)
+    return combine(cog, psi, disp, event=index, sigma_along=along, sigma_across=sigma_across)

@@ -52,7 +52,7 @@ from lstcommon.parallel import run_tasks
 
 from .checks import check_prediction
 from .data import DL1Sequence, InputError, open_readers
-from .geometry import combine, disp_source
+from .geometry import DispErrors, combine, combine_stereo, disp_source, signed_disp
 from .train import load_model
 
 __all__ = ["DL2_GROUPS", "PIXEL_DATA", "check_prediction", "copy_file", "copy_without_pixels", "disp_array_geometry", "predict",
@@ -65,10 +65,10 @@ DL2_GROUPS = {"type": "classification", "energy": "energy", "direction": "geomet
 PIXEL_DATA = ("/r0", "/r1", "/dl0", "/dl1/event/telescope/images", "/simulation/event/telescope/images")
 #: ctapipe's data-level names of what PIXEL_DATA holds, for the file's "CTA PRODUCT DATA LEVELS"
 PIXEL_LEVELS = ("R0", "R1", "DL0", "DL1_IMAGES")
-#: the disp combination's error ellipse of one image (degrees): across its axis the Hillas axis error (the true
-#: source lies a median 0.03-0.05 deg from a bright gamma image's axis, tests/reconstruction/test_geometry.py),
-#: along it the disp error, an assumption until measured on validation events; the along-axis error grows as the
-#: network is less sure of the side (probability p: divided by sqrt(|2p - 1|))
+#: the disp combination's error ellipse of one image (degrees) for a network that did not measure its own
+#: (trained before 2026-12-08, see reconstruction.geometry.DispErrors): across its axis the Hillas axis error (the
+#: true source lies a median 0.03-0.05 deg from a bright gamma image's axis), along it the disp error; the along-axis
+#: error grows as the network is less sure of the side (probability p: divided by sqrt(|2p - 1|))
 DISP_SIGMA_ACROSS = 0.05
 DISP_SIGMA_ALONG = 0.25
 
@@ -120,7 +120,8 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
             tel_tables = _telescope_tables(outputs, ids, pointing, prefix)
             array_tables = {task: _combine(table, task, prefix) for task, table in tel_tables.items()}
             if "disp" in outputs:
-                array_tables["geometry"] = disp_array_geometry(outputs["disp"], ids, pointing, prefix)
+                errors = DispErrors.from_dict(meta["disp_errors"]) if meta.get("disp_errors") else None
+                array_tables["geometry"] = disp_array_geometry(outputs["disp"], ids, pointing, prefix, errors)
         else:
             tel_tables = {}
             array_tables = _subarray_tables(outputs, ids, pointing, prefix)
@@ -183,19 +184,22 @@ def _to_altaz(fov, obs_ids, pointing):
     return alt, az
 
 
-def _disp_side(disp_output):
-    """Signed disp (deg) and the confidence in its side, from the network's (|disp|, side logit)."""
-    p = 0.5 * (1.0 + np.tanh(disp_output[:, 1].astype(float) / 2))  # the logistic function, without overflow
-    return np.abs(disp_output[:, 0].astype(float)) * np.where(p >= 0.5, 1.0, -1.0), np.abs(2 * p - 1)
+def disp_array_geometry(disp_output, ids, pointing, prefix, errors: DispErrors | None = None) -> Table:
+    """One row per array event: the weighted least-squares direction of its images' disp estimates (alt, az).
 
-
-def disp_array_geometry(disp_output, ids, pointing, prefix) -> Table:
-    """One row per array event: the weighted least-squares direction of its images' disp estimates (alt, az)."""
-    signed, confidence = _disp_side(disp_output)
+    With the error ellipses the network measured (``errors``) the sides come from the other images and
+    contradicted disps count less (:func:`~reconstruction.geometry.combine_stereo`); older networks get the fixed
+    ellipse and the network's own sides."""
+    signed, confidence = signed_disp(disp_output)
     keys = np.stack([ids["obs_id"], ids["event_id"]], axis=1)
     events, index = np.unique(keys, axis=0, return_inverse=True)
-    fov = combine(ids["cog"], ids["psi"], signed, weights=ids["intensity"], event=index.ravel(),
-                  sigma_along=DISP_SIGMA_ALONG / np.sqrt(np.maximum(confidence, 0.01)), sigma_across=DISP_SIGMA_ACROSS)
+    if errors is None:
+        fov = combine(ids["cog"], ids["psi"], signed, weights=ids["intensity"], event=index.ravel(),
+                      sigma_along=DISP_SIGMA_ALONG / np.sqrt(np.maximum(confidence, 0.01)),
+                      sigma_across=DISP_SIGMA_ACROSS)
+    else:
+        along, across = errors.sigmas(ids["intensity"], ids["elongation"])
+        fov = combine_stereo(ids["cog"], ids["psi"], signed, index.ravel(), along, across)
     alt, az = _to_altaz(fov, events[:, 0], pointing)
     table = Table({"obs_id": events[:, 0], "event_id": events[:, 1], f"{prefix}_alt": alt, f"{prefix}_az": az})
     table[f"{prefix}_is_valid"] = np.isfinite(alt.value)
@@ -209,7 +213,7 @@ def _columns(outputs, obs_ids, pointing, name, ids=None):
     if "energy" in outputs:
         cols["energy"] = {f"{name}_energy": (10 ** outputs["energy"][:, 0].astype(float)) * u.TeV}
     if "disp" in outputs:
-        fov = disp_source(ids["cog"], ids["psi"], _disp_side(outputs["disp"])[0])
+        fov = disp_source(ids["cog"], ids["psi"], signed_disp(outputs["disp"])[0])
         alt, az = _to_altaz(fov, obs_ids, pointing)
         cols["geometry"] = {f"{name}_alt": alt, f"{name}_az": az}
     elif "direction" in outputs:

@@ -17,15 +17,16 @@ import keras
 import numpy as np
 
 from lstcommon.errors import one_line
-from lstcommon.files import atomic_folder, dumps_json
+from lstcommon.files import atomic_folder, dumps_json, write_text_atomic
 
 from .checks import META_FILE, MODEL_FILE, check_model, check_train_output, select_telescopes
 from .data import GAMMA_ID, DataSpec, DL1Sequence, InputError, open_readers
 from .errors import SettingError
+from .geometry import DispErrors, signed_disp
 from .models import NetworkSpec, build_mono_model, build_stereo_model, compile_model, get_strategy
 from .settings import TrainSpec, check_tasks, check_training
 
-__all__ = ["TrainResult", "as_spec", "check_model", "load_model", "train"]
+__all__ = ["TrainResult", "as_spec", "calibrate_disp", "check_model", "load_model", "measure_disp_errors", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,13 @@ def train(
             raise FloatingPointError(f"training diverged (non-finite loss): {history.history}")
 
         model.save(partial / MODEL_FILE)
+        # the disp combination weighs each image by errors measured here, on showers the network never saw
+        disp_errors = None
+        if "disp" in network.tasks:
+            try:
+                disp_errors = measure_disp_errors(model, val_seq).to_dict()
+            except ValueError as err:  # a validation split too small: prediction falls back to a fixed ellipse
+                log.warning("no disp error ellipses measured: %s", err)
         meta = {
             "data": {**data.to_dict(), "tel_ids": list(tel_ids)},
             "network": network.to_dict(),
@@ -165,10 +173,49 @@ def train(
             "history": {k: [float(x) for x in v] for k, v in history.history.items()},
             "initial_model": str(initial_model) if isinstance(initial_model, (str, Path)) else None,
             "freeze_backbone": bool(freeze_backbone),
+            **({"disp_errors": disp_errors} if disp_errors else {}),
         }
         (partial / META_FILE).write_text(dumps_json(meta))
     log.info("trained %s model on %d examples in %.1f s", data.mode, len(train_idx), wall)
     return TrainResult(output_dir, meta["history"], wall, len(train_idx), len(val_idx), model, meta)
+
+
+def measure_disp_errors(model, seq) -> DispErrors:
+    """The disp error ellipses (:class:`~reconstruction.geometry.DispErrors`) of ``model`` on the gamma images of
+    ``seq`` (a mono sequence with targets, e.g. the validation split)."""
+    from .predict import _predict_on_batch
+
+    parts = {k: [] for k in ("cog", "psi", "disp", "source", "intensity", "elongation")}
+    for i in range(len(seq)):
+        batch = seq.batch(i)
+        gamma = batch.ids["gamma"]
+        disp = signed_disp(_predict_on_batch(model, batch.inputs, seq.batch_size)["disp"])[0]
+        for k, v in (("cog", batch.ids["cog"]), ("psi", batch.ids["psi"]), ("disp", disp),
+                     ("source", batch.ids["source"]), ("intensity", batch.ids["intensity"]),
+                     ("elongation", batch.ids["elongation"])):
+            parts[k].append(np.asarray(v)[gamma])
+    return DispErrors.measure(**{k: np.concatenate(v) for k, v in parts.items()})
+
+
+def calibrate_disp(model_dir, files=None, workers=1) -> DispErrors:
+    """Measure a trained disp network's error ellipses on its own validation split (the same showers as in
+    :func:`train`: same files, settings and seed) and record them in its model.json; for networks trained before
+    :func:`train` measured them. ``files``: the training files, if they moved since."""
+    model_dir = Path(model_dir)
+    model, meta = load_model(model_dir)
+    if "disp" not in meta["tasks"]:
+        raise SettingError(f"{model_dir}: the model has no disp task")
+    data = as_spec(DataSpec, {k: v for k, v in meta["data"].items() if k != "tel_ids"})
+    training = meta["training"]
+    readers = open_readers([Path(f) for f in (files or meta["files"])], data, tel_ids=meta["data"]["tel_ids"])
+    everything = DL1Sequence(readers, tasks=meta["tasks"], batch_size=meta["batch_size"], shuffle=True,
+                             seed=training["seed"], workers=workers,
+                             energy_geometry=meta["network"].get("energy_geometry", "none"))
+    _, val_idx = everything.split(training["validation_fraction"], seed=training["seed"])
+    errors = measure_disp_errors(model, everything.subset(val_idx, shuffle=False))
+    meta["disp_errors"] = errors.to_dict()
+    write_text_atomic(model_dir / META_FILE, dumps_json(meta))
+    return errors
 
 
 def _primary_ids(reader):

@@ -9,7 +9,7 @@ from reco_settings import IMAGE_SHAPE, TINY
 
 from reconstruction.data import DataSpec, DL1Sequence, open_readers
 from reconstruction.errors import SettingError
-from reconstruction.geometry import disp_source, intersect_axes
+from reconstruction.geometry import DispErrors, disp_source, intersect_axes
 from reconstruction.predict import _array_pointing, disp_array_geometry
 
 
@@ -63,6 +63,14 @@ def test_perfect_disp_outputs_give_the_true_direction(gamma_batch, reco_files):
     # on the quick start); a frame, sign or unit mix-up gives degrees
     assert np.percentile(theta, 68) < 0.15
     assert np.percentile(theta[pairs], 68) <= np.percentile(axes_theta, 68)
+    # the measured ellipses and the stereo sides of a trained network change nothing for perfect outputs with wrong
+    # sides on half the images: the axes put every side of an event with two images or more right again
+    errors = DispErrors(along=(0.2,) * 8, across=((0.05,) * 3,) * 8, n_images=0)
+    flipped = outputs * np.where(np.arange(len(outputs)) % 2, -1, 1)[:, None]
+    stereo = disp_array_geometry(flipped, ids, _array_pointing(reco_files[0]), "CNN", errors)
+    theta_stereo = angular_separation(true[:, 1] * u.deg, true[:, 0] * u.deg, u.Quantity(stereo["CNN_az"]),
+                                      u.Quantity(stereo["CNN_alt"])).to_value(u.deg)
+    assert np.percentile(theta_stereo[pairs], 68) <= np.percentile(axes_theta, 68)
 
 
 def _fov(alt_az_deg, path):
@@ -80,13 +88,17 @@ def _fov(alt_az_deg, path):
 def test_disp_model_trains_and_writes_geometry(reco_files, tmp_path):
     from reconstruction.evaluate import load_events, metrics_from_events
     from reconstruction.predict import predict
-    from reconstruction.train import load_model, train
+    from reconstruction.train import calibrate_disp, load_model, train
 
     result = train(reco_files, tmp_path / "model", data={"image_shape": IMAGE_SHAPE},
                    network={**TINY, "attention": "none", "tasks": ["type", "energy", "disp"]}, epochs=1, batch_size=16)
     assert np.isfinite(result.history["disp_loss"]).all()
     model, meta = load_model(result.model_dir)  # the custom loss is registered: the model loads compiled
     assert meta["tasks"] == ["type", "energy", "disp"]
+    # the network measured its error ellipses on its validation showers; measuring them again finds the same
+    errors = DispErrors.from_dict(meta["disp_errors"])
+    assert errors.n_images > 0 and np.all(np.asarray(errors.along) > 0) and np.all(np.asarray(errors.across) > 0)
+    assert calibrate_disp(result.model_dir) == errors
     dl2 = [predict(result.model_dir, f, tmp_path / f.name.replace(".dl1.h5", ".dl2.h5")) for f in reco_files]
     with TableLoader(dl2[0]) as loader:
         tel = loader.read_telescope_events(dl2=True, simulated=True)

@@ -2,8 +2,20 @@
 
 import astropy.units as u
 import numpy as np
+import pytest
 
-from reconstruction.geometry import combine, disp_source, disp_targets, intersect_axes
+from reconstruction.geometry import (
+    ELONGATION_EDGES,
+    INTENSITY_EDGES,
+    MIN_IMAGES,
+    MIN_POOLED,
+    DispErrors,
+    combine,
+    combine_stereo,
+    disp_source,
+    disp_targets,
+    intersect_axes,
+)
 
 
 def _axes_through(source, n, rng):
@@ -125,3 +137,72 @@ def test_hillas_axes_of_simulated_gammas_point_to_the_source(simulated):
     # from the source (median |disp|), so the axes, not the centroids, place it
     assert np.percentile(error[found], 68) < 0.25
     assert np.median(np.hypot(*(cog - source).T)) > 0.5
+
+
+def test_disp_errors_are_the_measured_quantiles_per_bin():
+    """Known errors in, the same 68 % quantiles out: along the axis the distance error (not the side), across it
+    the miss of the source from the axis; a bin with too few images takes its fainter neighbour's value."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    intensity = rng.choice([70.0, 300.0, 5000.0], n)
+    elongation = rng.choice([0.2, 0.7], n)
+    cog = rng.uniform(-1, 1, (n, 2))
+    psi = rng.uniform(-np.pi, np.pi, n)
+    true_disp = rng.uniform(0.3, 1.5, n) * rng.choice([-1, 1], n)
+    sigma_along = np.where(intensity > 1000, 0.05, 0.2)
+    sigma_across = 0.5 / np.sqrt(intensity) * np.where(elongation > 0.5, 2.0, 1.0)
+    u_ = np.stack([np.cos(psi), np.sin(psi)], 1)
+    v_ = np.stack([-u_[:, 1], u_[:, 0]], 1)
+    source = cog + true_disp[:, None] * u_ + rng.normal(0, 1, n)[:, None] * sigma_across[:, None] * v_
+    # a network's disp: the right distance within its error, and the wrong side a third of the time
+    disp = (np.abs(true_disp) + rng.normal(0, 1, n) * sigma_along) * np.sign(true_disp) * rng.choice([1, 1, -1], n)
+    errors = DispErrors.measure(cog, psi, disp, source, intensity, elongation)
+    along, across = errors.sigmas(intensity, elongation)
+    gauss68 = 0.994  # the 68 % quantile of |x| for a unit normal
+    for value in (70.0, 300.0, 5000.0):
+        for e in (0.2, 0.7):
+            sel = (intensity == value) & (elongation == e)
+            assert along[sel][0] == pytest.approx(gauss68 * sigma_along[sel][0], rel=0.15)
+            assert across[sel][0] == pytest.approx(gauss68 * sigma_across[sel][0], rel=0.15)
+    # the 100-200 p.e. bin has no images: it takes the 50-100 p.e. bin's errors
+    a, c = errors.sigmas(np.array([150.0, 70.0]), np.array([0.2, 0.2]))
+    assert a[0] == a[1] and c[0] == c[1]
+    assert DispErrors.from_dict(errors.to_dict()) == errors
+    assert len(errors.along) == len(INTENSITY_EDGES) + 1
+    assert np.shape(errors.across) == (len(INTENSITY_EDGES) + 1, len(ELONGATION_EDGES) + 1)
+    # the 0.35-0.55 width / length column is empty: it takes its nearest neighbour's
+    assert errors.sigmas(np.array([300.0]), np.array([0.4]))[1][0] == across[(intensity == 300) & (elongation == 0.2)][0]
+    # too few images for any bin: one quantile of them all; too few for that: no ellipse at all
+    few = DispErrors.measure(cog[:MIN_IMAGES], psi[:MIN_IMAGES], disp[:MIN_IMAGES], source[:MIN_IMAGES],
+                             np.linspace(60, 6000, MIN_IMAGES), elongation[:MIN_IMAGES])
+    assert len(set(few.along)) == 1 and len({c for row in few.across for c in row}) == 1
+    with pytest.raises(ValueError, match="fewer than"):
+        DispErrors.measure(cog[:MIN_POOLED - 1], psi[:MIN_POOLED - 1], disp[:MIN_POOLED - 1], source[:MIN_POOLED - 1],
+                           intensity[:MIN_POOLED - 1], elongation[:MIN_POOLED - 1])
+
+
+def test_stereo_combination_takes_the_side_from_the_other_axes():
+    """Three images of one shower, one with its disp on the wrong side: the stereo combination puts the source back
+    where the axes meet, where the plain weighted combination is pulled away; one image alone keeps its side."""
+    rng = np.random.default_rng(6)
+    source = np.array([0.2, -0.1])
+    cog, psi = _axes_through(source, 3, rng)
+    disp = disp_targets(cog, psi, np.broadcast_to(source, cog.shape))[0]
+    disp[0] = -disp[0]
+    along, across = np.full(3, 0.15), np.full(3, 0.1)  # faint images: the disp points count
+    event = np.zeros(3, int)
+    plain = combine(cog, psi, disp, event=event, sigma_along=along, sigma_across=across)[0]
+    stereo = combine_stereo(cog, psi, disp, event, along, across)[0]
+    assert np.hypot(*(plain - source)) > 0.05
+    np.testing.assert_allclose(stereo, source, atol=1e-9)
+    # a disp the other images contradict by far less than a side (too long by 5 sigmas) counts less
+    disp = disp_targets(cog, psi, np.broadcast_to(source, cog.shape))[0]
+    psi = psi + rng.normal(0, 0.01, 3)
+    long = disp.copy()
+    long[1] += 5 * 0.15 * np.sign(long[1])
+    robust = combine_stereo(cog, psi, long, event, along, across)[0]
+    weighted = combine(cog, psi, long, event=event, sigma_along=along, sigma_across=across)[0]
+    assert np.hypot(*(robust - source)) < np.hypot(*(weighted - source))
+    # a lone image: no other axis to ask, its own side stays
+    one = combine_stereo(cog[:1], psi[:1], -disp[:1], np.zeros(1, int), along[:1], across[:1])[0]
+    np.testing.assert_allclose(one, disp_source(cog[:1], psi[:1], -disp[:1])[0], atol=1e-12)

@@ -41,6 +41,33 @@ def test_train_predict_evaluate_tools(reco_files, tmp_path):
     assert 0 <= metrics["auc"] <= 1 and (out / "mono.png").exists()
 
 
+def test_waveform_disp_network_through_the_tools(reco_files, tmp_path):
+    """Waveforms in, the disp task out, through the console tools: the network measures its disp errors, and
+    the DL2 files hold an array direction from the image axes."""
+    import astropy.units as u
+    import numpy as np
+    from ctapipe.io import TableLoader
+
+    model_dir = tmp_path / "model"
+    argv = [f"--input={f}" for f in reco_files] + [
+        f"--output={model_dir}", "--epochs=1", "--batch-size=16", "--mode=mono", "--no-progress",
+        f"--DataSpec.image_shape={IMAGE_SHAPE}", "--DataSpec.input_type=waveform", "--DataSpec.sequence_length=4",
+        "--NetworkSpec.depth=1", "--NetworkSpec.width=4", "--NetworkSpec.head_units=4", "--NetworkSpec.attention=none",
+        "--NetworkSpec.tasks=type", "--NetworkSpec.tasks=energy", "--NetworkSpec.tasks=disp",
+    ]
+    assert run_tool(TrainTool(), argv=argv, cwd=tmp_path) == 0
+    _, meta = load_model(model_dir)
+    assert meta["data"]["input_type"] == "waveform" and meta["example_shape"][-1] == 4
+    assert "disp_errors" in meta
+    dl2_dir = tmp_path / "dl2"
+    argv = [f"--model={model_dir}", f"--output-dir={dl2_dir}", f"--input={reco_files[0]}"]
+    assert run_tool(PredictTool(), argv=argv, cwd=tmp_path) == 0
+    with TableLoader(dl2_dir / "gamma.dl2.h5") as loader:
+        events = loader.read_subarray_events(dl2=True, simulated=True)
+    alt = u.Quantity(events["CNN_alt"]).to_value(u.deg)
+    assert np.isfinite(alt).any() and (np.abs(alt[np.isfinite(alt)] - 70) < 10).all()
+
+
 def test_train_tool_needs_inputs(tmp_path):
     with pytest.raises(ValueError, match="give --input"):
         run_tool(TrainTool(), argv=[f"--output={tmp_path}"], cwd=tmp_path, raises=True)
