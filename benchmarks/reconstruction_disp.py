@@ -64,10 +64,21 @@ def _mean_over_seeds(rows):
         return {"value": float(np.mean(values)), "error": float(np.std(values, ddof=1)), "n": entries[0]["n"]}
 
     ares = [r["angular_resolution_deg"] for r in rows]
-    return {"label": f"CNN mono, disp: mean ± std over {len(rows)} seeds",
+
+    def per_bin(key):
+        values = np.array([[np.nan if v is None else v for v in r[key]] for r in rows], dtype=float)
+        finite = np.isfinite(values).all(axis=0)
+        return ([float(v) if f else None for v, f in zip(values.mean(axis=0), finite, strict=True)],
+                [float(v) if f else None for v, f in zip(values.std(axis=0, ddof=1), finite, strict=True)])
+
+    energy, energy_spread = per_bin("energy_resolution")
+    return {"label": f"{rows[0]['label'].rsplit(', seed', 1)[0]}: mean ± std over {len(rows)} seeds",
             "auc": float(np.mean([r["auc"] for r in rows])),
+            "auc_error": float(np.std([r["auc"] for r in rows], ddof=1)),
             "overall_energy_resolution": float(np.mean([r["overall_energy_resolution"] for r in rows])),
-            "energy_resolution": None,
+            "energy_resolution": energy,
+            "energy_resolution_error": energy_spread,
+            "n_gamma_energy": rows[0]["n_gamma_energy"],
             "angular_resolution_deg": {"overall": mean([a["overall"] for a in ares]),
                                        "bins": [mean([a["bins"][i] for a in ares]) for i in range(len(ares[0]["bins"]))]}}
 
@@ -121,13 +132,19 @@ def main():
         models[name] = {"train_wall_s": train_s, "settings": {k: meta_seed[k] for k in ("data", "network", "training")}}
     for name, (kind, prefix) in REFERENCES.items():
         files = [args.quickstart / "dl2" / f"{p}.{kind}.dl2.h5" for p in ("gamma", "proton")]
+        if kind != "stereo":  # the quick start's files may predate the intensity-weighted energy mean
+            files = [predict.recombine_energy(f, args.work / "references" / f.name, prefix, overwrite=True)
+                     for f in files]
         events[name] = evaluate.load_events(files, prefix=prefix, level="subarray")
     common = evaluate.common_events(events)
     bins = evaluate.default_energy_bins()
     rows = {}
     for name, e in common.items():
-        metrics = evaluate.metrics_from_events(e, bins)
-        rows[name] = {"label": labels[name], "auc": metrics["auc"], "energy_resolution": metrics["energy_resolution"],
+        metrics = evaluate.bootstrap_metrics(e, bins)
+        rows[name] = {"label": labels[name], "auc": metrics["auc"], "auc_error": metrics["errors"]["auc"],
+                      "energy_resolution": metrics["energy_resolution"],
+                      "energy_resolution_error": metrics["errors"]["energy_resolution"],
+                      "n_gamma_energy": metrics["n_gamma_energy"],
                       "overall_energy_resolution": metrics["overall"]["energy_resolution"],
                       "angular_resolution_deg": bootstrap_containment(e, bins)}
     if len(args.seeds) > 1:
@@ -148,7 +165,9 @@ def main():
     n_gamma = rows["baseline"]["angular_resolution_deg"]["overall"]["n"]
     lines = ["# Direction from the image axes (disp) against the direction heads and Hillas + RF", "",
              *metadata_markdown(meta), f"- reconstruction/ at commit `{meta['reconstruction_commit'][:10]}`",
-             f"- references: `{args.quickstart}` (quick start, data set `{args.data_set}`); disp networks trained "
+             f"- references: `{args.quickstart}` (quick start, data set `{args.data_set}`; the mono rows' array energies "
+             "recombined from their telescope estimates with this version's intensity-weighted mean, "
+             "`predict.recombine_energy`); disp networks trained "
              f"in {', '.join(str(round(m['train_wall_s'])) for m in models.values())} s", "",
              f"Per array event, on the {len(next(iter(common.values())))} events every row reconstructs "
              f"({n_gamma} gammas). 68 % containment in degrees ± bootstrap standard deviation (gammas in the bin).", "",
@@ -159,6 +178,21 @@ def main():
         ares = r["angular_resolution_deg"]
         lines.append(f"| {r['label']} | {r['auc']:.3f} | {r['overall_energy_resolution']:.3f} | "
                      f"{fmt(ares['overall'])} | " + " | ".join(fmt(ares["bins"][i]) for i in shown) + " |")
+    e_shown = [i for i in range(len(edges) - 1) if rows["baseline"]["n_gamma_energy"][i] >= 10]
+
+    def efmt(r, i):
+        value, error = r["energy_resolution"][i], r["energy_resolution_error"][i]
+        return "" if value is None else f"{value:.3f}" + ("" if error is None else f" ± {error:.3f}")
+
+    lines += ["", "Energy resolution per array event (half the 68 % inter-quantile range of E_reco/E_true - 1, pyirf) "
+              "per bin of true energy with at least 10 gammas (their number in brackets); AUC ± bootstrap standard "
+              "deviation (mean rows: ± the standard deviation over the seeds).", "",
+              "| | AUC | " + " | ".join(f"{edges[i]:.0f}-{edges[i + 1]:.0f} GeV "
+                                       f"({rows['baseline']['n_gamma_energy'][i]})" for i in e_shown) + " |",
+              "|---|---:|" + "---:|" * len(e_shown)]
+    for r in rows.values():
+        auc = f"{r['auc']:.4f}" + (f" ± {r['auc_error']:.4f}" if r.get("auc_error") is not None else "")
+        lines.append(f"| {r['label']} | {auc} | " + " | ".join(efmt(r, i) for i in e_shown) + " |")
     lines.append("")
     write_text_atomic(args.output / "reconstruction_disp.md", "\n".join(lines))
     print("\n".join(lines))

@@ -145,9 +145,14 @@ class HillasRandomForest:
             "energy": _with_ids(ids, energy),
             "classification": _with_ids(ids, score),
         }
-        for t in tel_tables.values():
+        intensity = {}
+        for group, t in tel_tables.items():
+            t["hillas_intensity"] = table["hillas_intensity"]
             t.sort(["obs_id", "event_id", "tel_id"])
-        array_tables = {group: _combine(t, group, PREFIX) for group, t in tel_tables.items()}
+            intensity[group] = np.asarray(t["hillas_intensity"], float)
+            t.remove_column("hillas_intensity")
+        # the same array-event mean as the CNNs' (reconstruction.predict._combine)
+        array_tables = {group: _combine(t, group, PREFIX, intensity[group]) for group, t in tel_tables.items()}
         with TableLoader(processed) as loader:
             events = loader.read_subarray_events(dl2=True, simulated=False)
         geometry = Table({"obs_id": events["obs_id"], "event_id": events["event_id"]})

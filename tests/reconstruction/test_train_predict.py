@@ -2,6 +2,7 @@
 
 import json
 
+import astropy.units as u
 import numpy as np
 import pytest
 import tables
@@ -52,6 +53,34 @@ def test_mono_dl2_readable_by_tableloader(mono_dl2, simulated):
     # the image parameters are kept next to the new tables, the images are not (see test_dl2_is_lean)
     with tables.open_file(gamma) as h5:
         assert "/dl1/event/telescope/parameters/tel_001" in h5 and "/dl2/event/subarray/energy/CNN" in h5
+
+
+def test_array_energy_is_the_intensity_weighted_mean_of_log_energy(mono_dl2, tmp_path):
+    """Each array event's energy is 10 ** (sum_i I_i log10 E_i / sum_i I_i) over its images (I: DL1 Hillas
+    intensity), and recombine_energy rebuilds the same table from the telescope estimates."""
+    from reconstruction.predict import recombine_energy
+
+    with TableLoader(mono_dl2[0]) as loader:
+        tel = loader.read_telescope_events(dl1_parameters=True, dl2=True)
+        sub = loader.read_subarray_events(dl2=True)
+    tel = tel[np.isfinite(tel["CNN_tel_energy"])]
+    expected = {}
+    for key in set(zip(tel["obs_id"].tolist(), tel["event_id"].tolist(), strict=True)):
+        rows = tel[(tel["obs_id"] == key[0]) & (tel["event_id"] == key[1])]
+        weights = np.asarray(rows["hillas_intensity"], float)
+        expected[key] = 10 ** np.average(np.log10(u.Quantity(rows["CNN_tel_energy"], u.TeV).value), weights=weights)
+    got = {(o, e): v for o, e, v in zip(sub["obs_id"].tolist(), sub["event_id"].tolist(),
+                                        u.Quantity(sub["CNN_energy"], u.TeV).value, strict=True) if np.isfinite(v)}
+    assert set(got) == set(expected) and len(got) > 10
+    np.testing.assert_allclose([got[k] for k in sorted(got)], [expected[k] for k in sorted(got)], rtol=1e-6)
+    # and the plain mean differs for events with images of different brightness: the weights are really used
+    multi = [k for k in expected if ((tel["obs_id"] == k[0]) & (tel["event_id"] == k[1])).sum() > 1]
+    assert multi
+    again = recombine_energy(mono_dl2[0], tmp_path / "again.dl2.h5", "CNN")
+    with TableLoader(again) as loader:
+        rebuilt = loader.read_subarray_events(dl2=True)
+    np.testing.assert_allclose(u.Quantity(rebuilt["CNN_energy"], u.TeV).value, u.Quantity(sub["CNN_energy"], u.TeV).value,
+                               rtol=1e-9)
 
 
 def _tables(path):
