@@ -95,7 +95,8 @@ def main():
                         help="what the energy head gets besides the image (--NetworkSpec.energy_geometry)")
     parser.add_argument("--work", type=Path, default=Path("disp-work"))
     parser.add_argument("--reuse", action="store_true",
-                        help="use the networks already trained in --work (same seeds), and their recorded training time")
+                        help="use the networks already trained in --work (same seeds; the others are trained), and their "
+                        "recorded training time")
     parser.add_argument("--output", type=Path, default=Path("docs"))
     args = parser.parse_args()
     from reconstruction import evaluate, predict, train
@@ -109,7 +110,7 @@ def main():
     events, models, labels = {}, {}, dict(LABELS)
     for seed in args.seeds:
         model_dir = args.work / f"model_seed{seed}"
-        if args.reuse:
+        if args.reuse and (model_dir / "model.json").exists():
             meta_seed = train.check_model(model_dir)
             if "disp_errors" not in meta_seed:  # trained before networks measured their disp errors
                 train.calibrate_disp(model_dir, train_files)
