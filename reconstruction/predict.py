@@ -12,7 +12,7 @@ apply a second model to the DL2 file in place. The DL2 tables are:
 
 * mono models: ``/dl2/event/telescope/{classification,energy,geometry}/<prefix>/tel_NNN``
   (``<prefix>_tel_prediction``, ``<prefix>_tel_energy``, ``<prefix>_tel_alt/az``)
-  and their array-event mean by ctapipe's ``StereoMeanCombiner`` in
+  and their array-event mean by ctapipe's ``StereoMeanCombiner`` (of log E weighted by intensity for energy) in
   ``/dl2/event/subarray/.../<prefix>`` (the mean-of-mono reference);
 * stereo models: ``/dl2/event/subarray/{classification,energy,geometry}/<prefix>``.
 
@@ -119,7 +119,8 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
         pointing = _array_pointing(input_file)
         if data.mode == "mono":
             tel_tables = _telescope_tables(outputs, ids, pointing, prefix)
-            array_tables = {task: _combine(table, task, prefix, _intensity(input_file, table))
+            array_tables = {task: _combine(table, task, prefix,
+                                           _intensity(input_file, table) if task == "energy" else None)
                             for task, table in tel_tables.items()}
             if "disp" in outputs:
                 errors = DispErrors.from_dict(meta["disp_errors"]) if meta.get("disp_errors") else None
