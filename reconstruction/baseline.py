@@ -141,18 +141,14 @@ class HillasRandomForest:
         ids = table[["obs_id", "event_id", "tel_id"]]
         energy = self.energy.predict_table(self._key, table)[ReconstructionProperty.ENERGY]
         score = self.classifier.predict_table(self._key, table)[ReconstructionProperty.PARTICLE_TYPE]
+        order = np.lexsort((ids["tel_id"], ids["event_id"], ids["obs_id"]))
         tel_tables = {
-            "energy": _with_ids(ids, energy),
-            "classification": _with_ids(ids, score),
+            "energy": _with_ids(ids, energy)[order],
+            "classification": _with_ids(ids, score)[order],
         }
-        intensity = {}
-        for group, t in tel_tables.items():
-            t["hillas_intensity"] = table["hillas_intensity"]
-            t.sort(["obs_id", "event_id", "tel_id"])
-            intensity[group] = np.asarray(t["hillas_intensity"], float)
-            t.remove_column("hillas_intensity")
         # the same array-event mean as the CNNs' (reconstruction.predict._combine)
-        array_tables = {group: _combine(t, group, PREFIX, intensity[group]) for group, t in tel_tables.items()}
+        intensity = np.asarray(table["hillas_intensity"], float)[order]
+        array_tables = {group: _combine(t, group, PREFIX, intensity) for group, t in tel_tables.items()}
         with TableLoader(processed) as loader:
             events = loader.read_subarray_events(dl2=True, simulated=False)
         geometry = Table({"obs_id": events["obs_id"], "event_id": events["event_id"]})

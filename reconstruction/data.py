@@ -220,9 +220,7 @@ def labels_from_table(table, tasks) -> dict:
     if "energy" in tasks:
         out["energy"] = np.asarray(table["log_true_energy"], dtype="float32")[:, None]
     if "direction" in tasks:
-        lon = np.asarray(table["fov_lon"].to_value("deg") if hasattr(table["fov_lon"], "to_value") else table["fov_lon"])
-        lat = np.asarray(table["fov_lat"].to_value("deg") if hasattr(table["fov_lat"], "to_value") else table["fov_lat"])
-        out["direction"] = np.stack([lon, lat], axis=1).astype("float32")
+        out["direction"] = _true_offsets(table).astype("float32")
     return out
 
 

@@ -119,9 +119,10 @@ def predict(model_dir, input_file, output_file=None, prefix="CNN", batch_size=64
         pointing = _array_pointing(input_file)
         if data.mode == "mono":
             tel_tables = _telescope_tables(outputs, ids, pointing, prefix)
-            array_tables = {task: _combine(table, task, prefix,
-                                           _intensity(input_file, table) if task == "energy" else None)
-                            for task, table in tel_tables.items()}
+            # the reader's axes: a disp network's batches have read them already
+            axes = HillasAxes.of(reader)
+            array_tables = {group: _combine(table, group, prefix, _intensity(axes, table) if group == "energy" else None)
+                            for group, table in tel_tables.items()}
             if "disp" in outputs:
                 errors = DispErrors.from_dict(meta["disp_errors"]) if meta.get("disp_errors") else None
                 array_tables["geometry"] = disp_array_geometry(outputs["disp"], ids, pointing, prefix, errors)
@@ -263,9 +264,9 @@ def _combine(tel_table, group, prefix, intensity=None):
     return table
 
 
-def _intensity(input_file, tel_table):
+def _intensity(axes: HillasAxes, tel_table):
     """The DL1 Hillas intensity of each row's image."""
-    return HillasAxes(input_file).lookup(tel_table["obs_id"], tel_table["event_id"], tel_table["tel_id"])[:, 3]
+    return axes.lookup(tel_table["obs_id"], tel_table["event_id"], tel_table["tel_id"])[:, 3]
 
 
 def recombine_energy(dl2_file, output_file, prefix, overwrite=False) -> Path:
@@ -276,7 +277,7 @@ def recombine_energy(dl2_file, output_file, prefix, overwrite=False) -> Path:
         nodes = [n._v_pathname for n in h5.get_node(f"/dl2/event/telescope/energy/{prefix}")]
     tel_table = vstack([read_table(dl2_file, n) for n in nodes], metadata_conflicts="silent")
     tel_table.sort(TELESCOPE_KEYS)
-    combined = _combine(tel_table, "energy", prefix, _intensity(dl2_file, tel_table))
+    combined = _combine(tel_table, "energy", prefix, _intensity(HillasAxes(dl2_file), tel_table))
     output_file = Path(output_file)
     with atomic_output(output_file, overwrite=overwrite) as tmp:
         shutil.copyfile(dl2_file, tmp)

@@ -119,14 +119,13 @@ def train(
 
     tel_ids = select_telescopes(files, data)
     readers = open_readers(files, data, tel_ids=tel_ids)
-    everything = DL1Sequence(readers, tasks=network.tasks, batch_size=batch_size, shuffle=True, seed=seed, workers=workers,
-                             energy_geometry=network.energy_geometry)
     if "type" in network.tasks:
         labels = {int(i) for r in readers for i in np.unique(_primary_ids(r))}
         if GAMMA_ID not in labels or len(labels) < 2:
             raise InputError(f"{', '.join(map(str, files))}: the 'type' task needs both gamma and background "
                              "(e.g. proton) files")
-    train_idx, val_idx = everything.split(validation_fraction, seed=seed)
+    everything, train_idx, val_idx = _split(readers, network.tasks, batch_size, seed, validation_fraction, workers,
+                                            network.energy_geometry)
     if max_examples is not None and max_examples < len(train_idx):
         rng = np.random.default_rng(seed)
         train_idx = train_idx[np.sort(rng.choice(len(train_idx), max_examples, replace=False))]
@@ -185,15 +184,14 @@ def measure_disp_errors(model, seq) -> DispErrors:
     ``seq`` (a mono sequence with targets, e.g. the validation split)."""
     from .predict import _predict_on_batch
 
-    parts = {k: [] for k in ("cog", "psi", "disp", "source", "intensity", "elongation")}
+    names = ("cog", "psi", "source", "intensity", "elongation")
+    parts = {k: [] for k in (*names, "disp")}
     for i in range(len(seq)):
         batch = seq.batch(i)
         gamma = batch.ids["gamma"]
-        disp = signed_disp(_predict_on_batch(model, batch.inputs, seq.batch_size)["disp"])[0]
-        for k, v in (("cog", batch.ids["cog"]), ("psi", batch.ids["psi"]), ("disp", disp),
-                     ("source", batch.ids["source"]), ("intensity", batch.ids["intensity"]),
-                     ("elongation", batch.ids["elongation"])):
-            parts[k].append(np.asarray(v)[gamma])
+        for k in names:
+            parts[k].append(batch.ids[k][gamma])
+        parts["disp"].append(signed_disp(_predict_on_batch(model, batch.inputs, seq.batch_size)["disp"])[0][gamma])
     return DispErrors.measure(**{k: np.concatenate(v) for k, v in parts.items()})
 
 
@@ -208,14 +206,22 @@ def calibrate_disp(model_dir, files=None, workers=1) -> DispErrors:
     data = as_spec(DataSpec, {k: v for k, v in meta["data"].items() if k != "tel_ids"})
     training = meta["training"]
     readers = open_readers([Path(f) for f in (files or meta["files"])], data, tel_ids=meta["data"]["tel_ids"])
-    everything = DL1Sequence(readers, tasks=meta["tasks"], batch_size=meta["batch_size"], shuffle=True,
-                             seed=training["seed"], workers=workers,
-                             energy_geometry=meta["network"].get("energy_geometry", "none"))
-    _, val_idx = everything.split(training["validation_fraction"], seed=training["seed"])
+    everything, _, val_idx = _split(readers, meta["tasks"], meta["batch_size"], training["seed"],
+                                    training["validation_fraction"], workers,
+                                    meta["network"].get("energy_geometry", "none"))
     errors = measure_disp_errors(model, everything.subset(val_idx, shuffle=False))
     meta["disp_errors"] = errors.to_dict()
     write_text_atomic(model_dir / META_FILE, dumps_json(meta))
     return errors
+
+
+def _split(readers, tasks, batch_size, seed, validation_fraction, workers, energy_geometry):
+    """All examples as one sequence, and its (training, validation) indices: by whole array events, drawn from
+    ``seed``; :func:`calibrate_disp` finds a network's validation showers again through it."""
+    everything = DL1Sequence(readers, tasks=tasks, batch_size=batch_size, shuffle=True, seed=seed, workers=workers,
+                             energy_geometry=energy_geometry)
+    train_idx, val_idx = everything.split(validation_fraction, seed=seed)
+    return everything, train_idx, val_idx
 
 
 def _primary_ids(reader):
